@@ -1,1 +1,3 @@
-//! placeholder
+//! The hna-routing daemon as a library: configuration, and the wiring of the protocol crates.
+
+pub mod config;
