@@ -1,3 +1,4 @@
 //! The hna-routing daemon as a library: configuration, and the wiring of the protocol crates.
 
 pub mod config;
+pub mod control;
