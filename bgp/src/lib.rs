@@ -1,1 +1,13 @@
-//! placeholder
+//! BGP-4 (RFC 4271) for hna-routing. `message` is the validated model of every message and
+//! path attribute; `wire` decodes and encodes it, applying the error handling of RFC 7606.
+//! Neither owns I/O: a session feeds them bytes and sends what they return.
+
+pub mod message;
+pub mod types;
+pub mod wire;
+
+pub use message::*;
+pub use types::{AS_TRANS, Afi, AfiSafi, Safi};
+pub use wire::{
+    DecodedMessage, DecodedUpdate, SessionContext, UpdateAction, decode_message, frame_length,
+};
