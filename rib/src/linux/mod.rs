@@ -1,1 +1,663 @@
-//! placeholder
+//! The Linux forwarding plane: the southbound entries as kernel routes, neighbor entries and
+//! VXLAN forwarding database entries, over rtnetlink.
+//!
+//! Tenants are isolated without kernel VRF devices: every VRF but the default one lives in a
+//! network namespace of its own, holding its bridges, its pods' ports and its VXLAN devices
+//! (created in the underlay namespace, so that their UDP sockets stay there, then moved in).
+//! The plane keeps one netlink socket per namespace, opened by a thread that entered it.
+//!
+//! Symmetric IRB inside a VRF namespace follows what FRR programs with kernel VRFs. A route
+//! with VXLAN next hops becomes `PREFIX via VTEP dev SVI onlink` on the L3VNI bridge (SVI),
+//! and for each remote VTEP the plane adds the neighbor entry `VTEP lladdr RMAC dev SVI` and
+//! the FDB entry `RMAC dev L3VXLAN dst VTEP`, counted by the routes that use them.
+//!
+//! Everything the plane installs carries its mark ([`ROUTE_PROTOCOL`] on routes,
+//! `extern_learn` on neighbor and FDB entries), and [`Southbound::dump`] reads back only
+//! marked entries, so a resynchronisation never removes entries of others.
+
+mod events;
+mod kernel;
+pub mod links;
+mod messages;
+mod netns;
+mod socket;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use netlink_packet_route::neighbour::NeighbourFlags;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use tracing::{debug, info, warn};
+
+pub use netns::{NETNS_RUN_DIR, Namespace, NamespaceHandle, create_namespace, delete_namespace};
+
+use self::kernel::{Link, LinkTable, parse_neighbour, parse_route};
+use self::messages::{KernelNextHop, RouteMark};
+use self::socket::{Reply, Request, RouteSocket};
+use crate::model::{MacAddr, NextHop, Vni, VrfId, VxlanEncap};
+use crate::southbound::{
+    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry, PlaneError,
+    ResyncReport, RouteEntry, Southbound, diff, report,
+};
+
+/// Route protocol number marking the routes of this plane (`proto 201` in `ip route`); not
+/// among the numbers iproute2 reserves in `rt_protos`.
+pub const ROUTE_PROTOCOL: u8 = 201;
+
+/// Metric (`RTA_PRIORITY`) of this plane's routes, as FRR's zebra uses 20 for its own: a
+/// replace then only ever matches a route of this plane's slot, never the kernel's metric-0
+/// route of a connected subnet.
+pub const ROUTE_METRIC: u32 = 20;
+
+/// Routing table of a VRF inside its namespace: `main`.
+const MAIN_TABLE: u32 = 254;
+
+const ENOENT: i32 = libc::ENOENT;
+const ESRCH: i32 = libc::ESRCH;
+
+/// The L3VNI devices of a VRF namespace, for symmetric IRB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L3VniDevices {
+    pub vni: Vni,
+    /// The L3VNI VXLAN device, a port of `svi`.
+    pub vxlan: String,
+    /// The L3VNI bridge, which carries the local router MAC.
+    pub svi: String,
+}
+
+/// The Linux plane. See the module documentation.
+#[derive(Debug)]
+pub struct LinuxPlane {
+    vrfs: BTreeMap<VrfId, VrfSpace>,
+    l2vnis: BTreeMap<Vni, (VrfId, String)>,
+}
+
+#[derive(Debug)]
+struct VrfSpace {
+    namespace: Namespace,
+    handle: NamespaceHandle,
+    socket: RouteSocket,
+    links: LinkTable,
+    l3vni: Option<L3VniDevices>,
+    /// Remote router MACs in use: (VTEP, router MAC) and the number of routes using the pair.
+    router_macs: BTreeMap<(IpAddr, MacAddr), usize>,
+    /// The (VTEP, router MAC) pairs of each installed route with VXLAN next hops.
+    encap_routes: HashMap<IpNet, Vec<(IpAddr, MacAddr)>>,
+}
+
+impl VrfSpace {
+    fn open(namespace: Namespace) -> Result<VrfSpace, PlaneError> {
+        let io_error = |error: std::io::Error| PlaneError::Io(error.to_string());
+        let handle = namespace.open().map_err(io_error)?;
+        let socket = handle.run(RouteSocket::open).and_then(|socket| socket).map_err(io_error)?;
+        Ok(VrfSpace {
+            namespace,
+            handle,
+            socket,
+            links: LinkTable::default(),
+            l3vni: None,
+            router_macs: BTreeMap::new(),
+            encap_routes: HashMap::new(),
+        })
+    }
+
+    fn link(&self, vrf: VrfId, name: &str) -> Result<&Link, PlaneError> {
+        self.links.get(name).ok_or_else(|| PlaneError::MissingDevice { vrf, name: name.to_string() })
+    }
+
+    fn mark() -> RouteMark {
+        RouteMark { protocol: ROUTE_PROTOCOL, metric: ROUTE_METRIC, table: MAIN_TABLE }
+    }
+}
+
+/// One netlink request of a batch, with the change it belongs to.
+struct Step {
+    change: usize,
+    request: Request,
+    /// Errors that mean the request's work is already done (an absent entry for a delete).
+    tolerated: &'static [i32],
+    /// A request to send instead when this one fails with ENOENT.
+    fallback: Option<Request>,
+}
+
+impl Step {
+    fn new(change: usize, request: Request) -> Step {
+        Step { change, request, tolerated: &[], fallback: None }
+    }
+
+    fn delete(change: usize, request: Request) -> Step {
+        Step { change, request, tolerated: &[ENOENT, ESRCH], fallback: None }
+    }
+}
+
+impl LinuxPlane {
+    /// Creates a plane whose default VRF is the network namespace of the calling thread.
+    pub fn new() -> Result<LinuxPlane, PlaneError> {
+        let default = VrfSpace::open(Namespace::Current)?;
+        let mut plane = LinuxPlane { vrfs: BTreeMap::new(), l2vnis: BTreeMap::new() };
+        plane.vrfs.insert(VrfId::DEFAULT, default);
+        Ok(plane)
+    }
+
+    /// Places VRF `vrf` in `namespace` (for example [`Namespace::named`]`("vrf100")`), opening
+    /// a netlink socket there. Entries of `vrf` go to that namespace's `main` table.
+    pub fn add_vrf(&mut self, vrf: VrfId, namespace: Namespace) -> Result<(), PlaneError> {
+        let space = VrfSpace::open(namespace.clone())?;
+        info!(%vrf, ?namespace, "VRF namespace added to the Linux plane");
+        self.vrfs.insert(vrf, space);
+        Ok(())
+    }
+
+    /// Forgets VRF `vrf` and its VNI bindings; its entries stay in its namespace.
+    pub fn remove_vrf(&mut self, vrf: VrfId) {
+        self.vrfs.remove(&vrf);
+        self.l2vnis.retain(|_, (bound_vrf, _)| *bound_vrf != vrf);
+    }
+
+    /// Returns the namespace of VRF `vrf`, as given to [`LinuxPlane::add_vrf`].
+    pub fn namespace(&self, vrf: VrfId) -> Option<&Namespace> {
+        self.vrfs.get(&vrf).map(|space| &space.namespace)
+    }
+
+    /// Returns an open handle on the namespace of VRF `vrf` (for the default VRF, the
+    /// namespace the plane was created in).
+    pub fn namespace_handle(&self, vrf: VrfId) -> Option<&NamespaceHandle> {
+        self.vrfs.get(&vrf).map(|space| &space.handle)
+    }
+
+    /// Binds L2VNI `vni` to the VXLAN device `vxlan` in the namespace of `vrf`: remote MAC and
+    /// flood entries of `vni` go to that device's forwarding database.
+    pub fn bind_l2vni(&mut self, vni: Vni, vrf: VrfId, vxlan: &str) -> Result<(), PlaneError> {
+        if !self.vrfs.contains_key(&vrf) {
+            return Err(PlaneError::UnknownVrf(vrf));
+        }
+        self.l2vnis.insert(vni, (vrf, vxlan.to_string()));
+        Ok(())
+    }
+
+    /// Removes the binding of L2VNI `vni`.
+    pub fn unbind_l2vni(&mut self, vni: Vni) {
+        self.l2vnis.remove(&vni);
+    }
+
+    /// Sets the L3VNI devices of `vrf`, which routes with VXLAN next hops in `vrf` use.
+    pub fn bind_l3vni(&mut self, vrf: VrfId, devices: L3VniDevices) -> Result<(), PlaneError> {
+        let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
+        space.l3vni = Some(devices);
+        Ok(())
+    }
+
+    fn refresh_links(&mut self, vrfs: &BTreeSet<VrfId>) -> Result<(), PlaneError> {
+        for vrf in vrfs {
+            if let Some(space) = self.vrfs.get_mut(vrf) {
+                space.links = LinkTable::load(&mut space.socket)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The VRF whose namespace a change goes to.
+    fn vrf_of(&self, key: &EntryKey) -> Result<VrfId, PlaneError> {
+        match key {
+            EntryKey::Route { vrf, .. } | EntryKey::Neighbor { vrf, .. } => Ok(*vrf),
+            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => {
+                self.l2vnis.get(vni).map(|(vrf, _)| *vrf).ok_or(PlaneError::UnboundVni(*vni))
+            }
+        }
+    }
+
+    /// Translates one change into netlink requests of its VRF's namespace.
+    fn plan(&mut self, index: usize, change: &Change, steps: &mut Vec<Step>) -> Result<(), PlaneError> {
+        let vrf = self.vrf_of(&change.key())?;
+        let l2vni_device = match &change.key() {
+            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => Some(self.l2vnis[vni].1.clone()),
+            _ => None,
+        };
+        let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
+        match change {
+            Change::Install(Entry::Route(route)) => plan_route_install(space, vrf, index, route, steps),
+            Change::Remove(EntryKey::Route { prefix, .. }) => {
+                steps.push(Step::delete(index, messages::route_delete(*prefix, VrfSpace::mark())));
+                release_router_macs(space, index, *prefix, &[], steps)
+            }
+            Change::Install(Entry::Neighbor(neighbor)) => {
+                let link = space.link(vrf, &neighbor.interface)?;
+                steps.push(Step::new(index, messages::neighbor_replace(link.index, neighbor.ip, neighbor.mac)));
+                Ok(())
+            }
+            Change::Remove(EntryKey::Neighbor { interface, ip, .. }) => {
+                // A device that no longer exists took its neighbor entries with it.
+                if let Some(link) = space.links.get(interface) {
+                    steps.push(Step::delete(index, messages::neighbor_delete(link.index, *ip)));
+                }
+                Ok(())
+            }
+            Change::Install(Entry::Mac(mac)) => {
+                let device = space.link(vrf, l2vni_device.as_deref().expect("MAC keys have a VNI"))?;
+                steps.push(Step::new(index, messages::fdb_replace(device.index, mac.mac, mac.vtep, device.master.is_some())));
+                Ok(())
+            }
+            Change::Remove(EntryKey::Mac { mac, .. }) => {
+                let Some(device) = space.links.get(l2vni_device.as_deref().expect("MAC keys have a VNI")) else {
+                    return Ok(());
+                };
+                steps.push(fdb_delete_step(index, device, *mac));
+                Ok(())
+            }
+            Change::Install(Entry::Flood(flood)) => {
+                let device = space.link(vrf, l2vni_device.as_deref().expect("flood keys have a VNI"))?;
+                steps.push(Step::new(index, messages::flood_append(device.index, flood.vtep)));
+                Ok(())
+            }
+            Change::Remove(EntryKey::Flood { vtep, .. }) => {
+                if let Some(device) = space.links.get(l2vni_device.as_deref().expect("flood keys have a VNI")) {
+                    steps.push(Step::delete(index, messages::flood_delete(device.index, *vtep)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs the steps of each namespace as one pipelined batch and folds the replies into one
+    /// result per change.
+    fn execute(&mut self, steps: Vec<(VrfId, Step)>, results: &mut [Result<(), PlaneError>]) {
+        let mut by_vrf: BTreeMap<VrfId, Vec<Step>> = BTreeMap::new();
+        for (vrf, step) in steps {
+            by_vrf.entry(vrf).or_default().push(step);
+        }
+        for (vrf, steps) in by_vrf {
+            let Some(space) = self.vrfs.get_mut(&vrf) else {
+                continue;
+            };
+            let requests: Vec<Request> = steps.iter().map(|step| step.request.clone()).collect();
+            let replies = space.socket.execute(&requests);
+
+            let mut fallbacks = Vec::new();
+            for (step, reply) in steps.into_iter().zip(replies) {
+                match reply.errno() {
+                    None => {}
+                    Some(ENOENT) if step.fallback.is_some() => fallbacks.push(Step {
+                        change: step.change,
+                        request: step.fallback.expect("checked above"),
+                        tolerated: step.tolerated,
+                        fallback: None,
+                    }),
+                    Some(errno) if step.tolerated.contains(&errno) => {}
+                    Some(_) => record_failure(results, step.change, reply),
+                }
+            }
+            if !fallbacks.is_empty() {
+                let requests: Vec<Request> = fallbacks.iter().map(|step| step.request.clone()).collect();
+                let replies = space.socket.execute(&requests);
+                for (step, reply) in fallbacks.into_iter().zip(replies) {
+                    if !reply.errno().is_some_and(|errno| step.tolerated.contains(&errno)) && reply != Reply::Ok {
+                        record_failure(results, step.change, reply);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the entries of every namespace that carry this plane's mark, with the derived
+    /// router-MAC entries of symmetric IRB apart.
+    fn read_held(&mut self) -> Result<(Vec<Entry>, Vec<DerivedEntry>), PlaneError> {
+        let vrfs: BTreeSet<VrfId> = self.vrfs.keys().copied().collect();
+        self.refresh_links(&vrfs)?;
+        let mut entries = Vec::new();
+        let mut derived = Vec::new();
+        let l2vnis = self.l2vnis.clone();
+        for (vrf, space) in &mut self.vrfs {
+            read_space(*vrf, space, &l2vnis, &mut entries, &mut derived)?;
+        }
+        Ok((entries, derived))
+    }
+
+    /// Makes the derived router-MAC entries of each VRF match the routes installed now:
+    /// removes unused ones and installs missing ones.
+    fn reconcile_router_macs(&mut self, held: Vec<DerivedEntry>) -> Vec<(Change, PlaneError)> {
+        let mut failures = Vec::new();
+        for (vrf, space) in &mut self.vrfs {
+            let Some(l3vni) = space.l3vni.clone() else {
+                continue;
+            };
+            let (Some(svi), Some(vxlan)) = (space.links.get(&l3vni.svi).cloned(), space.links.get(&l3vni.vxlan).cloned()) else {
+                continue;
+            };
+            let wanted_neighbors: BTreeMap<IpAddr, MacAddr> = space.router_macs.keys().map(|(vtep, mac)| (*vtep, *mac)).collect();
+            let wanted_fdb: BTreeMap<MacAddr, IpAddr> = space.router_macs.keys().map(|(vtep, mac)| (*mac, *vtep)).collect();
+            let mut held_neighbors = BTreeMap::new();
+            let mut held_fdb = BTreeMap::new();
+            for entry in held.iter().filter(|entry| entry.vrf == *vrf) {
+                if entry.fdb {
+                    held_fdb.insert(entry.mac, entry.address);
+                } else {
+                    held_neighbors.insert(entry.address, entry.mac);
+                }
+            }
+
+            // Failures are reported under the key of a neighbor or FDB entry of the SVI or the
+            // L3VNI device, although these entries are not southbound entries of their own.
+            let neighbor = |vtep: IpAddr| Change::Remove(EntryKey::Neighbor { vrf: *vrf, interface: l3vni.svi.clone(), ip: vtep });
+            let fdb = |mac: MacAddr| Change::Remove(EntryKey::Mac { vni: l3vni.vni, mac });
+            let mut requests = Vec::new();
+            for (vtep, mac) in &held_neighbors {
+                if !wanted_neighbors.contains_key(vtep) {
+                    requests.push((messages::neighbor_delete(svi.index, *vtep), true, neighbor(*vtep)));
+                } else if wanted_neighbors[vtep] != *mac {
+                    requests.push((messages::neighbor_replace(svi.index, *vtep, wanted_neighbors[vtep]), false, neighbor(*vtep)));
+                }
+            }
+            for (vtep, mac) in &wanted_neighbors {
+                if !held_neighbors.contains_key(vtep) {
+                    requests.push((messages::neighbor_replace(svi.index, *vtep, *mac), false, neighbor(*vtep)));
+                }
+            }
+            for mac in held_fdb.keys() {
+                if !wanted_fdb.contains_key(mac) {
+                    let bridged = vxlan.master.is_some();
+                    requests.push((messages::fdb_delete(vxlan.index, *mac, bridged), true, fdb(*mac)));
+                }
+            }
+            for (mac, vtep) in &wanted_fdb {
+                if held_fdb.get(mac) != Some(vtep) {
+                    requests.push((messages::fdb_replace(vxlan.index, *mac, *vtep, vxlan.master.is_some()), false, fdb(*mac)));
+                }
+            }
+            if requests.is_empty() {
+                continue;
+            }
+            debug!(%vrf, count = requests.len(), "reconciling router MAC entries");
+            let batch: Vec<Request> = requests.iter().map(|(request, _, _)| request.clone()).collect();
+            for ((_, is_delete, change), reply) in requests.into_iter().zip(space.socket.execute(&batch)) {
+                let tolerated = is_delete && matches!(reply.errno(), Some(ENOENT));
+                if let (false, Err(error)) = (tolerated, reply.into_result()) {
+                    warn!(%vrf, %error, ?change, "router MAC entry not reconciled");
+                    failures.push((change, error));
+                }
+            }
+        }
+        failures
+    }
+}
+
+impl Southbound for LinuxPlane {
+    fn apply(&mut self, changes: &[Change]) -> BatchResults {
+        let mut results: BatchResults = vec![Ok(()); changes.len()];
+        let vrfs: BTreeSet<VrfId> = changes.iter().filter_map(|change| self.vrf_of(&change.key()).ok()).collect();
+        if let Err(error) = self.refresh_links(&vrfs) {
+            return vec![Err(error); changes.len()];
+        }
+
+        let mut steps = Vec::new();
+        for (index, change) in changes.iter().enumerate() {
+            let mut planned = Vec::new();
+            match self.plan(index, change, &mut planned) {
+                Ok(()) => {
+                    let vrf = self.vrf_of(&change.key()).expect("planned changes have a VRF");
+                    steps.extend(planned.into_iter().map(|step| (vrf, step)));
+                }
+                Err(error) => {
+                    debug!(?change, %error, "change not applied");
+                    results[index] = Err(error);
+                }
+            }
+        }
+        self.execute(steps, &mut results);
+        results
+    }
+
+    fn dump(&mut self) -> Result<Vec<Entry>, PlaneError> {
+        Ok(self.read_held()?.0)
+    }
+
+    /// Diffs the marked entries of every namespace against `wanted` and applies the
+    /// difference, then brings the router-MAC entries of symmetric IRB in line with the routes.
+    fn resync(&mut self, wanted: &[Entry]) -> Result<ResyncReport, PlaneError> {
+        let (held, _) = self.read_held()?;
+
+        // Start from the router MACs that the held routes use, so that applying the
+        // difference counts them right.
+        for space in self.vrfs.values_mut() {
+            space.router_macs.clear();
+            space.encap_routes.clear();
+        }
+        for entry in &held {
+            if let Entry::Route(route) = entry {
+                if let Some(space) = self.vrfs.get_mut(&route.vrf) {
+                    let pairs = router_mac_pairs(&route.next_hops);
+                    if !pairs.is_empty() {
+                        for pair in &pairs {
+                            *space.router_macs.entry(*pair).or_default() += 1;
+                        }
+                        space.encap_routes.insert(route.prefix, pairs);
+                    }
+                }
+            }
+        }
+
+        let (changes, unchanged) = diff(&held, wanted);
+        let results = self.apply(&changes);
+        let mut report = report(changes, results, unchanged);
+
+        let (_, derived) = self.read_held()?;
+        report.failed.extend(self.reconcile_router_macs(derived));
+        info!(removed = report.removed, installed = report.installed, unchanged = report.unchanged, failed = report.failed.len(), "Linux plane resynchronised");
+        Ok(report)
+    }
+
+    fn subscribe(&mut self) -> Result<EventReceiver, PlaneError> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        for (vrf, space) in &self.vrfs {
+            events::spawn_monitor(*vrf, space.handle.clone(), sender.clone())?;
+        }
+        Ok(receiver)
+    }
+}
+
+fn record_failure(results: &mut [Result<(), PlaneError>], change: usize, reply: Reply) {
+    if results[change].is_ok() {
+        results[change] = reply.into_result();
+    }
+}
+
+/// Removes a remote MAC from the VXLAN device and, when the device is bridged, from the bridge
+/// in the same request; when the bridge has no such entry the kernel stops before the VXLAN
+/// device, so the fallback removes it there alone.
+fn fdb_delete_step(change: usize, device: &Link, mac: MacAddr) -> Step {
+    let bridged = device.master.is_some();
+    let mut step = Step::delete(change, messages::fdb_delete(device.index, mac, bridged));
+    if bridged {
+        step.fallback = Some(messages::fdb_delete(device.index, mac, false));
+    }
+    step
+}
+
+fn router_mac_pairs(next_hops: &[NextHop]) -> Vec<(IpAddr, MacAddr)> {
+    let mut pairs: Vec<(IpAddr, MacAddr)> =
+        next_hops.iter().filter_map(|next_hop| next_hop.encap.as_ref()).map(|encap| (encap.vtep, encap.router_mac)).collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
+}
+
+fn plan_route_install(space: &mut VrfSpace, vrf: VrfId, index: usize, route: &RouteEntry, steps: &mut Vec<Step>) -> Result<(), PlaneError> {
+    let mut kernel_next_hops = Vec::with_capacity(route.next_hops.len());
+    for next_hop in &route.next_hops {
+        kernel_next_hops.push(kernel_next_hop(space, vrf, route.prefix, next_hop)?);
+    }
+    kernel_next_hops.sort();
+    kernel_next_hops.dedup();
+
+    let pairs = router_mac_pairs(&route.next_hops);
+    let previous = space.encap_routes.get(&route.prefix).cloned().unwrap_or_default();
+    if !pairs.is_empty() {
+        let l3vni = space.l3vni.clone().expect("kernel_next_hop checked the L3VNI");
+        let svi = space.link(vrf, &l3vni.svi)?.clone();
+        let vxlan = space.link(vrf, &l3vni.vxlan)?.clone();
+        for pair in pairs.iter().filter(|pair| !previous.contains(pair)) {
+            let count = space.router_macs.entry(*pair).or_default();
+            *count += 1;
+            if *count == 1 {
+                steps.push(Step::new(index, messages::neighbor_replace(svi.index, pair.0, pair.1)));
+                steps.push(Step::new(index, messages::fdb_replace(vxlan.index, pair.1, pair.0, vxlan.master.is_some())));
+            }
+        }
+    }
+    steps.push(Step::new(index, messages::route_replace(route.prefix, &kernel_next_hops, VrfSpace::mark())));
+    release_router_macs(space, index, route.prefix, &pairs, steps)?;
+    if pairs.is_empty() {
+        space.encap_routes.remove(&route.prefix);
+    } else {
+        space.encap_routes.insert(route.prefix, pairs);
+    }
+    Ok(())
+}
+
+/// Drops the router-MAC pairs that `prefix` used and no longer uses (`kept`), removing the
+/// derived entries no route needs any more.
+fn release_router_macs(
+    space: &mut VrfSpace,
+    index: usize,
+    prefix: IpNet,
+    kept: &[(IpAddr, MacAddr)],
+    steps: &mut Vec<Step>,
+) -> Result<(), PlaneError> {
+    let previous = if kept.is_empty() {
+        space.encap_routes.remove(&prefix).unwrap_or_default()
+    } else {
+        space.encap_routes.get(&prefix).cloned().unwrap_or_default()
+    };
+    for pair in previous.iter().filter(|pair| !kept.contains(pair)) {
+        let Some(count) = space.router_macs.get_mut(pair) else {
+            continue;
+        };
+        *count -= 1;
+        if *count > 0 {
+            continue;
+        }
+        space.router_macs.remove(pair);
+        let Some(l3vni) = space.l3vni.clone() else {
+            continue;
+        };
+        let (Some(svi), Some(vxlan)) = (space.links.get(&l3vni.svi).cloned(), space.links.get(&l3vni.vxlan).cloned()) else {
+            continue;
+        };
+        // Another pair may still use the VTEP (with a new router MAC) or the MAC.
+        match space.router_macs.keys().find(|(vtep, _)| *vtep == pair.0) {
+            Some((vtep, mac)) => steps.push(Step::new(index, messages::neighbor_replace(svi.index, *vtep, *mac))),
+            None => steps.push(Step::delete(index, messages::neighbor_delete(svi.index, pair.0))),
+        }
+        if !space.router_macs.keys().any(|(_, mac)| *mac == pair.1) {
+            steps.push(fdb_delete_step(index, &vxlan, pair.1));
+        }
+    }
+    Ok(())
+}
+
+fn kernel_next_hop(space: &VrfSpace, vrf: VrfId, prefix: IpNet, next_hop: &NextHop) -> Result<KernelNextHop, PlaneError> {
+    if let Some(encap) = &next_hop.encap {
+        let Some(l3vni) = &space.l3vni else {
+            return Err(PlaneError::Unsupported(format!(
+                "route {prefix} has a VXLAN next hop but VRF {vrf} has no L3VNI devices bound"
+            )));
+        };
+        if encap.vtep.is_ipv4() != prefix.addr().is_ipv4() {
+            // NOTE: a route of one family via a VTEP of the other needs RTA_VIA, not built yet.
+            return Err(PlaneError::Unsupported(format!("route {prefix} via VTEP {} of another address family", encap.vtep)));
+        }
+        let svi = space.link(vrf, &l3vni.svi)?;
+        return Ok(KernelNextHop { gateway: Some(encap.vtep), interface: svi.index, onlink: true });
+    }
+    let Some(interface) = &next_hop.interface else {
+        return Err(PlaneError::Unsupported(format!("route {prefix} has an unresolved next hop {next_hop}")));
+    };
+    let link = space.link(vrf, interface)?;
+    Ok(KernelNextHop { gateway: next_hop.gateway, interface: link.index, onlink: next_hop.onlink })
+}
+
+/// A neighbor or FDB entry the plane derived from the VXLAN next hops of routes.
+#[derive(Clone, Debug)]
+struct DerivedEntry {
+    vrf: VrfId,
+    /// An FDB entry on the L3VNI VXLAN device (`true`) or a neighbor entry on the SVI.
+    fdb: bool,
+    address: IpAddr,
+    mac: MacAddr,
+}
+
+fn read_space(
+    vrf: VrfId,
+    space: &mut VrfSpace,
+    l2vnis: &BTreeMap<Vni, (VrfId, String)>,
+    entries: &mut Vec<Entry>,
+    derived: &mut Vec<DerivedEntry>,
+) -> Result<(), PlaneError> {
+    let svi = space.l3vni.as_ref().and_then(|l3vni| space.links.get(&l3vni.svi)).map(|link| link.index);
+    let l3_vxlan = space.l3vni.as_ref().and_then(|l3vni| space.links.get(&l3vni.vxlan)).map(|link| link.index);
+    let vni_devices: HashMap<u32, Vni> = l2vnis
+        .iter()
+        .filter(|(_, (bound_vrf, _))| *bound_vrf == vrf)
+        .filter_map(|(vni, (_, name))| Some((space.links.get(name)?.index, *vni)))
+        .collect();
+
+    let mut router_macs: HashMap<IpAddr, MacAddr> = HashMap::new();
+    for message in space.socket.dump(messages::neighbour_dump(AddressFamily::Unspec))? {
+        let RouteNetlinkMessage::NewNeighbour(message) = message else { continue };
+        let neighbour = parse_neighbour(&message);
+        let (Some(ip), Some(mac)) = (neighbour.destination, neighbour.mac) else { continue };
+        if !neighbour.flags.contains(NeighbourFlags::ExtLearned) {
+            continue;
+        }
+        if Some(neighbour.interface) == svi {
+            router_macs.insert(ip, mac);
+            derived.push(DerivedEntry { vrf, fdb: false, address: ip, mac });
+        } else if let Some(interface) = space.links.name(neighbour.interface) {
+            entries.push(Entry::Neighbor(NeighborEntry { vrf, interface: interface.to_string(), ip, mac }));
+        }
+    }
+
+    for message in space.socket.dump(messages::neighbour_dump(AddressFamily::Bridge))? {
+        let RouteNetlinkMessage::NewNeighbour(message) = message else { continue };
+        let neighbour = parse_neighbour(&message);
+        let own = neighbour.flags.contains(NeighbourFlags::Own) && neighbour.flags.contains(NeighbourFlags::ExtLearned);
+        let (true, Some(mac), Some(vtep)) = (own, neighbour.mac, neighbour.destination) else { continue };
+        if Some(neighbour.interface) == l3_vxlan {
+            derived.push(DerivedEntry { vrf, fdb: true, address: vtep, mac });
+        } else if let Some(vni) = vni_devices.get(&neighbour.interface) {
+            if mac.is_zero() {
+                entries.push(Entry::Flood(FloodEntry { vni: *vni, vtep }));
+            } else {
+                entries.push(Entry::Mac(MacEntry { vni: *vni, mac, vtep }));
+            }
+        }
+    }
+
+    for message in space.socket.dump(messages::route_dump())? {
+        let RouteNetlinkMessage::NewRoute(message) = message else { continue };
+        let Some(route) = parse_route(&message) else { continue };
+        if route.protocol != ROUTE_PROTOCOL || route.table != MAIN_TABLE {
+            continue;
+        }
+        let mut next_hops = Vec::with_capacity(route.next_hops.len());
+        for hop in &route.next_hops {
+            let encap = match (&space.l3vni, hop.gateway) {
+                (Some(l3vni), Some(vtep)) if Some(hop.interface) == svi && hop.onlink => router_macs
+                    .get(&vtep)
+                    .map(|mac| VxlanEncap { vtep, vni: l3vni.vni, router_mac: *mac }),
+                _ => None,
+            };
+            next_hops.push(match encap {
+                Some(encap) => NextHop::vxlan(encap),
+                None => NextHop {
+                    gateway: hop.gateway,
+                    interface: Some(space.links.name(hop.interface).map(str::to_string).unwrap_or_else(|| format!("if{}", hop.interface))),
+                    onlink: hop.onlink,
+                    encap: None,
+                },
+            });
+        }
+        entries.push(Entry::Route(RouteEntry::new(vrf, route.prefix, next_hops)));
+    }
+    Ok(())
+}
