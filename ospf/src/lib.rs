@@ -9,3 +9,20 @@ pub mod lsa;
 pub mod packet;
 mod wire;
 
+pub mod config;
+mod exchange;
+mod flood;
+pub mod instance;
+pub mod interface;
+pub mod lsdb;
+pub mod neighbor;
+mod origin;
+pub mod show;
+pub mod spf;
+
+pub use config::{Authentication, Config, InterfaceConfig, LsaThrottle, NetworkStatement, NetworkType, SpfThrottle};
+pub use instance::{Action, BfdSession, Input, Instance};
+pub use interface::{InterfaceInfo, InterfaceState};
+pub use neighbor::NeighborState;
+pub use show::{Counters, DropReason, LsaDropReason, LsaSnapshot, NeighborSnapshot};
+pub use spf::{DISTANCE, NextHop, Route, RouteType, RouteUpdate, RoutingTable};

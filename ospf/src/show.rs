@@ -1,0 +1,285 @@
+//! Counters and serialisable state snapshots for `show ip ospf neighbor`, `show ip ospf
+//! database`, `show ip ospf interface` and `show ip ospf route`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::NetworkType;
+use crate::instance::Instance;
+use crate::interface::InterfaceState;
+use crate::lsa::{LsType, LsaError};
+use crate::neighbor::NeighborState;
+use crate::packet::auth::AuthError;
+use crate::packet::{PacketError, PacketType};
+
+/// Which decoding check a dropped packet failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecodeFailure {
+    TooShort,
+    BadVersion,
+    UnknownType,
+    BadLength,
+    LengthNotAligned,
+    BadChecksum,
+    UnknownAuType,
+    BadBody,
+    LsaFraming,
+    LsaCount,
+}
+
+impl From<PacketError> for DecodeFailure {
+    fn from(error: PacketError) -> DecodeFailure {
+        match error {
+            PacketError::TooShort { .. } => DecodeFailure::TooShort,
+            PacketError::BadVersion(_) => DecodeFailure::BadVersion,
+            PacketError::UnknownType(_) => DecodeFailure::UnknownType,
+            PacketError::BadLength { .. } => DecodeFailure::BadLength,
+            PacketError::LengthNotAligned { .. } => DecodeFailure::LengthNotAligned,
+            PacketError::BadChecksum { .. } => DecodeFailure::BadChecksum,
+            PacketError::UnknownAuType(_) => DecodeFailure::UnknownAuType,
+            PacketError::BadBody { .. } => DecodeFailure::BadBody,
+            PacketError::LsaFraming { .. } => DecodeFailure::LsaFraming,
+            PacketError::LsaCount { .. } => DecodeFailure::LsaCount,
+        }
+    }
+}
+
+/// Why a received packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    Decode(DecodeFailure),
+    UnknownInterface,
+    InterfaceDown,
+    WrongArea,
+    NotDesignatedRouter,
+    OwnRouterId,
+    WrongSubnet,
+    /// Authentication failed; a cryptographic sequence number that went backwards counts as a
+    /// bad digest.
+    Authentication(AuthErrorKind),
+    UnknownNeighbor,
+    HelloMaskMismatch,
+    HelloIntervalMismatch,
+    DeadIntervalMismatch,
+    HelloOptionsMismatch,
+    MtuMismatch,
+    /// A packet that the neighbor's state does not allow (for example a DD from a neighbor in
+    /// state Init that stays below ExStart, or an LSU below Exchange).
+    NeighborState,
+}
+
+/// The kind of an authentication failure, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthErrorKind {
+    TypeMismatch,
+    BadPassword,
+    KeyIdMismatch,
+    BadDigestLength,
+    MissingDigest,
+    BadDigest,
+}
+
+impl DropReason {
+    pub(crate) fn auth(error: AuthError) -> DropReason {
+        DropReason::Authentication(match error {
+            AuthError::TypeMismatch { .. } => AuthErrorKind::TypeMismatch,
+            AuthError::BadPassword => AuthErrorKind::BadPassword,
+            AuthError::KeyIdMismatch { .. } => AuthErrorKind::KeyIdMismatch,
+            AuthError::BadDigestLength { .. } => AuthErrorKind::BadDigestLength,
+            AuthError::MissingDigest => AuthErrorKind::MissingDigest,
+            AuthError::BadDigest => AuthErrorKind::BadDigest,
+        })
+    }
+}
+
+/// Why an LSA of a Link State Update was discarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LsaDropReason {
+    TooShort,
+    BadLength,
+    LengthNotAligned,
+    BadChecksum,
+    UnknownType,
+    ReservedSequenceNumber,
+    RouterLinkCount,
+    BadBody,
+    /// A newer instance arrived within MinLSArrival of the previous one (section 13 step 5a).
+    MinLsArrival,
+}
+
+impl From<LsaError> for LsaDropReason {
+    fn from(error: LsaError) -> LsaDropReason {
+        match error {
+            LsaError::TooShort { .. } => LsaDropReason::TooShort,
+            LsaError::BadLength { .. } => LsaDropReason::BadLength,
+            LsaError::LengthNotAligned { .. } => LsaDropReason::LengthNotAligned,
+            LsaError::BadChecksum { .. } => LsaDropReason::BadChecksum,
+            LsaError::UnknownType { .. } => LsaDropReason::UnknownType,
+            LsaError::ReservedSequenceNumber => LsaDropReason::ReservedSequenceNumber,
+            LsaError::RouterLinkCount { .. } => LsaDropReason::RouterLinkCount,
+            LsaError::BadBody { .. } => LsaDropReason::BadBody,
+        }
+    }
+}
+
+/// Packet and drop counters of an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Packets received that decoded, by type.
+    pub received: BTreeMap<PacketType, u64>,
+    pub sent: BTreeMap<PacketType, u64>,
+    pub dropped: BTreeMap<DropReason, u64>,
+    pub lsas_discarded: BTreeMap<LsaDropReason, u64>,
+}
+
+impl Counters {
+    /// Returns the number of packets dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped.get(&reason).copied().unwrap_or(0)
+    }
+
+    /// Returns the number of LSAs discarded for `reason`.
+    pub fn lsas_discarded(&self, reason: LsaDropReason) -> u64 {
+        self.lsas_discarded.get(&reason).copied().unwrap_or(0)
+    }
+}
+
+/// One line of `show ip ospf neighbor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NeighborSnapshot {
+    pub neighbor_id: Ipv4Addr,
+    pub priority: u8,
+    pub state: NeighborState,
+    /// The neighbor's role on a broadcast network: "DR", "Backup" or "DROther"; empty on
+    /// point-to-point links.
+    pub role: &'static str,
+    /// Milliseconds until the inactivity timer fires.
+    pub dead_time_ms: u64,
+    pub address: Ipv4Addr,
+    pub interface: String,
+}
+
+/// One line of `show ip ospf database`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LsaSnapshot {
+    pub ls_type: LsType,
+    pub type_name: &'static str,
+    pub link_state_id: Ipv4Addr,
+    pub advertising_router: Ipv4Addr,
+    pub age: u16,
+    /// As an unsigned value, the way `show` prints it (0x80000001 first).
+    pub sequence: u32,
+    pub checksum: u16,
+    /// The ifindex of the interface of a link-local LSA, 0 for others.
+    pub scope: u32,
+}
+
+/// One interface of `show ip ospf interface`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterfaceSnapshot {
+    pub name: String,
+    pub ifindex: u32,
+    pub address: String,
+    pub network_type: NetworkType,
+    pub state: InterfaceState,
+    pub cost: u16,
+    pub designated_router: Ipv4Addr,
+    pub backup_designated_router: Ipv4Addr,
+    pub neighbors: usize,
+    pub adjacent_neighbors: usize,
+}
+
+impl Instance {
+    /// Returns the neighbors of every interface at `now`.
+    pub fn neighbors(&self, now: Instant) -> Vec<NeighborSnapshot> {
+        let mut lines = Vec::new();
+        for interface in self.interfaces.values() {
+            for neighbor in interface.neighbors.values() {
+                let role = if !interface.is_broadcast() {
+                    ""
+                } else if interface.dr == neighbor.address {
+                    "DR"
+                } else if interface.bdr == neighbor.address {
+                    "Backup"
+                } else {
+                    "DROther"
+                };
+                lines.push(NeighborSnapshot {
+                    neighbor_id: neighbor.router_id,
+                    priority: neighbor.priority,
+                    state: neighbor.state,
+                    role,
+                    dead_time_ms: neighbor.inactivity_at.saturating_duration_since(now).as_millis() as u64,
+                    address: neighbor.address,
+                    interface: interface.name.clone(),
+                });
+            }
+        }
+        lines
+    }
+
+    /// Returns the LSAs of the database at `now`, sorted by scope, type, Link State ID and
+    /// Advertising Router.
+    pub fn database(&self, now: Instant) -> Vec<LsaSnapshot> {
+        self.lsdb
+            .sorted_keys()
+            .into_iter()
+            .filter_map(|key| self.lsdb.get(&key).map(|entry| (key, entry)))
+            .map(|(key, entry)| LsaSnapshot {
+                ls_type: key.ls_type,
+                type_name: key.ls_type.name(),
+                link_state_id: key.link_state_id,
+                advertising_router: key.advertising_router,
+                age: entry.age(now),
+                sequence: entry.lsa.header.ls_sequence_number as u32,
+                checksum: entry.lsa.header.ls_checksum,
+                scope: key.scope,
+            })
+            .collect()
+    }
+
+    /// Returns the OSPF interfaces.
+    pub fn interfaces(&self) -> Vec<InterfaceSnapshot> {
+        self.interfaces
+            .values()
+            .filter(|interface| interface.is_enabled())
+            .map(|interface| InterfaceSnapshot {
+                name: interface.name.clone(),
+                ifindex: interface.ifindex,
+                address: interface.address.to_string(),
+                network_type: interface.config.network_type,
+                state: interface.state,
+                cost: interface.config.cost,
+                designated_router: interface.dr,
+                backup_designated_router: interface.bdr,
+                neighbors: interface.neighbors.len(),
+                adjacent_neighbors: interface
+                    .neighbors
+                    .values()
+                    .filter(|neighbor| neighbor.state == NeighborState::Full)
+                    .count(),
+            })
+            .collect()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Returns the routing table of the last SPF run.
+    pub fn routes(&self) -> &crate::spf::RoutingTable {
+        &self.routes
+    }
+
+    /// Returns the LSA database itself, for tests and tools that need the LSAs' contents.
+    pub fn lsdb(&self) -> &crate::lsdb::Lsdb {
+        &self.lsdb
+    }
+}
