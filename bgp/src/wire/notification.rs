@@ -80,17 +80,24 @@ impl Notification {
     }
 
     /// Returns the shutdown communication of a Cease Administrative Shutdown or Reset, when the
-    /// data holds a valid one (RFC 9003 section 2: a length octet, then UTF-8).
+    /// data holds a valid one (RFC 9003 section 2: a length octet, then UTF-8). A Hard Reset
+    /// (RFC 8538 section 3) carries the original code, subcode and data, which FRR 8.4 sends
+    /// when both sides negotiated graceful restart with the N bit; it is looked into as well.
     pub fn shutdown_communication(&self) -> Option<&str> {
-        let shutdown = self.code == error_code::CEASE
-            && matches!(
-                self.subcode,
-                cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET
-            );
-        if !shutdown {
+        if self.code != error_code::CEASE {
             return None;
         }
-        let (&len, rest) = self.data.split_first()?;
+        let (subcode, data) = match self.subcode {
+            cease_subcode::HARD_RESET => match self.data.as_slice() {
+                [error_code::CEASE, subcode, data @ ..] => (*subcode, data),
+                _ => return None,
+            },
+            subcode => (subcode, self.data.as_slice()),
+        };
+        if !matches!(subcode, cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET) {
+            return None;
+        }
+        let (&len, rest) = data.split_first()?;
         let text = rest.get(..len as usize)?;
         std::str::from_utf8(text).ok()
     }
