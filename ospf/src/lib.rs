@@ -14,6 +14,7 @@ mod exchange;
 mod flood;
 pub mod instance;
 pub mod interface;
+pub mod io;
 pub mod lsdb;
 pub mod neighbor;
 mod origin;

@@ -1,0 +1,230 @@
+//! The tokio layer: one task owns the [`Instance`], one reader task per interface socket feeds
+//! it packets, and a timer wakes it for the instance's next deadline.
+//!
+//! ```text
+//!  Handle ──commands──▶ instance task ──Event (routes, BFD requests)──▶ caller
+//!                          ▲      │
+//!   reader task per ──packets     └──sends on the interface sockets
+//!   interface socket
+//! ```
+
+mod ifaddrs;
+mod socket;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+pub use ifaddrs::read_interfaces;
+use socket::OspfSocket;
+
+use crate::config::{Config, ConfigError};
+use crate::instance::{Action, BfdSession, Input, Instance};
+use crate::interface::InterfaceInfo;
+use crate::show::{Counters, InterfaceSnapshot, LsaSnapshot, NeighborSnapshot};
+use crate::spf::{RouteUpdate, RoutingTable};
+
+/// What the instance reports to its owner.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new routing table (install with distance [`crate::DISTANCE`]).
+    Routes(RouteUpdate),
+    /// Create a single-hop BFD session; report its failures with [`Handle::bfd_down`].
+    BfdRegister(BfdSession),
+    /// Delete that session.
+    BfdUnregister(BfdSession),
+}
+
+type Query = Box<dyn FnOnce(&Instance, Instant) + Send>;
+
+enum Command {
+    Input(Input),
+    Query(Query),
+}
+
+/// Controls a running instance; dropping every handle stops it.
+#[derive(Clone)]
+pub struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// Starts an instance on the current tokio runtime with the given interfaces; sockets are
+/// opened in the network namespace of the thread that runs the runtime.
+pub fn spawn(
+    config: Config,
+    interfaces: Vec<InterfaceInfo>,
+) -> Result<(Handle, mpsc::UnboundedReceiver<Event>, JoinHandle<()>), ConfigError> {
+    let now = Instant::now();
+    // Cryptographic sequence numbers start at the Unix time so that they keep growing across
+    // restarts, as neighbors drop packets whose number went backwards.
+    let base = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as u32);
+    let instance = Instance::new(config, now, base)?;
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    for info in interfaces {
+        let _ = commands_tx.send(Command::Input(Input::InterfaceUpdate(info)));
+    }
+    let task = tokio::spawn(run(instance, commands_rx, events_tx));
+    Ok((Handle { commands: commands_tx }, events_rx, task))
+}
+
+impl Handle {
+    /// An interface appeared or changed.
+    pub fn update_interface(&self, info: InterfaceInfo) {
+        let _ = self.commands.send(Command::Input(Input::InterfaceUpdate(info)));
+    }
+
+    pub fn remove_interface(&self, ifindex: u32) {
+        let _ = self.commands.send(Command::Input(Input::InterfaceRemoved { ifindex }));
+    }
+
+    /// The BFD session of `neighbor` (its interface address) on `ifindex` went down.
+    pub fn bfd_down(&self, ifindex: u32, neighbor: Ipv4Addr) {
+        let _ = self.commands.send(Command::Input(Input::BfdDown { ifindex, neighbor }));
+    }
+
+    /// Runs `read` on the instance and returns its result; `None` once the instance stopped.
+    pub async fn query<T: Send + 'static>(&self, read: impl FnOnce(&Instance, Instant) -> T + Send + 'static) -> Option<T> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let query: Query = Box::new(move |instance, now| {
+            let _ = reply_tx.send(read(instance, now));
+        });
+        self.commands.send(Command::Query(query)).ok()?;
+        reply_rx.await.ok()
+    }
+
+    pub async fn neighbors(&self) -> Vec<NeighborSnapshot> {
+        self.query(|instance, now| instance.neighbors(now)).await.unwrap_or_default()
+    }
+
+    pub async fn database(&self) -> Vec<LsaSnapshot> {
+        self.query(|instance, now| instance.database(now)).await.unwrap_or_default()
+    }
+
+    pub async fn interfaces(&self) -> Vec<InterfaceSnapshot> {
+        self.query(|instance, _| instance.interfaces()).await.unwrap_or_default()
+    }
+
+    pub async fn counters(&self) -> Counters {
+        self.query(|instance, _| instance.counters().clone()).await.unwrap_or_default()
+    }
+
+    pub async fn routes(&self) -> RoutingTable {
+        self.query(|instance, _| instance.routes().clone()).await.unwrap_or_default()
+    }
+}
+
+struct Interfaces {
+    sockets: HashMap<u32, (Arc<OspfSocket>, JoinHandle<()>)>,
+    packets: mpsc::UnboundedSender<(u32, socket::Received)>,
+}
+
+impl Interfaces {
+    fn enable(&mut self, ifindex: u32, name: &str) {
+        if self.sockets.contains_key(&ifindex) {
+            return;
+        }
+        match OspfSocket::open(name, ifindex) {
+            Ok(socket) => {
+                let socket = Arc::new(socket);
+                let reader = socket.clone();
+                let packets = self.packets.clone();
+                let task = tokio::spawn(async move {
+                    loop {
+                        match reader.receive().await {
+                            Ok(received) => {
+                                if packets.send((ifindex, received)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(error) => {
+                                warn!(ifindex, error = %error, "OSPF socket receive failed");
+                                return;
+                            }
+                        }
+                    }
+                });
+                info!(interface = name, ifindex, fd = socket.raw_fd(), "OSPF socket opened");
+                self.sockets.insert(ifindex, (socket, task));
+            }
+            Err(error) => warn!(interface = name, ifindex, error = %error, "cannot open the OSPF socket"),
+        }
+    }
+
+    fn disable(&mut self, ifindex: u32) {
+        if let Some((_, task)) = self.sockets.remove(&ifindex) {
+            task.abort();
+        }
+    }
+}
+
+async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
+    let (packets_tx, mut packets_rx) = mpsc::unbounded_channel();
+    let mut interfaces = Interfaces { sockets: HashMap::new(), packets: packets_tx };
+    info!(router_id = %instance.router_id(), "OSPF instance started");
+    loop {
+        let deadline = instance.next_timer().map(tokio::time::Instant::from_std);
+        let input = tokio::select! {
+            command = commands.recv() => match command {
+                None => break,
+                Some(Command::Input(input)) => input,
+                Some(Command::Query(query)) => {
+                    query(&instance, Instant::now());
+                    continue;
+                }
+            },
+            Some((ifindex, received)) = packets_rx.recv() => Input::Packet {
+                ifindex,
+                source: received.source,
+                destination: received.destination,
+                data: received.payload,
+            },
+            _ = sleep_until(deadline) => Input::Timer,
+        };
+        let actions = instance.handle(input, Instant::now());
+        for action in actions {
+            match action {
+                Action::Send { ifindex, destination, data } => {
+                    if let Some((socket, _)) = interfaces.sockets.get(&ifindex) {
+                        if let Err(error) = socket.send(destination, &data).await {
+                            warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
+                        }
+                    }
+                }
+                Action::EnableInterface { ifindex, name } => interfaces.enable(ifindex, &name),
+                Action::DisableInterface { ifindex } => interfaces.disable(ifindex),
+                Action::Routes(update) => {
+                    let _ = events.send(Event::Routes(update));
+                }
+                Action::BfdRegister(session) => {
+                    let _ = events.send(Event::BfdRegister(session));
+                }
+                Action::BfdUnregister(session) => {
+                    let _ = events.send(Event::BfdUnregister(session));
+                }
+            }
+        }
+    }
+    for ifindex in interfaces.sockets.keys().copied().collect::<Vec<_>>() {
+        interfaces.disable(ifindex);
+    }
+    info!(router_id = %instance.router_id(), "OSPF instance stopped");
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
