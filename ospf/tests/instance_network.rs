@@ -189,3 +189,108 @@ fn own_lsas_refresh_every_30_minutes() {
     assert_eq!(network.neighbor_state(a, addr("10.0.0.2")), vec![NeighborState::Full]);
     assert_eq!(network.database(a), network.database(b));
 }
+
+/// A router-LSA of `router` with one stub link, as raw bytes with a valid checksum.
+fn stub_router_lsa(router: &str, sequence: u32) -> Vec<u8> {
+    let id = addr(router);
+    let header = hna_ospf::lsa::LsaHeader {
+        ls_age: 1,
+        options: hna_ospf::lsa::Options(hna_ospf::lsa::Options::E),
+        ls_type: hna_ospf::lsa::LsType::ROUTER,
+        link_state_id: id,
+        advertising_router: id,
+        ls_sequence_number: sequence as i32,
+        ls_checksum: 0,
+        length: 0,
+    };
+    let link = hna_ospf::lsa::RouterLink {
+        link_id: addr("10.99.0.0"),
+        link_data: addr("255.255.0.0"),
+        link_type: hna_ospf::lsa::RouterLinkType::STUB,
+        metric: 1,
+        tos: Vec::new(),
+    };
+    let body = hna_ospf::lsa::LsaBody::Router(hna_ospf::lsa::RouterLsa { flags: 0, links: vec![link] });
+    hna_ospf::lsa::Lsa::originate(header, body).raw().to_vec()
+}
+
+fn update_from(router_id: &str, lsa: Vec<u8>) -> Vec<u8> {
+    let lsa = hna_ospf::lsa::Lsa::decode(&lsa).unwrap();
+    hna_ospf::packet::Packet {
+        router_id: addr(router_id),
+        area_id: std::net::Ipv4Addr::UNSPECIFIED,
+        auth: hna_ospf::packet::AuthHeader::Null,
+        body: hna_ospf::packet::PacketBody::LsUpdate(hna_ospf::packet::LsUpdate { lsas: vec![lsa] }),
+    }
+    .encode()
+}
+
+fn own_router_sequence(network: &Network, router: usize, id: &str) -> Option<u32> {
+    network.database(router).into_iter().find(|l| l.0 == 1 && l.1 == addr(id)).map(|l| l.3)
+}
+
+#[test]
+fn own_lsa_at_max_sequence_is_flushed_then_restarted() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+
+    // B floods back an instance of A's router-LSA at MaxSequenceNumber.
+    let data = update_from("10.0.0.2", stub_router_lsa("10.0.0.1", 0x7fff_ffff));
+    network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data });
+    assert_eq!(own_router_sequence(&network, a, "10.0.0.1"), Some(0x7fff_ffff));
+    let flushed = network.routers[a].instance.database(network.now).into_iter().find(|l| l.ls_type.0 == 1 && l.link_state_id == addr("10.0.0.1"));
+    assert_eq!(flushed.map(|l| l.age), Some(3600), "the wrapped instance is flushed with MaxAge");
+
+    network.advance(Duration::from_secs(10));
+    assert_eq!(own_router_sequence(&network, a, "10.0.0.1"), Some(0x8000_0001));
+    assert_eq!(own_router_sequence(&network, b, "10.0.0.1"), Some(0x8000_0001));
+    assert_eq!(network.database(a), network.database(b));
+    assert_eq!(network.neighbor_state(a, addr("10.0.0.2")), vec![NeighborState::Full]);
+}
+
+#[test]
+fn own_lsa_seen_newer_is_reoriginated_above_it() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+    let data = update_from("10.0.0.2", stub_router_lsa("10.0.0.1", 0x8000_0100));
+    network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data });
+    network.advance(Duration::from_secs(5));
+    assert_eq!(own_router_sequence(&network, a, "10.0.0.1"), Some(0x8000_0101));
+    assert_eq!(own_router_sequence(&network, b, "10.0.0.1"), Some(0x8000_0101));
+    // The re-originated instance carries our real links again, not the injected stub.
+    let routes = network.routers[b].instance.routes();
+    assert!(routes.get(&net("10.0.0.1/32")).is_some());
+    assert!(routes.get(&net("10.99.0.0/16")).is_none());
+}
+
+#[test]
+fn foreign_lsa_reaching_max_age_is_flushed_and_removed() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+    // A router that is not there any more left its LSA; it ages out after MaxAge.
+    let data = update_from("10.0.0.2", stub_router_lsa("10.0.0.9", 0x8000_0001));
+    network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data });
+    assert!(own_router_sequence(&network, a, "10.0.0.9").is_some());
+    network.advance(Duration::from_secs(3590));
+    assert!(own_router_sequence(&network, a, "10.0.0.9").is_some());
+    network.advance(Duration::from_secs(20));
+    assert!(own_router_sequence(&network, a, "10.0.0.9").is_none(), "MaxAge LSA still in A");
+    assert!(own_router_sequence(&network, b, "10.0.0.9").is_none(), "MaxAge LSA still in B");
+}
+
+#[test]
+fn dr_flushes_network_lsa_when_alone() {
+    let mut network = Network::new();
+    let a = network.add_router(config("10.0.0.1", NetworkType::Broadcast), vec![ethernet("eth0", 2, "10.2.0.1/24")]);
+    let b = network.add_router(config("10.0.0.2", NetworkType::Broadcast), vec![ethernet("eth0", 2, "10.2.0.2/24")]);
+    network.link(&[(a, 2), (b, 2)]);
+    network.advance(Duration::from_secs(15));
+    let has_network = |network: &Network, router| network.database(router).iter().any(|l| l.0 == 2);
+    assert!(has_network(&network, a));
+    network.links[0].up = false;
+    network.advance(Duration::from_secs(10));
+    assert!(!has_network(&network, b), "the DR kept its network-LSA with no neighbor left");
+}
