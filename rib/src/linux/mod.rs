@@ -13,7 +13,10 @@
 //!
 //! Everything the plane installs carries its mark ([`ROUTE_PROTOCOL`] on routes,
 //! `extern_learn` on neighbor and FDB entries), and [`Southbound::dump`] reads back only
-//! marked entries, so a resynchronisation never removes entries of others.
+//! marked entries, so a resynchronisation never removes entries of others. The exception is
+//! the flood list: the kernel keeps one set of flags for all the remotes of the all-zero-MAC
+//! entry of a VXLAN device, so the plane owns every flood remote of the devices bound to its
+//! L2VNIs (see [`LinuxPlane::bind_l2vni`]) and leaves those of other devices alone.
 
 mod events;
 mod kernel;
@@ -167,7 +170,9 @@ impl LinuxPlane {
     }
 
     /// Binds L2VNI `vni` to the VXLAN device `vxlan` in the namespace of `vrf`: remote MAC and
-    /// flood entries of `vni` go to that device's forwarding database.
+    /// flood entries of `vni` go to that device's forwarding database. The plane then owns the
+    /// device's whole flood list: a resynchronisation removes flood remotes it does not want,
+    /// whoever added them.
     pub fn bind_l2vni(&mut self, vni: Vni, vrf: VrfId, vxlan: &str) -> Result<(), PlaneError> {
         if !self.vrfs.contains_key(&vrf) {
             return Err(PlaneError::UnknownVrf(vrf));
@@ -620,14 +625,18 @@ fn read_space(
     for message in space.socket.dump(messages::neighbour_dump(AddressFamily::Bridge))? {
         let RouteNetlinkMessage::NewNeighbour(message) = message else { continue };
         let neighbour = parse_neighbour(&message);
-        let own = neighbour.flags.contains(NeighbourFlags::Own) && neighbour.flags.contains(NeighbourFlags::ExtLearned);
-        let (true, Some(mac), Some(vtep)) = (own, neighbour.mac, neighbour.destination) else { continue };
-        if Some(neighbour.interface) == l3_vxlan {
+        let vxlan_entry = neighbour.flags.contains(NeighbourFlags::Own);
+        let (true, Some(mac), Some(vtep)) = (vxlan_entry, neighbour.mac, neighbour.destination) else { continue };
+        let marked = neighbour.flags.contains(NeighbourFlags::ExtLearned);
+        if Some(neighbour.interface) == l3_vxlan && marked {
             derived.push(DerivedEntry { vrf, fdb: true, address: vtep, mac });
         } else if let Some(vni) = vni_devices.get(&neighbour.interface) {
+            // The kernel keeps one set of flags per MAC, shared by all the remotes of the
+            // all-zero-MAC entry, so a flood remote cannot carry a mark of its own: the plane
+            // owns the whole flood list of the VXLAN devices bound to its L2VNIs.
             if mac.is_zero() {
                 entries.push(Entry::Flood(FloodEntry { vni: *vni, vtep }));
-            } else {
+            } else if marked {
                 entries.push(Entry::Mac(MacEntry { vni: *vni, mac, vtep }));
             }
         }
