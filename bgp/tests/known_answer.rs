@@ -295,3 +295,50 @@ fn hard_reset_notification_decodes() {
         .unwrap();
     assert_eq!((n.code, n.subcode, n.data.as_slice()), (6, cease_subcode::HARD_RESET, &[6u8, 3][..]));
 }
+
+/// Writes the fuzz seed corpora from the captures: `cargo test -p hna-bgp --test known_answer
+/// -- --ignored write_fuzz_seeds`. Each `bgp_message` seed is one captured message behind the
+/// context octet the target reads first; each `evpn_nlri` seed is the NLRI of one EVPN
+/// MP_REACH_NLRI or MP_UNREACH_NLRI.
+#[test]
+#[ignore = "regenerates the committed seeds"]
+fn write_fuzz_seeds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let mut bgp = Vec::new();
+    let mut evpn = Vec::new();
+    for entry in std::fs::read_dir(data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+            continue;
+        }
+        for m in bgp_messages(&path) {
+            // Context octet: four-octet AS, plus add-path for every family on the add-path capture.
+            let selector = if path.ends_with("bgp-addpath.pcap") { 0x1c } else { 0x01 };
+            bgp.push([vec![selector], m.bytes.clone()].concat());
+            if let Ok(DecodedMessage::Update(u)) = decode_message(&m.bytes, &frr_context()) {
+                let mut nlri = Vec::new();
+                for list in [u.update.mp_reach.map(|r| r.nlri), u.update.mp_unreach.map(|r| r.nlri)].into_iter().flatten() {
+                    if let NlriList::Evpn(routes) = list {
+                        for r in routes {
+                            r.nlri.encode(&mut nlri);
+                        }
+                    }
+                }
+                if !nlri.is_empty() {
+                    evpn.push(nlri);
+                }
+            }
+        }
+    }
+    for (target, seeds) in [("bgp_message", bgp), ("evpn_nlri", evpn)] {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut unique = std::collections::BTreeSet::new();
+        for seed in seeds {
+            unique.insert(seed);
+        }
+        for (i, seed) in unique.iter().enumerate() {
+            std::fs::write(dir.join(format!("capture-{i:03}")), seed).unwrap();
+        }
+    }
+}
