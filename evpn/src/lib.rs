@@ -4,6 +4,7 @@
 //! bytes and own no I/O; the BGP crate carries their values in MP_REACH_NLRI, MP_UNREACH_NLRI
 //! and EXTENDED_COMMUNITIES.
 
+pub mod control;
 mod error;
 pub mod esi;
 pub mod ext_community;
