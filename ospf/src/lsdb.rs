@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::lsa::{Lsa, LsaKey, MAX_AGE};
 
@@ -17,6 +17,9 @@ pub struct LsdbEntry {
     pub from_flooding: bool,
     /// Last time this copy was sent back to a neighbor that had an older one (section 13 step 8).
     pub sent_back_at: Option<Instant>,
+    /// When the LSA reaches MaxAge; kept here so that SPF can skip MaxAge LSAs without reading
+    /// each LSA's header.
+    max_age_at: Instant,
 }
 
 impl LsdbEntry {
@@ -28,7 +31,7 @@ impl LsdbEntry {
     }
 
     pub fn is_max_age(&self, now: Instant) -> bool {
-        self.age(now) >= MAX_AGE
+        now >= self.max_age_at
     }
 }
 
@@ -55,7 +58,8 @@ impl Lsdb {
     /// returns the previous one.
     pub fn insert(&mut self, scope: u32, lsa: Arc<Lsa>, now: Instant, from_flooding: bool) -> Option<LsdbEntry> {
         let key = lsa.header.key(scope);
-        self.entries.insert(key, LsdbEntry { lsa, installed_at: now, from_flooding, sent_back_at: None })
+        let max_age_at = now + Duration::from_secs(u64::from(MAX_AGE - lsa.header.age()));
+        self.entries.insert(key, LsdbEntry { lsa, installed_at: now, from_flooding, sent_back_at: None, max_age_at })
     }
 
     pub fn remove(&mut self, key: &LsaKey) -> Option<LsdbEntry> {

@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::Ipv4Net;
@@ -36,7 +37,13 @@ pub enum RouteType {
 pub struct NextHop {
     pub address: Option<Ipv4Addr>,
     pub ifindex: u32,
-    pub interface: String,
+    /// The interface name, shared by every route through it.
+    #[serde(serialize_with = "serialize_name")]
+    pub interface: Arc<str>,
+}
+
+fn serialize_name<S: serde::Serializer>(name: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(name)
 }
 
 /// A route of the OSPF routing table.
@@ -72,14 +79,41 @@ pub struct RouteUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootInterface {
     pub ifindex: u32,
-    pub name: String,
+    pub name: Arc<str>,
     pub address: Ipv4Net,
     /// (router id, interface address) of each neighbor.
     pub neighbors: Vec<(Ipv4Addr, Ipv4Addr)>,
 }
 
-/// Interned next hops: (gateway, index into the root interfaces).
+/// One next hop during the calculation: (gateway, index into the root interfaces).
 type Hop = (Option<Ipv4Addr>, u32);
+
+/// A multiplicative hasher for the small integer-like keys of the calculation (router ids,
+/// prefixes, hop sets); the keys come from the LSDB, whose size the neighbors already control.
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -93,43 +127,103 @@ struct Vertex<'a> {
     lsa: &'a Lsa,
     distance: u32,
     done: bool,
-    hops: Vec<u32>,
+    /// Index of the vertex's next-hop set.
+    hops: u32,
+    /// The vertex's links: `links[first..last]`.
+    first: u32,
+    last: u32,
 }
 
-struct Spf<'a> {
+/// Kinds of [`CompactLink`].
+const LINK_POINT_TO_POINT: u8 = 1;
+const LINK_TRANSIT: u8 = 2;
+const LINK_STUB: u8 = 3;
+/// A router listed in a network-LSA.
+const LINK_ATTACHED: u8 = 5;
+
+/// A link of a vertex with its target resolved to a vertex index, stored contiguously so that
+/// the Dijkstra loop reads no LSA (LSAs are scattered in memory; 10,000 of them miss the cache).
+#[derive(Clone, Copy)]
+struct CompactLink {
+    kind: u8,
+    metric: u16,
+    /// Index of the target vertex, `u32::MAX` when it has none (stubs, unknown targets).
+    target: u32,
+    link_id: Ipv4Addr,
+    link_data: Ipv4Addr,
+}
+
+/// Next hops and sets of next hops, interned so that a vertex inherits its parent's set by
+/// copying an index. Set 0 is the empty set.
+struct Hops<'a> {
     interfaces: &'a [RootInterface],
     hops: Vec<Hop>,
-    hop_index: HashMap<Hop, u32>,
+    hop_index: FastMap<Hop, u32>,
+    sets: Vec<Vec<u32>>,
+    set_index: FastMap<Vec<u32>, u32>,
 }
 
-impl Spf<'_> {
-    fn intern(&mut self, hop: Hop) -> u32 {
-        if let Some(index) = self.hop_index.get(&hop) {
+impl<'a> Hops<'a> {
+    fn new(interfaces: &'a [RootInterface]) -> Hops<'a> {
+        let mut set_index = FastMap::default();
+        set_index.insert(Vec::new(), 0);
+        Hops { interfaces, hops: Vec::new(), hop_index: FastMap::default(), sets: vec![Vec::new()], set_index }
+    }
+
+    fn set_of(&mut self, mut members: Vec<u32>) -> u32 {
+        members.sort_unstable();
+        members.dedup();
+        if let Some(index) = self.set_index.get(&members) {
             return *index;
         }
-        let index = self.hops.len() as u32;
-        self.hops.push(hop);
-        self.hop_index.insert(hop, index);
+        let index = self.sets.len() as u32;
+        self.sets.push(members.clone());
+        self.set_index.insert(members, index);
         index
     }
 
-    fn next_hops(&self, indexes: &[u32]) -> BTreeSet<NextHop> {
-        indexes
-            .iter()
-            .map(|index| {
-                let (address, interface) = self.hops[*index as usize];
+    /// Returns the set holding the single hop `hop`.
+    fn single(&mut self, hop: Hop) -> u32 {
+        let index = match self.hop_index.get(&hop) {
+            Some(index) => *index,
+            None => {
+                let index = self.hops.len() as u32;
+                self.hops.push(hop);
+                self.hop_index.insert(hop, index);
+                index
+            }
+        };
+        self.set_of(vec![index])
+    }
+
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        if a == b || b == 0 {
+            return a;
+        }
+        if a == 0 {
+            return b;
+        }
+        let mut members = self.sets[a as usize].clone();
+        members.extend_from_slice(&self.sets[b as usize]);
+        self.set_of(members)
+    }
+
+    fn members(&self, set: u32) -> impl Iterator<Item = Hop> + '_ {
+        self.sets[set as usize].iter().map(|index| self.hops[*index as usize])
+    }
+
+    /// True when every hop of the set is a directly attached network (no gateway).
+    fn is_direct(&self, set: u32) -> bool {
+        self.members(set).all(|(gateway, _)| gateway.is_none())
+    }
+
+    fn next_hops(&self, set: u32) -> BTreeSet<NextHop> {
+        self.members(set)
+            .map(|(address, interface)| {
                 let interface = &self.interfaces[interface as usize];
-                NextHop { address, ifindex: interface.ifindex, interface: interface.name.clone() }
+                NextHop { address, ifindex: interface.ifindex, interface: Arc::clone(&interface.name) }
             })
             .collect()
-    }
-}
-
-fn merge(into: &mut Vec<u32>, from: &[u32]) {
-    for hop in from {
-        if !into.contains(hop) {
-            into.push(*hop);
-        }
     }
 }
 
@@ -140,12 +234,16 @@ fn router_body(lsa: &Lsa) -> Option<&RouterLsa> {
     }
 }
 
+/// A route while the table is computed: type, cost, type 2 cost and next-hop set.
+type Candidate = (RouteType, u32, u32, u32);
+
 /// Computes the routing table of `router_id` from `lsdb` at `now`.
 pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], now: Instant) -> RoutingTable {
     // Index the usable router-LSAs and network-LSAs as vertices.
     let mut vertices: Vec<Vertex<'_>> = Vec::with_capacity(lsdb.len());
-    let mut routers: HashMap<Ipv4Addr, usize> = HashMap::with_capacity(lsdb.len());
-    let mut networks: HashMap<Ipv4Addr, usize> = HashMap::new();
+    let mut routers: FastMap<u32, usize> = FastMap::default();
+    routers.reserve(lsdb.len());
+    let mut networks: FastMap<u32, usize> = FastMap::default();
     for (key, entry) in lsdb.iter() {
         if key.scope != 0 || entry.is_max_age(now) {
             continue;
@@ -159,15 +257,66 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         let map = if kind == Kind::Router { &mut routers } else { &mut networks };
         // NOTE: two network-LSAs for one DR address (a DR that changed router id) keep only the
         // last one seen; the stale one is flushed or ages out.
-        map.insert(key.link_state_id, index);
-        vertices.push(Vertex { kind, id: key.link_state_id, lsa: &entry.lsa, distance: u32::MAX, done: false, hops: Vec::new() });
+        map.insert(u32::from(key.link_state_id), index);
+        vertices.push(Vertex {
+            kind,
+            id: key.link_state_id,
+            lsa: &entry.lsa,
+            distance: u32::MAX,
+            done: false,
+            hops: 0,
+            first: 0,
+            last: 0,
+        });
     }
 
-    let mut spf = Spf { interfaces, hops: Vec::new(), hop_index: HashMap::new() };
-    let mut table: BTreeMap<Ipv4Net, (RouteType, u32, u32, Vec<u32>)> = BTreeMap::new();
-    let Some(&root) = routers.get(&router_id) else { return RoutingTable::default() };
+    // Resolve every link to its target vertex once.
+    let mut links: Vec<CompactLink> = Vec::with_capacity(vertices.len() * 6);
+    for vertex in vertices.iter_mut() {
+        vertex.first = links.len() as u32;
+        match &vertex.lsa.body {
+            LsaBody::Router(router) => {
+                for link in &router.links {
+                    let target = match link.link_type {
+                        RouterLinkType::POINT_TO_POINT => routers.get(&u32::from(link.link_id)),
+                        RouterLinkType::TRANSIT => networks.get(&u32::from(link.link_id)),
+                        RouterLinkType::STUB => None,
+                        _ => continue,
+                    };
+                    links.push(CompactLink {
+                        kind: link.link_type.0,
+                        metric: link.metric,
+                        target: target.map_or(u32::MAX, |index| *index as u32),
+                        link_id: link.link_id,
+                        link_data: link.link_data,
+                    });
+                }
+            }
+            LsaBody::Network(network) => {
+                for attached in &network.attached_routers {
+                    let Some(target) = routers.get(&u32::from(*attached)) else { continue };
+                    links.push(CompactLink {
+                        kind: LINK_ATTACHED,
+                        metric: 0,
+                        target: *target as u32,
+                        link_id: *attached,
+                        link_data: network.network_mask,
+                    });
+                }
+            }
+            _ => {}
+        }
+        vertex.last = links.len() as u32;
+    }
+    let links_of = |vertex: &Vertex<'_>| vertex.first as usize..vertex.last as usize;
 
-    // Stage 1 (16.1): the shortest-path tree of routers and transit networks.
+    let mut hops = Hops::new(interfaces);
+    let mut table: FastMap<Ipv4Net, Candidate> = FastMap::default();
+    table.reserve(vertices.len() * 2);
+    let Some(&root) = routers.get(&u32::from(router_id)) else { return RoutingTable::default() };
+
+    // Stage 1 (16.1): the shortest-path tree of routers and transit networks. Network vertices
+    // sort before router vertices at equal distance.
     let mut heap: BinaryHeap<Reverse<(u32, u8, usize)>> = BinaryHeap::new();
     vertices[root].distance = 0;
     heap.push(Reverse((0, 1, root)));
@@ -178,138 +327,128 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         }
         vertices[v].done = true;
         order.push(v);
-        let v_id = vertices[v].id;
+        let v_hops = vertices[v].hops;
         let v_kind = vertices[v].kind;
-        let v_lsa = vertices[v].lsa;
-        let v_hops = vertices[v].hops.clone();
-        let v_direct = v != root && v_kind == Kind::Network && v_hops.iter().all(|hop| spf.hops[*hop as usize].0.is_none());
+        let v_direct = v != root && v_kind == Kind::Network && hops.is_direct(v_hops);
 
-        let mut relax = |w: usize, cost: u32, hops: Vec<u32>, vertices: &mut Vec<Vertex<'_>>| {
-            let candidate = distance.saturating_add(cost);
+        for link in &links[links_of(&vertices[v])] {
+            if link.target == u32::MAX || !matches!(link.kind, LINK_POINT_TO_POINT | LINK_TRANSIT | LINK_ATTACHED) {
+                continue;
+            }
+            let w = link.target as usize;
+            if vertices[w].done {
+                continue;
+            }
+            // The target must link back (16.1 step 2b); a router on a transit network also gives
+            // its address there, the next hop when the network is directly attached.
+            let back_kind = match (v_kind, link.kind) {
+                (Kind::Router, LINK_POINT_TO_POINT) => LINK_POINT_TO_POINT,
+                (Kind::Router, _) => LINK_ATTACHED,
+                (Kind::Network, _) => LINK_TRANSIT,
+            };
+            let Some(back) = links[links_of(&vertices[w])].iter().find(|l| l.kind == back_kind && l.target == v as u32) else {
+                continue;
+            };
+            let set = if v == root {
+                let Some(interface) = interfaces.iter().position(|i| i.address.addr() == link.link_data) else {
+                    continue;
+                };
+                let gateway = if vertices[w].kind == Kind::Network {
+                    None
+                } else {
+                    let peer = vertices[w].id;
+                    let subnet = interfaces[interface].address;
+                    let known = interfaces[interface].neighbors.iter().find(|(id, _)| *id == peer).map(|(_, a)| *a);
+                    let from_lsa = || {
+                        links[links_of(&vertices[w])]
+                            .iter()
+                            .find(|l| l.kind == LINK_POINT_TO_POINT && l.target == v as u32 && subnet.contains(&l.link_data))
+                            .map(|l| l.link_data)
+                    };
+                    match known.or_else(from_lsa) {
+                        Some(gateway) => Some(gateway),
+                        None => continue,
+                    }
+                };
+                hops.single((gateway, interface as u32))
+            } else if v_direct {
+                let address = back.link_data;
+                let interfaces: Vec<u32> = hops.members(v_hops).map(|(_, interface)| interface).collect();
+                let mut set = 0;
+                for interface in interfaces {
+                    let single = hops.single((Some(address), interface));
+                    set = hops.union(set, single);
+                }
+                set
+            } else {
+                v_hops
+            };
+
+            let candidate = distance.saturating_add(u32::from(link.metric));
             let vertex = &mut vertices[w];
-            if vertex.done || candidate > vertex.distance {
-                return;
+            if candidate > vertex.distance {
+                continue;
             }
             if candidate < vertex.distance {
                 vertex.distance = candidate;
-                vertex.hops = hops;
+                vertex.hops = set;
                 let kind = if vertex.kind == Kind::Network { 0 } else { 1 };
                 heap.push(Reverse((candidate, kind, w)));
             } else {
-                merge(&mut vertex.hops, &hops);
+                vertex.hops = hops.union(vertex.hops, set);
             }
-        };
-
-        match &v_lsa.body {
-            LsaBody::Router(router) => {
-                for link in &router.links {
-                    let (w, back) = match link.link_type {
-                        RouterLinkType::POINT_TO_POINT => match routers.get(&link.link_id) {
-                            Some(&w) => (w, links_back_to_router(vertices[w].lsa, v_id)),
-                            None => continue,
-                        },
-                        RouterLinkType::TRANSIT => match networks.get(&link.link_id) {
-                            Some(&w) => (w, network_lists(vertices[w].lsa, v_id)),
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    if !back || vertices[w].done {
-                        continue;
-                    }
-                    let hops = if v == root {
-                        let Some(interface) = interfaces.iter().position(|i| i.address.addr() == link.link_data) else {
-                            continue;
-                        };
-                        let gateway = match vertices[w].kind {
-                            Kind::Network => None,
-                            Kind::Router => {
-                                let peer = vertices[w].id;
-                                let known = interfaces[interface].neighbors.iter().find(|(id, _)| *id == peer).map(|(_, a)| *a);
-                                let gateway = known.or_else(|| point_to_point_address(vertices[w].lsa, v_id, interfaces[interface].address));
-                                match gateway {
-                                    Some(gateway) => Some(gateway),
-                                    None => continue,
-                                }
-                            }
-                        };
-                        vec![spf.intern((gateway, interface as u32))]
-                    } else {
-                        v_hops.clone()
-                    };
-                    relax(w, u32::from(link.metric), hops, &mut vertices);
-                }
-            }
-            LsaBody::Network(network) => {
-                for attached in &network.attached_routers {
-                    let Some(&w) = routers.get(attached) else { continue };
-                    if vertices[w].done {
-                        continue;
-                    }
-                    let Some(address) = transit_address(vertices[w].lsa, v_id) else { continue };
-                    let hops = if v_direct {
-                        v_hops.iter().map(|hop| spf.intern((Some(address), spf.hops[*hop as usize].1))).collect()
-                    } else {
-                        v_hops.clone()
-                    };
-                    relax(w, 0, hops, &mut vertices);
-                }
-            }
-            _ => {}
         }
     }
 
-    // Stage 2 (16.1 step 2 and 16.1 end): transit networks and stub networks.
-    let add = |table: &mut BTreeMap<Ipv4Net, (RouteType, u32, u32, Vec<u32>)>, prefix: Ipv4Net, cost: u32, hops: &[u32]| {
+    // Stage 2 (16.1 step 2 and the end of 16.1): transit networks and stub networks.
+    let add = |table: &mut FastMap<Ipv4Net, Candidate>, hops: &mut Hops<'_>, prefix: Ipv4Net, cost: u32, set: u32| {
         match table.get_mut(&prefix) {
             Some(existing) if existing.1 < cost => {}
-            Some(existing) if existing.1 == cost => merge(&mut existing.3, hops),
+            Some(existing) if existing.1 == cost => existing.3 = hops.union(existing.3, set),
             _ => {
-                table.insert(prefix, (RouteType::IntraArea, cost, 0, hops.to_vec()));
+                table.insert(prefix, (RouteType::IntraArea, cost, 0, set));
             }
         }
     };
     for &v in &order {
         let vertex = &vertices[v];
-        match &vertex.lsa.body {
-            LsaBody::Network(network) => {
+        if vertex.kind == Kind::Network {
+            if let LsaBody::Network(network) = &vertex.lsa.body {
                 if let Ok(prefix) = Ipv4Net::with_netmask(vertex.id, network.network_mask) {
-                    add(&mut table, prefix.trunc(), vertex.distance, &vertex.hops);
+                    add(&mut table, &mut hops, prefix.trunc(), vertex.distance, vertex.hops);
                 }
             }
-            LsaBody::Router(router) => {
-                for link in router.links.iter().filter(|link| link.link_type == RouterLinkType::STUB) {
-                    let Ok(prefix) = Ipv4Net::with_netmask(link.link_id, link.link_data) else { continue };
-                    let prefix = prefix.trunc();
-                    let cost = vertex.distance.saturating_add(u32::from(link.metric));
-                    if v == root {
-                        let Some(interface) = interfaces.iter().position(|i| i.address.trunc() == prefix || i.address.addr() == prefix.addr())
-                        else {
-                            continue;
-                        };
-                        let hop = spf.intern((None, interface as u32));
-                        add(&mut table, prefix, cost, &[hop]);
-                    } else {
-                        add(&mut table, prefix, cost, &vertex.hops);
-                    }
-                }
+            continue;
+        }
+        for link in links[links_of(vertex)].iter().filter(|link| link.kind == LINK_STUB) {
+            let Ok(prefix) = Ipv4Net::with_netmask(link.link_id, link.link_data) else { continue };
+            let prefix = prefix.trunc();
+            let cost = vertex.distance.saturating_add(u32::from(link.metric));
+            if v == root {
+                let Some(interface) = interfaces.iter().position(|i| i.address.trunc() == prefix || i.address.addr() == prefix.addr())
+                else {
+                    continue;
+                };
+                let set = hops.single((None, interface as u32));
+                add(&mut table, &mut hops, prefix, cost, set);
+            } else {
+                add(&mut table, &mut hops, prefix, cost, vertex.hops);
             }
-            _ => {}
         }
     }
 
     // Stage 3 (16.2): inter-area routes and ASBRs from summary-LSAs of area border routers.
-    let mut asbrs: HashMap<Ipv4Addr, (u32, Vec<u32>)> = HashMap::new();
+    let mut asbrs: FastMap<u32, (u32, u32)> = FastMap::default();
     for &v in &order {
         let vertex = &vertices[v];
         if vertex.kind == Kind::Router && v != root {
             if router_body(vertex.lsa).is_some_and(|router| router.flags & RouterLsa::FLAG_E != 0) {
-                asbrs.insert(vertex.id, (vertex.distance, vertex.hops.clone()));
+                asbrs.insert(u32::from(vertex.id), (vertex.distance, vertex.hops));
             }
         }
     }
     for (key, entry) in lsdb.iter() {
-        if key.scope != 0 || key.advertising_router == router_id || entry.is_max_age(now) {
+        if key.scope != 0 || key.advertising_router == router_id || !matches!(key.ls_type.0, 3 | 4) || entry.is_max_age(now) {
             continue;
         }
         let summary = match &entry.lsa.body {
@@ -319,18 +458,18 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         if summary.metric >= LS_INFINITY {
             continue;
         }
-        let Some(&abr) = routers.get(&key.advertising_router) else { continue };
+        let Some(&abr) = routers.get(&u32::from(key.advertising_router)) else { continue };
         let abr = &vertices[abr];
-        if !abr.done || abr.hops.is_empty() {
+        if !abr.done || abr.hops == 0 {
             continue;
         }
         let cost = abr.distance.saturating_add(summary.metric);
         if key.ls_type == LsType::SUMMARY_ASBR {
-            match asbrs.get_mut(&key.link_state_id) {
+            match asbrs.get_mut(&u32::from(key.link_state_id)) {
                 Some(existing) if existing.0 < cost => {}
-                Some(existing) if existing.0 == cost => merge(&mut existing.1, &abr.hops),
+                Some(existing) if existing.0 == cost => existing.1 = hops.union(existing.1, abr.hops),
                 _ => {
-                    asbrs.insert(key.link_state_id, (cost, abr.hops.clone()));
+                    asbrs.insert(u32::from(key.link_state_id), (cost, abr.hops));
                 }
             }
             continue;
@@ -339,32 +478,32 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         let prefix = prefix.trunc();
         match table.get_mut(&prefix) {
             Some(existing) if existing.0 == RouteType::IntraArea || existing.1 < cost => {}
-            Some(existing) if existing.1 == cost => merge(&mut existing.3, &abr.hops),
+            Some(existing) if existing.1 == cost => existing.3 = hops.union(existing.3, abr.hops),
             _ => {
-                table.insert(prefix, (RouteType::InterArea, cost, 0, abr.hops.clone()));
+                table.insert(prefix, (RouteType::InterArea, cost, 0, abr.hops));
             }
         }
     }
 
     // Stage 4 (16.4): AS-external routes.
     for (key, entry) in lsdb.iter() {
-        if key.advertising_router == router_id || entry.is_max_age(now) {
+        if key.ls_type != LsType::AS_EXTERNAL || key.advertising_router == router_id || entry.is_max_age(now) {
             continue;
         }
         let LsaBody::AsExternal(external) = &entry.lsa.body else { continue };
         if external.metric >= LS_INFINITY {
             continue;
         }
-        let Some((asbr_cost, asbr_hops)) = asbrs.get(&key.advertising_router) else { continue };
-        let (base_cost, hops) = if external.forwarding_address.is_unspecified() {
-            (*asbr_cost, asbr_hops.clone())
+        let Some(&(asbr_cost, asbr_hops)) = asbrs.get(&u32::from(key.advertising_router)) else { continue };
+        let (base_cost, set) = if external.forwarding_address.is_unspecified() {
+            (asbr_cost, asbr_hops)
         } else {
             let covering = table
                 .iter()
                 .filter(|(prefix, route)| prefix.contains(&external.forwarding_address) && route.0 <= RouteType::InterArea)
                 .max_by_key(|(prefix, _)| prefix.prefix_len());
             match covering {
-                Some((_, route)) => (route.1, route.3.clone()),
+                Some((_, route)) => (route.1, route.3),
                 None => continue,
             }
         };
@@ -378,57 +517,32 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         match table.get_mut(&prefix) {
             Some(existing) if existing.0 <= RouteType::InterArea => {}
             Some(existing) => {
-                let better = (route_type, type2_cost, cost) < (existing.0, existing.2, existing.1);
-                let equal = (route_type, type2_cost, cost) == (existing.0, existing.2, existing.1);
-                if better {
-                    *existing = (route_type, cost, type2_cost, hops);
-                } else if equal {
-                    merge(&mut existing.3, &hops);
+                let candidate = (route_type, type2_cost, cost);
+                let current = (existing.0, existing.2, existing.1);
+                if candidate < current {
+                    *existing = (route_type, cost, type2_cost, set);
+                } else if candidate == current {
+                    existing.3 = hops.union(existing.3, set);
                 }
             }
             None => {
-                table.insert(prefix, (route_type, cost, type2_cost, hops));
+                table.insert(prefix, (route_type, cost, type2_cost, set));
             }
         }
     }
 
-    let routes = table
-        .into_iter()
-        .filter(|(_, (_, _, _, hops))| !hops.is_empty())
-        .map(|(prefix, (route_type, cost, type2_cost, hops))| {
-            (prefix, Route { prefix, route_type, cost, type2_cost, next_hops: spf.next_hops(&hops) })
-        })
-        .collect();
-    RoutingTable { routes }
-}
-
-fn links_back_to_router(lsa: &Lsa, router_id: Ipv4Addr) -> bool {
-    router_body(lsa).is_some_and(|router| {
-        router.links.iter().any(|link| link.link_type == RouterLinkType::POINT_TO_POINT && link.link_id == router_id)
-    })
-}
-
-fn network_lists(lsa: &Lsa, router_id: Ipv4Addr) -> bool {
-    matches!(&lsa.body, LsaBody::Network(network) if network.attached_routers.contains(&router_id))
-}
-
-/// Returns the router's interface address on the transit network whose DR address is `network`,
-/// which is also the check that the router links back to it.
-fn transit_address(lsa: &Lsa, network: Ipv4Addr) -> Option<Ipv4Addr> {
-    router_body(lsa)?
-        .links
-        .iter()
-        .find(|link| link.link_type == RouterLinkType::TRANSIT && link.link_id == network)
-        .map(|link| link.link_data)
-}
-
-/// Returns the neighbor's address on a point-to-point link to `root` inside `subnet`.
-fn point_to_point_address(lsa: &Lsa, root: Ipv4Addr, subnet: Ipv4Net) -> Option<Ipv4Addr> {
-    router_body(lsa)?
-        .links
-        .iter()
-        .find(|link| link.link_type == RouterLinkType::POINT_TO_POINT && link.link_id == root && subnet.contains(&link.link_data))
-        .map(|link| link.link_data)
+    // Build each next-hop set once; routes sharing a set share its contents.
+    let mut built: Vec<Option<BTreeSet<NextHop>>> = vec![None; hops.sets.len()];
+    let mut routes: Vec<(Ipv4Net, Route)> = Vec::with_capacity(table.len());
+    for (prefix, (route_type, cost, type2_cost, set)) in table {
+        if set == 0 {
+            continue;
+        }
+        let next_hops = built[set as usize].get_or_insert_with(|| hops.next_hops(set)).clone();
+        routes.push((prefix, Route { prefix, route_type, cost, type2_cost, next_hops }));
+    }
+    routes.sort_unstable_by_key(|(prefix, _)| *prefix);
+    RoutingTable { routes: routes.into_iter().collect() }
 }
 
 impl Instance {
@@ -460,7 +574,7 @@ impl Instance {
             .filter(|interface| interface.is_enabled())
             .map(|interface| RootInterface {
                 ifindex: interface.ifindex,
-                name: interface.name.clone(),
+                name: Arc::from(interface.name.as_str()),
                 address: interface.address,
                 neighbors: interface.neighbors.values().map(|n| (n.router_id, n.address)).collect(),
             })

@@ -82,7 +82,7 @@ fn check_lab(lab: &Lab, expected_lsas: usize) {
         let route = wait_until(Duration::from_secs(10), &format!("our route to {loopback}"), || {
             lab.ours.routes().get(&prefix).cloned()
         });
-        let hops: Vec<_> = route.next_hops.iter().map(|hop| (hop.address, hop.interface.as_str())).collect();
+        let hops: Vec<_> = route.next_hops.iter().map(|hop| (hop.address, &*hop.interface)).collect();
         assert_eq!(hops, vec![(Some(addr("10.0.12.2")), "eth1")], "next hops of {loopback}");
     }
     let route = lab.ours.routes().get(&"10.0.0.3/32".parse().unwrap()).cloned().unwrap();
