@@ -116,6 +116,8 @@ impl Change {
 pub enum PlaneError {
     #[error("device {name} not found in VRF {vrf}")]
     MissingDevice { vrf: VrfId, name: String },
+    #[error("link {0} not found in this namespace")]
+    LinkNotFound(String),
     #[error("VRF {0} is not known to this plane")]
     UnknownVrf(VrfId),
     #[error("VNI {0} is not bound to a VXLAN device in this plane")]

@@ -26,6 +26,7 @@ pub(crate) struct Link {
     pub vni: Option<u32>,
     pub kind: Option<InfoKind>,
     pub mac: Option<MacAddr>,
+    pub mtu: Option<u32>,
     /// Administratively up (`IFF_UP`).
     pub admin_up: bool,
     /// Operationally up: `IFF_UP` and `IFF_LOWER_UP`.
@@ -95,6 +96,7 @@ pub(crate) fn parse_link(message: &LinkMessage) -> Link {
             LinkAttribute::IfName(name) => link.name = name.clone(),
             LinkAttribute::Controller(master) => link.master = Some(*master),
             LinkAttribute::Address(bytes) => link.mac = mac_from_bytes(bytes),
+            LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
