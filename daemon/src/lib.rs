@@ -2,5 +2,7 @@
 
 pub mod config;
 pub mod control;
+pub mod lab;
 pub mod logging;
 pub mod metrics;
+pub mod settings;

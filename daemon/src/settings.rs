@@ -1,0 +1,237 @@
+//! Turns the typed configuration into the protocol crates' own settings, with the defaults the
+//! configuration leaves to the daemon: router ids, the VTEP address, router MACs, and the names
+//! of the kernel objects the daemon creates for tenants.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use hna_evpn::control::{AutoRouteTarget, DuplicateDetection, EvpnConfig, IpVrfConfig, MacVrfConfig};
+use hna_evpn::{MacAddress, RouteDistinguisher, RouteTarget};
+
+use crate::config::{self, Config, InterfaceKind, OspfAuthentication, OspfNetworkType, RdOrRt};
+
+/// BFD timers used when the configuration sets none: FRR's defaults.
+pub const DEFAULT_BFD_INTERVAL: Duration = Duration::from_millis(300);
+pub const DEFAULT_BFD_MULTIPLIER: u8 = 3;
+
+/// Returns the router id: the configured BGP or OSPF router id, else the first loopback address.
+pub fn router_id(config: &Config) -> Option<Ipv4Addr> {
+    config
+        .bgp
+        .as_ref()
+        .and_then(|bgp| bgp.router_id)
+        .or_else(|| config.ospf.as_ref().and_then(|ospf| ospf.router_id))
+        .or_else(|| loopback_address(config))
+}
+
+/// Returns the first address of the first loopback interface.
+pub fn loopback_address(config: &Config) -> Option<Ipv4Addr> {
+    config
+        .interfaces
+        .values()
+        .filter(|interface| interface.kind == InterfaceKind::Loopback)
+        .flat_map(|interface| interface.ipv4_addresses.iter())
+        .map(|address| address.addr())
+        .next()
+}
+
+/// Returns the local VTEP address: the `local` of the VXLAN interfaces, else the loopback.
+pub fn vtep_address(config: &Config) -> Option<Ipv4Addr> {
+    config
+        .interfaces
+        .values()
+        .filter_map(|interface| interface.vxlan.as_ref()?.local)
+        .next()
+        .or_else(|| loopback_address(config))
+}
+
+/// Returns this node's router MAC for symmetric IRB: a locally administered unicast address
+/// built from the router id, so that it is stable across restarts and unique in the fabric.
+pub fn router_mac(router_id: Ipv4Addr) -> MacAddress {
+    let [a, b, c, d] = router_id.octets();
+    MacAddress([0x02, 0x00, a, b, c, d])
+}
+
+/// Returns the name of the network namespace that holds an L3VRF's interfaces and routes.
+pub fn vrf_namespace(prefix: &str, l3vrf: &str) -> String {
+    format!("{prefix}{l3vrf}")
+}
+
+/// Returns the name of the bridge (SVI) that carries an L3VNI's router MAC in its tenant's
+/// namespace: the kernel routes symmetric IRB traffic through it.
+pub fn l3vni_bridge(l3vni: u32) -> String {
+    format!("irb{l3vni}")
+}
+
+/// Converts a configured RD.
+pub fn route_distinguisher(value: RdOrRt) -> RouteDistinguisher {
+    match value {
+        RdOrRt::As2 { asn, number } => RouteDistinguisher::As2 { asn, number },
+        RdOrRt::Ipv4 { address, number } => RouteDistinguisher::Ipv4 { address, number },
+        RdOrRt::As4 { asn, number } => RouteDistinguisher::As4 { asn, number },
+    }
+}
+
+/// Converts a configured route target.
+pub fn route_target(value: RdOrRt) -> RouteTarget {
+    match value {
+        RdOrRt::As2 { asn, number } => RouteTarget::As2 { asn, value: number },
+        RdOrRt::Ipv4 { address, number } => RouteTarget::Ipv4 { address, value: number },
+        RdOrRt::As4 { asn, number } => RouteTarget::As4 { asn, value: number },
+    }
+}
+
+/// The OSPF instance's settings, or `None` when OSPF is not configured.
+pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
+    let ospf = config.ospf.as_ref()?;
+    let mut settings = hna_ospf::Config::new(ospf.router_id.or_else(|| router_id(config))?);
+    for network in &ospf.networks {
+        settings = settings.network(network.prefix);
+    }
+    if let Some(delay) = ospf.spf_delay_ms {
+        settings.spf_throttle.initial_delay = Duration::from_millis(delay.into());
+    }
+    if let Some(hold) = ospf.spf_hold_ms {
+        settings.spf_throttle.hold = Duration::from_millis(hold.into());
+    }
+    if let Some(maximum) = ospf.spf_max_hold_ms {
+        settings.spf_throttle.maximum = Duration::from_millis(maximum.into());
+    }
+    if let Some(interval) = ospf.lsa_min_interval_ms {
+        settings.lsa_throttle.min_ls_interval = Duration::from_millis(interval.into());
+    }
+    if let Some(arrival) = ospf.lsa_min_arrival_ms {
+        settings.lsa_throttle.min_ls_arrival = Duration::from_millis(arrival.into());
+    }
+    for (name, routing) in &config.routing_interfaces {
+        let defaults = hna_ospf::InterfaceConfig::default();
+        let ospf = &routing.ospf;
+        let interface = hna_ospf::InterfaceConfig {
+            network_type: match ospf.network_type {
+                Some(OspfNetworkType::PointToPoint) => hna_ospf::NetworkType::PointToPoint,
+                Some(OspfNetworkType::Broadcast) => hna_ospf::NetworkType::Broadcast,
+                None => defaults.network_type,
+            },
+            cost: ospf.cost.unwrap_or(defaults.cost),
+            hello_interval: ospf.hello_interval.unwrap_or(defaults.hello_interval),
+            // RFC 2328 appendix C.3: the dead interval defaults to four hello intervals.
+            dead_interval: ospf
+                .dead_interval
+                .unwrap_or_else(|| ospf.hello_interval.map_or(defaults.dead_interval, |hello| u32::from(hello) * 4)),
+            retransmit_interval: ospf.retransmit_interval.unwrap_or(defaults.retransmit_interval),
+            priority: ospf.priority.unwrap_or(defaults.priority),
+            authentication: match &ospf.authentication {
+                None => hna_ospf::Authentication::Null,
+                Some(OspfAuthentication::Simple { password }) => {
+                    hna_ospf::Authentication::Simple { password: password.as_bytes().to_vec() }
+                }
+                Some(OspfAuthentication::Md5 { key_id, key }) => {
+                    hna_ospf::Authentication::Md5 { key_id: *key_id, key: key.as_bytes().to_vec() }
+                }
+                Some(OspfAuthentication::HmacSha256 { key_id, key }) => {
+                    hna_ospf::Authentication::HmacSha256 { key_id: *key_id, key: key.as_bytes().to_vec() }
+                }
+            },
+            track_bfd: ospf.track_bfd.unwrap_or(false),
+            passive: ospf.passive.unwrap_or(false),
+            ..defaults
+        };
+        settings = settings.interface(name, interface);
+    }
+    Some(settings)
+}
+
+/// The BFD parameters of every session the configuration asks for.
+pub fn bfd_params(config: &Config) -> hna_bfd::SessionParams {
+    let bfd = &config.bfd;
+    let tx = bfd.desired_min_tx_ms.map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
+    let rx = bfd.required_min_rx_ms.map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
+    let multiplier = bfd.detect_multiplier.unwrap_or(DEFAULT_BFD_MULTIPLIER);
+    // The configuration reader bounds every value to what SessionParams accepts.
+    hna_bfd::SessionParams::new(tx, rx, multiplier).expect("BFD timers validated by the configuration reader")
+}
+
+/// The EVPN control plane's settings, or `None` without BGP or a VTEP address.
+///
+/// An L2VNI is a VXLAN interface that is a member of a bridge and whose VNI is no tenant's
+/// L3VNI. L2VNIs are only active with `advertise-all-vni`, as in FRR.
+pub fn evpn(config: &Config) -> Option<EvpnConfig> {
+    let bgp = config.bgp.as_ref()?;
+    let router_id = router_id(config)?;
+    let vtep = vtep_address(config)?;
+    let asn = bgp.asn?;
+    let l3vnis: BTreeMap<u32, &str> =
+        config.l3vrfs.iter().filter_map(|(name, vrf)| Some((vrf.l3vni?, name.as_str()))).collect();
+
+    let mut mac_vrfs = Vec::new();
+    if bgp.advertise_all_vni {
+        for (name, interface) in &config.interfaces {
+            let Some(vni) = interface.vxlan.as_ref().and_then(|vxlan| vxlan.vni) else { continue };
+            if l3vnis.contains_key(&vni) {
+                continue;
+            }
+            let Some((bridge_name, bridge)) = config.interfaces.iter().find(|(_, candidate)| {
+                candidate.bridge.as_ref().is_some_and(|b| b.members.iter().any(|member| member.name == *name))
+            }) else {
+                continue;
+            };
+            let tenant = bridge.l3vrf.clone();
+            let auto = tenant
+                .as_deref()
+                .and_then(|vrf| config.l3vrfs.get(vrf))
+                .and_then(|vrf| vrf.evpn.auto_route_target)
+                .map_or(AutoRouteTarget::AsVni, |_| AutoRouteTarget::Rfc8365);
+            mac_vrfs.push(MacVrfConfig {
+                vni,
+                bridge: bridge_name.clone(),
+                vxlan_device: name.clone(),
+                ip_vrf: tenant.filter(|vrf| config.l3vrfs.get(vrf).is_some_and(|v| v.l3vni.is_some())),
+                rd: None,
+                export_route_targets: Vec::new(),
+                import_route_targets: Vec::new(),
+                auto_route_target: auto,
+            });
+        }
+    }
+
+    let ip_vrfs = config
+        .l3vrfs
+        .iter()
+        .filter_map(|(name, vrf)| {
+            let l3vni = vrf.l3vni?;
+            Some(IpVrfConfig {
+                name: name.clone(),
+                l3vni,
+                router_mac: router_mac(router_id),
+                rd: vrf.evpn.export_route_distinguisher.map(route_distinguisher),
+                export_route_targets: vrf.evpn.export_route_targets.iter().copied().map(route_target).collect(),
+                import_route_targets: vrf.evpn.import_route_targets.iter().copied().map(route_target).collect(),
+                auto_route_target: match vrf.evpn.auto_route_target {
+                    Some(config::AutoRouteTarget::Rfc8365) => AutoRouteTarget::Rfc8365,
+                    None => AutoRouteTarget::AsVni,
+                },
+                advertise_ipv4_unicast: vrf.evpn.advertise_ipv4_unicast,
+                advertise_route_map: vrf.evpn.advertise_route_map.clone(),
+                redistribute_connected: vrf.ipv4_unicast.redistribute_connected,
+                import_vrfs: vrf.ipv4_unicast.import_l3vrfs.clone(),
+                import_route_map: vrf.ipv4_unicast.import_route_map.clone(),
+            })
+        })
+        .collect();
+
+    Some(EvpnConfig {
+        asn,
+        router_id,
+        vtep,
+        mac_vrfs,
+        ip_vrfs,
+        duplicate_detection: DuplicateDetection::default(),
+    })
+}
+
+/// Returns the address a BGP session with `update_source` as source binds to: the interface's
+/// first address.
+pub fn interface_address(config: &Config, interface: &str) -> Option<IpAddr> {
+    config.interfaces.get(interface)?.ipv4_addresses.first().map(|address| IpAddr::V4(address.addr()))
+}
