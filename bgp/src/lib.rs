@@ -3,6 +3,8 @@
 //! Neither owns I/O: a session feeds them bytes and sends what they return.
 
 pub mod message;
+pub mod policy;
+pub mod rib;
 pub mod types;
 pub mod wire;
 
