@@ -46,7 +46,7 @@ impl InMemoryPlane {
         self.subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
     }
 
-    /// Every change applied successfully so far, in order.
+    /// Returns every change applied successfully so far, in order.
     pub fn log(&self) -> &[Change] {
         &self.log
     }
@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_plane_fails_entry_on_missing_interface_and_continues() {
+    fn memory_plane_missing_interface_fails_one_change() {
         let mut plane = InMemoryPlane::new();
         plane.set_interface_missing("br9", true);
         let changes = vec![

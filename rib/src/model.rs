@@ -39,7 +39,7 @@ impl Vni {
         if value <= Self::MAX { Ok(Vni(value)) } else { Err(InvalidVni(value)) }
     }
 
-    /// The VNI as a number.
+    /// Returns the VNI as a number.
     pub fn get(self) -> u32 {
         self.0
     }
@@ -65,7 +65,7 @@ impl MacAddr {
     /// that flood broadcast, unknown unicast and multicast traffic to remote VTEPs.
     pub const ZERO: MacAddr = MacAddr([0; 6]);
 
-    /// The six bytes of the address.
+    /// Returns the six bytes of the address.
     pub fn octets(self) -> [u8; 6] {
         self.0
     }
@@ -121,10 +121,10 @@ impl Serialize for MacAddr {
 #[error("invalid MAC address {0:?}: expected six hexadecimal octets separated by colons")]
 pub struct InvalidMacAddr(pub String);
 
-/// VXLAN encapsulation of a next hop in an IP-VRF, for symmetric IRB (RFC 9135 section 4.3):
-/// packets are sent to `vtep` in the underlay with the L3VNI `vni`, and the inner Ethernet
-/// header carries the remote router's MAC `router_mac` (from the EVPN Router's MAC extended
-/// community).
+/// VXLAN encapsulation of a next hop in an IP-VRF, for symmetric IRB (RFC 9135 section 4.3).
+///
+/// Packets go to `vtep` in the underlay with the L3VNI `vni`. The inner Ethernet header carries
+/// the remote router's MAC `router_mac`, learned from the EVPN Router's MAC extended community.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct VxlanEncap {
     /// Underlay address of the remote VTEP, resolved in the default VRF.
@@ -157,22 +157,23 @@ pub struct NextHop {
 }
 
 impl NextHop {
-    /// A directly connected next hop: the destination is on `interface`.
+    /// Builds a directly connected next hop: the destination is on `interface`.
     pub fn connected(interface: &str) -> NextHop {
         NextHop { gateway: None, interface: Some(interface.to_string()), onlink: false, encap: None }
     }
 
-    /// A gateway on a known interface.
+    /// Builds a next hop through a gateway on a known interface.
     pub fn via(gateway: IpAddr, interface: &str) -> NextHop {
         NextHop { gateway: Some(gateway), interface: Some(interface.to_string()), onlink: false, encap: None }
     }
 
-    /// A gateway that the RIB resolves through the IGP routes of the route's VRF.
+    /// Builds a next hop through a gateway that the RIB resolves through the IGP routes of the
+    /// route's VRF.
     pub fn recursive(gateway: IpAddr) -> NextHop {
         NextHop { gateway: Some(gateway), interface: None, onlink: false, encap: None }
     }
 
-    /// A VXLAN next hop of an IP-VRF route.
+    /// Builds a VXLAN next hop of an IP-VRF route.
     pub fn vxlan(encap: VxlanEncap) -> NextHop {
         NextHop { gateway: None, interface: None, onlink: false, encap: Some(encap) }
     }
@@ -226,10 +227,11 @@ pub enum RouteSource {
 }
 
 impl RouteSource {
-    /// The administrative distance used when a route does not set its own, as FRR uses them.
+    /// Returns the administrative distance used when a route does not set its own, with FRR's
+    /// values.
     ///
-    /// EVPN routes take the eBGP distance 20, which is what FRR gives routes imported into a
-    /// VRF from an external peer; a route learned over iBGP should set 200 itself.
+    /// EVPN routes take the eBGP distance 20, which FRR gives routes imported into a VRF from an
+    /// external peer. A route learned over iBGP should set 200 itself.
     pub fn default_distance(self) -> u8 {
         match self {
             RouteSource::Connected => 0,

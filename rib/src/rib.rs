@@ -18,8 +18,8 @@ use crate::southbound::{Change, Entry, EntryKey, RouteEntry};
 
 /// A route as a protocol offers it to the RIB.
 ///
-/// A VRF holds at most one route per prefix and source; the protocol puts all its ECMP next
-/// hops in that route.
+/// A VRF contains at most one route per prefix and source, so the protocol puts all its ECMP
+/// next hops in that route.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Route {
     pub prefix: IpNet,
@@ -54,7 +54,7 @@ impl Route {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ClientId(pub u32);
 
-/// How a tracked address is reached through the IGP routes of its VRF.
+/// The reachability of a tracked address through the IGP routes of its VRF.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Reachability {
     pub reachable: bool,
@@ -77,7 +77,7 @@ pub enum Notification {
     Redistribute { client: ClientId, vrf: VrfId, prefix: IpNet, source: RouteSource, route: Option<Route> },
 }
 
-/// What one RIB input produced.
+/// The output of one RIB input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RibOutput {
     /// Changes for the forwarding plane, to apply in this order.
@@ -166,7 +166,7 @@ impl Rib {
 
     /// Creates a RIB holding only the default VRF ([`VrfId::DEFAULT`], named `main`).
     ///
-    /// Selected connected routes are not sent southbound, because the kernel already holds a
+    /// Selected connected routes are not sent southbound, because the kernel already has a
     /// route for every subnet of its interface addresses; see
     /// [`Rib::set_install_connected`] for a plane that does not.
     pub fn new() -> Rib {
@@ -291,7 +291,7 @@ impl Rib {
         Ok(output)
     }
 
-    /// Starts tracking `address` in `vrf` for `client`. The output holds one notification
+    /// Starts tracking `address` in `vrf` for `client`. The output contains one notification
     /// with the current reachability; later changes are notified as they happen.
     pub fn track_next_hop(&mut self, client: ClientId, vrf: VrfId, address: IpAddr) -> Result<RibOutput, RibError> {
         if !self.vrfs.contains_key(&vrf) {
@@ -633,7 +633,7 @@ fn validate(route: &Route) -> Result<(), RibError> {
     Ok(())
 }
 
-/// The addresses whose resolution `route` (in `vrf`) depends on.
+/// Returns the addresses whose resolution `route` (in `vrf`) depends on.
 fn dependency_keys(vrf: VrfId, route: &Route) -> Vec<(VrfId, IpAddr)> {
     let mut keys: Vec<(VrfId, IpAddr)> = route
         .next_hops
@@ -649,7 +649,7 @@ fn dependency_keys(vrf: VrfId, route: &Route) -> Vec<(VrfId, IpAddr)> {
     keys
 }
 
-/// The prefixes that contain `address`, longest first.
+/// Returns the prefixes that contain `address`, longest first.
 fn covering_prefixes(address: IpAddr) -> impl Iterator<Item = IpNet> {
     let max = match address {
         IpAddr::V4(_) => 32,

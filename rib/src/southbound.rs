@@ -1,8 +1,8 @@
 //! The southbound interface: the entries a forwarding plane holds, batched changes with one
 //! result per change, resynchronisation after a restart, and the events a plane reports back.
 //!
-//! Every entry has a key ([`EntryKey`]); installing an entry replaces the one with the same key,
-//! and removing a key that the plane does not hold succeeds. Applying the same batch twice
+//! Every entry has a key ([`EntryKey`]). Installing an entry replaces the one with the same key,
+//! and removing a key that the plane does not have succeeds. Applying the same batch twice
 //! therefore leaves the plane as applying it once does.
 
 use std::collections::BTreeMap;
@@ -68,7 +68,7 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// The key that identifies this entry in its plane.
+    /// Returns the key that identifies this entry in its plane.
     pub fn key(&self) -> EntryKey {
         match self {
             Entry::Route(route) => EntryKey::Route { vrf: route.vrf, prefix: route.prefix.trunc() },
@@ -102,7 +102,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// The key of the entry this change touches.
+    /// Returns the key of the entry this change touches.
     pub fn key(&self) -> EntryKey {
         match self {
             Change::Install(entry) => entry.key(),
@@ -111,7 +111,7 @@ impl Change {
     }
 }
 
-/// Why a plane did not apply one change.
+/// The reason a plane did not apply one change.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlaneError {
     #[error("device {name} not found in VRF {vrf}")]
@@ -133,7 +133,7 @@ pub enum PlaneError {
 /// The result of applying one batch: one result per change, in the order of the changes.
 pub type BatchResults = Vec<Result<(), PlaneError>>;
 
-/// What a resynchronisation changed.
+/// The changes a resynchronisation made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResyncReport {
     /// Entries the plane held that are not wanted, now removed.
@@ -156,7 +156,7 @@ pub trait Southbound {
     /// stop the ones after it.
     fn apply(&mut self, changes: &[Change]) -> BatchResults;
 
-    /// Returns every entry this plane holds that was installed through it (by this process or an
+    /// Returns every entry in this plane that was installed through it (by this process or an
     /// earlier one), and none that others installed.
     fn dump(&mut self) -> Result<Vec<Entry>, PlaneError>;
 
@@ -220,8 +220,8 @@ fn normalize(entry: &Entry) -> Entry {
 /// The receiving end of a plane's events.
 pub type EventReceiver = tokio::sync::mpsc::UnboundedReceiver<PlaneEvent>;
 
-/// What a plane reports about its own state: links, addresses, and what the local bridges and
-/// neighbor tables learned by themselves.
+/// An event a plane reports about its own state: links, addresses, and the entries the local
+/// bridges and neighbor tables learned by themselves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum PlaneEvent {
     /// A link appeared or changed; `up` is its operational state.
@@ -231,7 +231,7 @@ pub enum PlaneEvent {
     /// An address was added to, or removed from, an interface.
     Address { vrf: VrfId, interface: String, address: IpNet, added: bool },
     /// A bridge learned, or aged out, a MAC address on one of its ports. `vni` is set when the
-    /// bridge has a VXLAN member whose VNI the plane knows.
+    /// bridge has a VXLAN member with a known VNI.
     LocalMac { vrf: VrfId, bridge: String, port: String, mac: MacAddr, vni: Option<Vni>, learned: bool },
     /// The neighbor table resolved, or lost, an address on an interface.
     LocalNeighbor { vrf: VrfId, interface: String, ip: IpAddr, mac: Option<MacAddr>, learned: bool },

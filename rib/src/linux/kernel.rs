@@ -15,7 +15,7 @@ use super::socket::RouteSocket;
 use crate::model::MacAddr;
 use crate::southbound::PlaneError;
 
-/// What the plane needs to know of one link.
+/// The attributes of one link that the plane uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Link {
     pub index: u32,
@@ -53,10 +53,10 @@ impl LinkTable {
     }
 
     pub fn insert(&mut self, link: Link) {
-        if let Some(old) = self.names.insert(link.index, link.name.clone()) {
-            if old != link.name {
-                self.by_name.remove(&old);
-            }
+        if let Some(old) = self.names.insert(link.index, link.name.clone())
+            && old != link.name
+        {
+            self.by_name.remove(&old);
         }
         self.by_name.insert(link.name.clone(), link);
     }

@@ -21,7 +21,7 @@ use crate::southbound::PlaneError;
 /// The IANA UDP port of VXLAN (RFC 7348 section 5).
 pub const VXLAN_PORT: u16 = 4789;
 
-/// A link as the configuration sees it.
+/// The state of one link, for the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkState {
     pub index: u32,
@@ -81,7 +81,7 @@ pub struct VxlanDevice {
 }
 
 impl VxlanDevice {
-    /// A device with the VXLAN port, learning off, the default MTU and no underlay interface.
+    /// Returns a device with the VXLAN port, learning off, the default MTU and no underlay interface.
     pub fn new(name: &str, vni: Vni, local: IpAddr) -> VxlanDevice {
         VxlanDevice { name: name.to_string(), vni, local, port: VXLAN_PORT, learning: false, mtu: None, underlay: None }
     }
@@ -103,7 +103,7 @@ impl Links {
         Ok(Links { namespace, socket })
     }
 
-    /// The namespace these links are in.
+    /// Returns the namespace these links are in.
     pub fn namespace(&self) -> &NamespaceHandle {
         &self.namespace
     }

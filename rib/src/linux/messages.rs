@@ -17,7 +17,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use super::socket::Request;
 use crate::model::MacAddr;
 
-/// A next hop as the kernel sees it: an optional gateway on an interface index.
+/// A next hop in kernel terms: an optional gateway on an interface index.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct KernelNextHop {
     pub gateway: Option<IpAddr>,
@@ -25,7 +25,7 @@ pub(crate) struct KernelNextHop {
     pub onlink: bool,
 }
 
-/// How the plane marks and ranks its routes.
+/// The protocol number, metric and table of the plane's routes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RouteMark {
     pub protocol: u8,
@@ -179,12 +179,13 @@ pub(crate) fn flood_delete(vxlan: u32, vtep: IpAddr) -> Request {
     Request { message: RouteNetlinkMessage::DelNeighbour(message), flags: 0 }
 }
 
-/// A dump request of all routes, neighbors (`family` Inet/Inet6/Unspec) or bridge FDB
-/// entries (`family` Bridge).
+/// Builds a dump request of all routes.
 pub(crate) fn route_dump() -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetRoute(RouteMessage::default())
 }
 
+/// Builds a dump request of all neighbors (`family` Inet, Inet6 or Unspec) or bridge FDB entries
+/// (`family` Bridge).
 pub(crate) fn neighbour_dump(family: AddressFamily) -> RouteNetlinkMessage {
     let mut message = NeighbourMessage::default();
     message.header.family = family;

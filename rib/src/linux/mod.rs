@@ -1,9 +1,10 @@
 //! The Linux forwarding plane: the southbound entries as kernel routes, neighbor entries and
 //! VXLAN forwarding database entries, over rtnetlink.
 //!
-//! Tenants are isolated without kernel VRF devices: every VRF but the default one lives in a
-//! network namespace of its own, holding its bridges, its pods' ports and its VXLAN devices
-//! (created in the underlay namespace, so that their UDP sockets stay there, then moved in).
+//! Tenants are isolated without kernel VRF devices. Every VRF but the default one lives in a
+//! network namespace of its own, with its bridges, its pods' ports and its VXLAN devices. The
+//! VXLAN devices are created in the underlay namespace, so that their UDP sockets stay there,
+//! and then moved in.
 //! The plane keeps one netlink socket per namespace, opened by a thread that entered it.
 //!
 //! Symmetric IRB inside a VRF namespace follows what FRR programs with kernel VRFs. A route
@@ -202,7 +203,7 @@ impl LinuxPlane {
         Ok(())
     }
 
-    /// The VRF whose namespace a change goes to.
+    /// Returns the VRF whose namespace a change goes to.
     fn vrf_of(&self, key: &EntryKey) -> Result<VrfId, PlaneError> {
         match key {
             EntryKey::Route { vrf, .. } | EntryKey::Neighbor { vrf, .. } => Ok(*vrf),
@@ -232,6 +233,9 @@ impl LinuxPlane {
                 Ok(())
             }
             Change::Remove(EntryKey::Neighbor { interface, ip, .. }) => {
+                // NOTE: the kernel deletes a neighbor by interface and address whatever its
+                // flags, so removing a key the plane never installed can delete another's
+                // entry; a resynchronisation only removes entries marked `extern_learn`.
                 // A device that no longer exists took its neighbor entries with it.
                 if let Some(link) = space.links.get(interface) {
                     steps.push(Step::delete(index, messages::neighbor_delete(link.index, *ip)));
@@ -428,17 +432,16 @@ impl Southbound for LinuxPlane {
             space.encap_routes.clear();
         }
         for entry in &held {
-            if let Entry::Route(route) = entry {
-                if let Some(space) = self.vrfs.get_mut(&route.vrf) {
-                    let pairs = router_mac_pairs(&route.next_hops);
-                    if !pairs.is_empty() {
-                        for pair in &pairs {
-                            *space.router_macs.entry(*pair).or_default() += 1;
-                        }
-                        space.encap_routes.insert(route.prefix, pairs);
-                    }
-                }
+            let Entry::Route(route) = entry else { continue };
+            let Some(space) = self.vrfs.get_mut(&route.vrf) else { continue };
+            let pairs = router_mac_pairs(&route.next_hops);
+            if pairs.is_empty() {
+                continue;
             }
+            for pair in &pairs {
+                *space.router_macs.entry(*pair).or_default() += 1;
+            }
+            space.encap_routes.insert(route.prefix, pairs);
         }
 
         let (changes, unchanged) = diff(&held, wanted);
@@ -467,7 +470,7 @@ fn record_failure(results: &mut [Result<(), PlaneError>], change: usize, reply: 
 }
 
 /// Removes a remote MAC from the VXLAN device and, when the device is bridged, from the bridge
-/// in the same request; when the bridge has no such entry the kernel stops before the VXLAN
+/// in the same request. When the bridge has no such entry, the kernel stops before the VXLAN
 /// device, so the fallback removes it there alone.
 fn fdb_delete_step(change: usize, device: &Link, mac: MacAddr) -> Step {
     let bridged = device.master.is_some();
@@ -494,6 +497,8 @@ fn plan_route_install(space: &mut VrfSpace, vrf: VrfId, index: usize, route: &Ro
     kernel_next_hops.sort();
     kernel_next_hops.dedup();
 
+    // NOTE: the router-MAC counts change when the route is planned; if the kernel then rejects
+    // the route, they stay off until the next resynchronisation.
     let pairs = router_mac_pairs(&route.next_hops);
     let previous = space.encap_routes.get(&route.prefix).cloned().unwrap_or_default();
     if !pairs.is_empty() {
@@ -632,8 +637,8 @@ fn read_space(
             derived.push(DerivedEntry { vrf, fdb: true, address: vtep, mac });
         } else if let Some(vni) = vni_devices.get(&neighbour.interface) {
             // The kernel keeps one set of flags per MAC, shared by all the remotes of the
-            // all-zero-MAC entry, so a flood remote cannot carry a mark of its own: the plane
-            // owns the whole flood list of the VXLAN devices bound to its L2VNIs.
+            // all-zero-MAC entry, so a flood remote cannot carry a mark of its own. The plane
+            // therefore owns the whole flood list of the VXLAN devices bound to its L2VNIs.
             if mac.is_zero() {
                 entries.push(Entry::Flood(FloodEntry { vni: *vni, vtep }));
             } else if marked {

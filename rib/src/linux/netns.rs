@@ -13,7 +13,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 /// Directory of the named namespaces of iproute2.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
-/// A network namespace, named by the file that holds it.
+/// A network namespace, named by its file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Namespace {
     /// The namespace of the process that created the plane.
@@ -23,7 +23,7 @@ pub enum Namespace {
 }
 
 impl Namespace {
-    /// The namespace `ip netns` knows as `name`, that is `/run/netns/<name>`.
+    /// Returns the namespace that `ip netns` names `name`, that is `/run/netns/<name>`.
     pub fn named(name: &str) -> Namespace {
         Namespace::Path(Path::new(NETNS_RUN_DIR).join(name))
     }
@@ -83,7 +83,7 @@ impl NamespaceHandle {
         Ok(())
     }
 
-    /// The namespace's file descriptor, as `IFLA_NET_NS_FD` takes it.
+    /// Returns the namespace's file descriptor, as `IFLA_NET_NS_FD` takes it.
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;
         self.0.as_raw_fd()

@@ -1,6 +1,6 @@
-//! A synchronous rtnetlink socket that pipelines requests: it keeps up to [`WINDOW`] requests
-//! in flight, packed several to a datagram, and matches each acknowledgement to its request by
-//! sequence number, so a batch costs a few system calls per hundred entries rather than a
+//! A synchronous rtnetlink socket that pipelines requests. It keeps up to [`WINDOW`] requests in
+//! flight, packed several to a datagram, and matches each acknowledgement to its request by
+//! sequence number. A batch thus costs a few system calls per hundred entries rather than a
 //! round trip per entry. Messages are built and parsed by `netlink-packet-route`.
 
 use std::collections::HashMap;
@@ -14,9 +14,11 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 use crate::southbound::PlaneError;
 
-/// Requests in flight at most. Each acknowledgement takes about 1 KiB of the receive buffer
-/// (the skb overhead dominates), so [`RECEIVE_BUFFER`] holds several windows' worth and an
-/// acknowledgement is never dropped.
+/// Requests in flight at most. An acknowledgement takes roughly 1 KiB of receive buffer (an
+/// estimate: the skb overhead dominates), so [`RECEIVE_BUFFER`] has room for many windows.
+///
+/// NOTE: without CAP_NET_ADMIN the buffer is capped by `net.core.rmem_max`, and a full window
+/// may overflow it; the pending requests then fail with ENOBUFS.
 const WINDOW: usize = 512;
 
 /// Receive buffer size requested with `SO_RCVBUFFORCE` (root) or `SO_RCVBUF`, in bytes.
@@ -117,12 +119,12 @@ impl RouteSocket {
                 sent_now.push(sequence);
                 next += 1;
             }
-            if !send.is_empty() {
-                if let Err(error) = self.socket.send(&send, 0) {
-                    // Nothing of this datagram reached the kernel: fail its requests.
-                    fail_all(&mut replies, &mut in_flight, &sent_now, &error);
-                    continue;
-                }
+            if !send.is_empty()
+                && let Err(error) = self.socket.send(&send, 0)
+            {
+                // Nothing of this datagram reached the kernel: fail its requests.
+                fail_all(&mut replies, &mut in_flight, &sent_now, &error);
+                continue;
             }
             // Read acknowledgements until the window has room again, or all have arrived.
             let refill = next < requests.len();
