@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,28 +21,83 @@ pub struct Ours {
     pub routes: Arc<Mutex<RoutingTable>>,
     /// BFD requests in the order the instance made them.
     pub bfd_events: Arc<Mutex<Vec<Event>>>,
+    /// When a BFD session left Up and OSPF was told, with the neighbor address.
+    pub bfd_downs: Arc<Mutex<Vec<(std::time::Instant, Ipv4Addr)>>>,
+}
+
+/// Registers the BFD session OSPF asked for and reports it to OSPF when it leaves Up.
+fn watch_bfd(
+    bfd: &hna_bfd::Bfd,
+    params: hna_bfd::session::SessionParams,
+    session: &BfdSession,
+    handle: Handle,
+    downs: Arc<Mutex<Vec<(std::time::Instant, Ipv4Addr)>>>,
+) -> tokio::task::JoinHandle<()> {
+    let key = hna_bfd::SessionKey::single_hop(session.neighbor.into())
+        .with_local(session.local.into())
+        .with_interface(session.interface.clone());
+    let mut subscription = bfd.register(key, params);
+    let (ifindex, neighbor) = (session.ifindex, session.neighbor);
+    tokio::spawn(async move {
+        while let Some(change) = subscription.recv().await {
+            if change.previous == hna_bfd::State::Up && change.state != hna_bfd::State::Up {
+                handle.bfd_down(ifindex, neighbor);
+                downs.lock().unwrap().push((std::time::Instant::now(), neighbor));
+            }
+        }
+    })
 }
 
 impl Ours {
     /// Starts an instance in `ns` over the namespace's interfaces, as read by
     /// `hna_ospf::io::read_interfaces`.
     pub fn start(ns: &Netns, config: Config) -> Ours {
+        Ours::start_inner(ns, config, None)
+    }
+
+    /// Starts an instance wired to an hna-bfd instance in the same namespace: each BFD request
+    /// registers a single-hop session with `params`, and a session leaving Up reports
+    /// `bfd_down` to OSPF. The time of each report goes to `bfd_downs`.
+    pub fn start_with_bfd(ns: &Netns, config: Config, params: hna_bfd::session::SessionParams) -> Ours {
+        Ours::start_inner(ns, config, Some(params))
+    }
+
+    fn start_inner(ns: &Netns, config: Config, bfd_params: Option<hna_bfd::session::SessionParams>) -> Ours {
         let routes = Arc::new(Mutex::new(RoutingTable::default()));
         let bfd_events = Arc::new(Mutex::new(Vec::new()));
+        let bfd_downs = Arc::new(Mutex::new(Vec::new()));
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-        let (routes_in, bfd_in) = (routes.clone(), bfd_events.clone());
+        let (routes_in, bfd_in, downs_in) = (routes.clone(), bfd_events.clone(), bfd_downs.clone());
         let thread = ns.spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let interfaces = hna_ospf::io::read_interfaces().expect("read interfaces");
                 let (handle, mut events, task) = hna_ospf::io::spawn(config, interfaces).expect("valid configuration");
-                handle_tx.send(handle).expect("test still waiting");
+                handle_tx.send(handle.clone()).expect("test still waiting");
+                let bfd = bfd_params.as_ref().map(|_| hna_bfd::Bfd::spawn(hna_bfd::BfdConfig::default()));
                 let collector = tokio::spawn(async move {
+                    let mut watchers: HashMap<BfdSession, tokio::task::JoinHandle<()>> = HashMap::new();
                     while let Some(event) = events.recv().await {
-                        match event {
-                            Event::Routes(update) => *routes_in.lock().unwrap() = update.table,
-                            other => bfd_in.lock().unwrap().push(other),
+                        match &event {
+                            Event::Routes(update) => *routes_in.lock().unwrap() = update.table.clone(),
+                            Event::BfdRegister(session) => {
+                                if let (Some(bfd), Some(params)) = (&bfd, &bfd_params) {
+                                    let watcher = watch_bfd(bfd, params.clone(), session, handle.clone(), downs_in.clone());
+                                    watchers.insert(session.clone(), watcher);
+                                }
+                            }
+                            Event::BfdUnregister(session) => {
+                                if let Some(watcher) = watchers.remove(session) {
+                                    watcher.abort();
+                                }
+                            }
                         }
+                        if !matches!(event, Event::Routes(_)) {
+                            bfd_in.lock().unwrap().push(event);
+                        }
+                    }
+                    for watcher in watchers.into_values() {
+                        watcher.abort();
                     }
                 });
                 let _ = task.await;
@@ -51,7 +106,7 @@ impl Ours {
         });
         let handle = handle_rx.recv().expect("instance started");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        Ours { handle: Some(handle), runtime, thread: Some(thread), routes, bfd_events }
+        Ours { handle: Some(handle), runtime, thread: Some(thread), routes, bfd_events, bfd_downs }
     }
 
     pub fn handle(&self) -> &Handle {
@@ -104,8 +159,10 @@ impl Ours {
 
 impl Drop for Ours {
     fn drop(&mut self) {
-        // Dropping the only handle stops the instance, which ends the namespace thread.
-        self.handle = None;
+        // Stopping the instance closes its event channel, which ends the namespace thread.
+        if let Some(handle) = self.handle.take() {
+            handle.shutdown();
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -45,9 +45,10 @@ type Query = Box<dyn FnOnce(&Instance, Instant) + Send>;
 enum Command {
     Input(Input),
     Query(Query),
+    Shutdown,
 }
 
-/// Controls a running instance; dropping every handle stops it.
+/// Controls a running instance; [`Handle::shutdown`] or dropping every handle stops it.
 #[derive(Clone)]
 pub struct Handle {
     commands: mpsc::UnboundedSender<Command>,
@@ -92,6 +93,11 @@ impl Handle {
     /// The BFD session of `neighbor` (its interface address) on `ifindex` went down.
     pub fn bfd_down(&self, ifindex: u32, neighbor: Ipv4Addr) {
         let _ = self.commands.send(Command::Input(Input::BfdDown { ifindex, neighbor }));
+    }
+
+    /// Stops the instance and closes its sockets; the event channel closes after it.
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
     }
 
     /// Runs `read` on the instance and returns its result; `None` once the instance stopped.
@@ -177,7 +183,7 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
         let deadline = instance.next_timer().map(tokio::time::Instant::from_std);
         let input = tokio::select! {
             command = commands.recv() => match command {
-                None => break,
+                None | Some(Command::Shutdown) => break,
                 Some(Command::Input(input)) => input,
                 Some(Command::Query(query)) => {
                     query(&instance, Instant::now());
