@@ -22,6 +22,11 @@ pub struct BfdConfig {
     /// Seed of the random numbers (discriminators, sequence numbers, jitter); `None` draws one
     /// from the operating system. A fixed seed makes runs comparable, nothing more.
     pub seed: Option<u64>,
+    /// SCHED_FIFO priority (1 to 99) for the thread of [`Bfd::spawn_on_thread`], so that other
+    /// work on the host cannot delay transmissions past the peer's detection time. Needs
+    /// CAP_SYS_NICE; without it the thread keeps the normal policy and a warning is logged.
+    /// Ignored by [`Bfd::spawn`], which runs on the caller's runtime.
+    pub realtime_priority: Option<u8>,
 }
 
 /// A handle to a running BFD instance. Clones share the instance; the instance stops when the
@@ -54,6 +59,40 @@ impl Bfd {
         task.ipv4_ready()?;
         tokio::spawn(task.run());
         Ok(bfd)
+    }
+
+    /// Starts an instance on a thread of its own, with a current-thread tokio runtime, so that
+    /// its timers do not wait behind other tasks of the caller's runtime; the thread also takes
+    /// [`BfdConfig::realtime_priority`]. Needs no runtime in the caller. The thread inherits
+    /// the caller's network namespace, in which it opens the sockets; it fails like
+    /// [`Bfd::try_spawn`] when the IPv4 sockets cannot be opened. The thread ends with the
+    /// instance, when the last handle and subscription are dropped.
+    pub fn spawn_on_thread(config: BfdConfig) -> io::Result<Bfd> {
+        let (started, result) = std::sync::mpsc::channel();
+        std::thread::Builder::new().name("hna-bfd".to_string()).spawn(move || {
+            if let Some(priority) = config.realtime_priority {
+                set_realtime_priority(priority);
+            }
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error));
+                    return;
+                }
+            };
+            let task = {
+                let _context = runtime.enter();
+                let (bfd, task) = Bfd::build(config);
+                if let Err(error) = task.ipv4_ready() {
+                    let _ = started.send(Err(error));
+                    return;
+                }
+                let _ = started.send(Ok(bfd));
+                task
+            };
+            runtime.block_on(task.run());
+        })?;
+        result.recv().map_err(|_| io::Error::other("the BFD thread ended before it started the instance"))?
     }
 
     fn build(config: BfdConfig) -> (Bfd, InstanceTask) {
@@ -200,4 +239,17 @@ pub struct SessionSnapshot {
     pub clients: usize,
     /// Packets in and out, transitions, and dropped packets by reason.
     pub counters: SessionCounters,
+}
+
+/// Gives the calling thread the SCHED_FIFO policy at `priority`, or logs why it cannot.
+fn set_realtime_priority(priority: u8) {
+    let param = libc::sched_param { sched_priority: i32::from(priority.clamp(1, 99)) };
+    // SAFETY: pthread_self is always valid for the calling thread, and `param` outlives the call.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        tracing::info!(priority, "BFD thread runs with SCHED_FIFO");
+    } else {
+        let error = io::Error::from_raw_os_error(rc);
+        tracing::warn!(priority, %error, "cannot give the BFD thread SCHED_FIFO; it keeps the normal policy");
+    }
 }

@@ -114,6 +114,9 @@ pub struct Received<'a> {
     pub ttl: u8,
     /// True when the packet arrived on the multihop port 4784.
     pub multihop: bool,
+    /// When the kernel received the packet, if known. The detection time counts from it, so
+    /// time the packet spent waiting for a busy task does not shorten the detection time.
+    pub arrival: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -297,7 +300,8 @@ impl Instance {
         let Some(entry) = self.sessions.get_mut(&discriminator) else {
             return Err(DropReason::NoSession);
         };
-        let result = entry.session.receive(&packet, received.payload, now, random, out);
+        let arrival = received.arrival.map_or(now, |arrival| arrival.min(now));
+        let result = entry.session.receive(&packet, received.payload, now, arrival, random, out);
         self.reschedule(discriminator);
         result.map(|()| discriminator)
     }

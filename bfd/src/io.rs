@@ -9,7 +9,8 @@ use std::io;
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage, recvmsg, sendmsg,
@@ -18,11 +19,9 @@ use nix::sys::socket::{
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
 use tracing::{debug, error};
 
 use crate::instance::TTL;
-use crate::{MULTIHOP_PORT, SINGLE_HOP_PORT};
 
 /// The source port range of RFC 5881 section 4.
 const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
@@ -31,30 +30,33 @@ const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 const RECEIVE_BUFFER_BYTES: usize = 4 << 20;
 /// Largest datagram read; longer ones are cut, and no valid Control packet is that long.
 const MAX_DATAGRAM: usize = 512;
-/// Most datagrams handed over in one batch, so that one busy socket cannot starve the others.
-const MAX_BATCH: usize = 64;
+/// Oldest kernel timestamp taken as a datagram's arrival time; an older one means the wall clock
+/// was stepped, and the time of reading is used instead.
+const MAX_TIMESTAMP_AGE: Duration = Duration::from_secs(1);
 /// IP precedence "internetwork control" (DSCP CS6), as routing protocols mark their packets.
 const TOS_NETWORK_CONTROL: u32 = 0xc0;
 
-/// A received datagram with the metadata of its IP header.
-#[derive(Debug)]
-pub(crate) struct Datagram {
-    pub payload: Vec<u8>,
+/// The IP header fields of a received datagram that the reception checks need.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Metadata {
     pub source: IpAddr,
     pub destination: IpAddr,
     pub ifindex: u32,
     pub ttl: u8,
-    pub multihop: bool,
+    /// When the kernel received the datagram (SO_TIMESTAMPNS), converted to the monotonic
+    /// clock; `None` when the kernel gave no timestamp.
+    pub arrival: Option<Instant>,
 }
 
 /// Opens a receive socket on `port` for one address family, with the socket options that make
-/// recvmsg report the destination address, interface and TTL.
+/// recvmsg report the destination address, interface, TTL and arrival time.
 pub(crate) fn open_receive_socket(ipv6: bool, port: u16) -> io::Result<AsyncFd<Socket>> {
     let socket = if ipv6 {
         let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_only_v6(true)?;
         setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
         setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true).map_err(io::Error::from)?;
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
         socket.set_reuse_address(true)?;
         socket.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port).into())?;
         socket
@@ -62,6 +64,7 @@ pub(crate) fn open_receive_socket(ipv6: bool, port: u16) -> io::Result<AsyncFd<S
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         setsockopt(&socket, sockopt::Ipv4PacketInfo, &true).map_err(io::Error::from)?;
         setsockopt(&socket, sockopt::Ipv4RecvTtl, &true).map_err(io::Error::from)?;
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
         socket.set_reuse_address(true)?;
         socket.bind(&SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).into())?;
         socket
@@ -122,40 +125,82 @@ pub(crate) fn open_transmit_socket(ipv6: bool, start: u16) -> io::Result<Socket>
     Err(last_error)
 }
 
-/// Reads datagrams from `socket` and forwards them in batches until the instance task is gone.
-pub(crate) async fn receive_loop(socket: AsyncFd<Socket>, multihop: bool, batches: mpsc::Sender<Vec<Datagram>>) {
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
-    let mut control = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-    let port = if multihop { MULTIHOP_PORT } else { SINGLE_HOP_PORT };
-    loop {
-        let mut guard = match socket.readable().await {
-            Ok(guard) => guard,
-            Err(error) => {
-                error!(port, %error, "BFD receive socket failed; no more packets are read from it");
-                return;
-            }
-        };
-        let mut batch = Vec::new();
-        while batch.len() < MAX_BATCH {
-            match guard.try_io(|inner| receive_one(inner.get_ref().as_raw_fd(), &mut buffer, &mut control, multihop)) {
-                Ok(Ok(Some(datagram))) => batch.push(datagram),
-                Ok(Ok(None)) => {}
-                Ok(Err(error)) => {
-                    debug!(port, %error, "recvmsg on the BFD socket failed");
+/// A receive socket owned by the instance task, which reads it directly: when the task wakes
+/// after a delay, it reads every datagram that arrived meanwhile before it runs any detection
+/// timer, so that packets waiting in the socket are not mistaken for lost ones.
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    socket: AsyncFd<Socket>,
+    pub multihop: bool,
+    buffer: Vec<u8>,
+    control: Vec<u8>,
+}
+
+impl Receiver {
+    pub(crate) fn new(socket: AsyncFd<Socket>, multihop: bool) -> Receiver {
+        Receiver {
+            socket,
+            multihop,
+            buffer: vec![0; MAX_DATAGRAM],
+            control: nix::cmsg_space!(libc::in6_pktinfo, libc::c_int, libc::timespec),
+        }
+    }
+
+    /// Reads up to `limit` waiting datagrams and hands each to `handle`; returns how many were
+    /// read. Reads the socket whatever tokio's readiness state says, and clears that state once
+    /// the socket is empty, so that [`Receiver::poll_readable`] waits for new datagrams.
+    pub(crate) fn drain(&mut self, limit: usize, mut handle: impl FnMut(&[u8], Metadata)) -> usize {
+        let fd = self.socket.get_ref().as_raw_fd();
+        let clocks = (Instant::now(), SystemTime::now());
+        let mut count = 0;
+        while count < limit {
+            match receive_one(fd, &mut self.buffer, &mut self.control, clocks) {
+                Ok(Some((length, metadata))) => {
+                    count += 1;
+                    handle(self.buffer.get(..length).unwrap_or_default(), metadata);
+                }
+                Ok(None) => count += 1,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    let _ = self
+                        .socket
+                        .try_io(Interest::READABLE, |_| Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock)));
                     break;
                 }
-                Err(_would_block) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    debug!(multihop = self.multihop, %error, "recvmsg on the BFD socket failed");
+                    break;
+                }
             }
         }
-        if !batch.is_empty() && batches.send(batch).await.is_err() {
-            return;
+        count
+    }
+
+    /// Polls whether datagrams may be waiting.
+    pub(crate) fn poll_readable(&self, context: &mut Context<'_>) -> Poll<()> {
+        match self.socket.poll_read_ready(context) {
+            Poll::Ready(Ok(_guard)) => Poll::Ready(()),
+            Poll::Ready(Err(error)) => {
+                // A broken registration would wake the task in a loop; report it once and
+                // fall back to the timer wake-ups, which also drain the socket.
+                error!(multihop = self.multihop, %error, "BFD receive socket cannot be polled");
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
-/// Reads one datagram. Returns `None` for a datagram without the expected ancillary data
-/// (which the socket options make impossible on Linux, but which is no reason to stop).
-fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8], multihop: bool) -> io::Result<Option<Datagram>> {
+/// Reads one datagram into `buffer`. Returns its length and metadata, or `None` for a datagram
+/// without the expected ancillary data (which the socket options make impossible on Linux, but
+/// which is no reason to stop). `clocks` is a reading of the monotonic and the wall clock taken
+/// together, to convert the kernel's wall-clock timestamp.
+fn receive_one(
+    fd: RawFd,
+    buffer: &mut [u8],
+    control: &mut [u8],
+    clocks: (Instant, SystemTime),
+) -> io::Result<Option<(usize, Metadata)>> {
     let mut iov = [IoSliceMut::new(buffer)];
     let message =
         recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)?;
@@ -164,6 +209,7 @@ fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8], multihop: bool)
     let mut destination = None;
     let mut ifindex = 0;
     let mut ttl = None;
+    let mut arrival = None;
     for cmsg in message.cmsgs().map_err(io::Error::from)? {
         match cmsg {
             ControlMessageOwned::Ipv4PacketInfo(info) => {
@@ -177,14 +223,21 @@ fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8], multihop: bool)
             ControlMessageOwned::Ipv4Ttl(value) | ControlMessageOwned::Ipv6HopLimit(value) => {
                 ttl = u8::try_from(value).ok();
             }
+            ControlMessageOwned::ScmTimestampns(stamp) => {
+                let received = UNIX_EPOCH
+                    + Duration::new(stamp.tv_sec().max(0) as u64, stamp.tv_nsec().clamp(0, 999_999_999) as u32);
+                // A timestamp after the wall-clock reading (the datagram arrived after it) or
+                // far before it (a clock step) is replaced by the reading itself.
+                let age = clocks.1.duration_since(received).unwrap_or_default().min(MAX_TIMESTAMP_AGE);
+                arrival = clocks.0.checked_sub(age);
+            }
             _ => {}
         }
     }
     let (Some(source), Some(destination), Some(ttl)) = (source, destination, ttl) else {
         return Ok(None);
     };
-    let payload = iov[0].get(..length).unwrap_or_default().to_vec();
-    Ok(Some(Datagram { payload, source, destination, ifindex, ttl, multihop }))
+    Ok(Some((length.min(MAX_DATAGRAM), Metadata { source, destination, ifindex, ttl, arrival })))
 }
 
 fn socket_ip(address: &SockaddrStorage) -> Option<IpAddr> {

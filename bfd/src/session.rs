@@ -331,12 +331,14 @@ impl Session {
 
     /// Processes a received packet that passed the stateless checks of the decoder and was
     /// demultiplexed to this session: authentication (section 6.7), then the rest of section
-    /// 6.8.6. `raw` is the UDP payload `packet` was decoded from.
+    /// 6.8.6. `raw` is the UDP payload `packet` was decoded from. `arrival` (at most `now`) is
+    /// when the packet reached the host; the detection time counts from it.
     pub fn receive(
         &mut self,
         packet: &ControlPacket,
         raw: &[u8],
         now: Instant,
+        arrival: Instant,
         random: &mut dyn RandomSource,
         out: &mut Vec<Output>,
     ) -> Result<(), DropReason> {
@@ -355,10 +357,10 @@ impl Session {
         if packet.final_ && self.poll_pending {
             self.end_poll();
         }
-        self.last_rx = Some(now);
+        self.last_rx = Some(arrival);
         if let Some(detection_time) = self.detection_time() {
-            self.detect_deadline = Some(now + detection_time);
-            self.forget_auth_seq_at = Some(now + 2 * detection_time);
+            self.detect_deadline = Some(arrival + detection_time);
+            self.forget_auth_seq_at = Some(arrival + 2 * detection_time);
         }
         self.reschedule_tx(now, random);
 

@@ -62,7 +62,15 @@ impl Receiver {
     }
 
     fn deliver(&mut self, payload: &[u8], source: IpAddr, ttl: u8) -> Result<u32, DropReason> {
-        let received = Received { payload, source, destination: LOCAL, interface: Some("eth0"), ttl, multihop: false };
+        let received = Received {
+            payload,
+            source,
+            destination: LOCAL,
+            interface: Some("eth0"),
+            ttl,
+            multihop: false,
+            arrival: None,
+        };
         let mut random = FixedRandom(1);
         self.instance.receive(&received, self.now, &mut random, &mut Vec::new())
     }
@@ -357,6 +365,7 @@ fn multihop_packet_is_not_held_to_ttl_255() {
         interface: None,
         ttl: 250,
         multihop: true,
+        arrival: None,
     };
     assert_eq!(instance.receive(&received, now, &mut random, &mut Vec::new()), Ok(discriminator));
 
@@ -386,6 +395,7 @@ fn interface_bound_session_wins_over_catch_all() {
         interface,
         ttl: 255,
         multihop: false,
+        arrival: None,
     };
     assert_eq!(instance.receive(&on(Some("eth1")), now, &mut random, &mut Vec::new()), Ok(bound));
     assert_eq!(instance.receive(&on(Some("eth2")), now, &mut random, &mut Vec::new()), Ok(any));

@@ -312,3 +312,50 @@ fn outputs_name_their_session() {
     instance.handle_timers(now + SLOW_TX_INTERVAL, &mut random, &mut out);
     assert!(matches!(out.as_slice(), [Output::Transmit { discriminator: d, .. }] if *d == discriminator));
 }
+
+#[test]
+fn detection_time_counts_from_arrival() {
+    let start = Instant::now();
+    let mut instance = Instance::new();
+    let mut random = FixedRandom(5);
+    let discriminator = instance.add_session(
+        SessionKey::single_hop(common::ADDRESS_B).with_local(common::ADDRESS_A),
+        params(50, 50, 3),
+        start,
+        &mut random,
+    );
+    let mut payload = vec![0u8; 24];
+    payload[0] = 1 << 5;
+    payload[1] = 1 << 6;
+    payload[2] = 3;
+    payload[3] = 24;
+    payload[4..8].copy_from_slice(&77u32.to_be_bytes());
+    payload[12..16].copy_from_slice(&1_000_000u32.to_be_bytes());
+    payload[16..20].copy_from_slice(&1_000_000u32.to_be_bytes());
+
+    // Processed 40 ms after it arrived, for example after the task was delayed.
+    let arrival = start + Duration::from_secs(1);
+    let processed = arrival + Duration::from_millis(40);
+    let received = hna_bfd::Received {
+        payload: &payload,
+        source: common::ADDRESS_B,
+        destination: common::ADDRESS_A,
+        interface: None,
+        ttl: 255,
+        multihop: false,
+        arrival: Some(arrival),
+    };
+    let mut out = Vec::new();
+    assert_eq!(instance.receive(&received, processed, &mut random, &mut out), Ok(discriminator));
+    let (_, session) = instance.session(discriminator).expect("session");
+    assert_eq!(session.state(), State::Init);
+
+    // Detection time: the peer's multiplier 3 x max(our 50 ms RX, its 1 s TX) = 3 s from arrival.
+    let expiry = arrival + Duration::from_secs(3);
+    instance.handle_timers(expiry - Duration::from_millis(1), &mut random, &mut out);
+    assert_eq!(instance.session(discriminator).expect("session").1.state(), State::Init);
+    instance.handle_timers(expiry, &mut random, &mut out);
+    let (_, session) = instance.session(discriminator).expect("session");
+    assert_eq!(session.state(), State::Down);
+    assert_eq!(session.local_diagnostic(), Diagnostic::ControlDetectionTimeExpired);
+}

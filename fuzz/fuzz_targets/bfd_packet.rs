@@ -44,11 +44,24 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let params = SessionParams::new(Duration::from_millis(50), Duration::from_millis(50), 3).expect("valid");
     instance.add_session(SessionKey::single_hop(PLAIN_PEER).with_local(LOCAL), params.clone(), now, &mut random);
     let auth = Authentication::new(AuthType::MeticulousKeyedSha1, 1, b"fuzz".to_vec()).expect("valid key");
-    instance.add_session(SessionKey::single_hop(AUTH_PEER).with_local(LOCAL), params.with_authentication(auth), now, &mut random);
+    instance.add_session(
+        SessionKey::single_hop(AUTH_PEER).with_local(LOCAL),
+        params.with_authentication(auth),
+        now,
+        &mut random,
+    );
 
     let mut out = Vec::new();
     for source in [PLAIN_PEER, AUTH_PEER] {
-        let received = Received { payload: data, source, destination: LOCAL, interface: None, ttl: 255, multihop: false };
+        let received = Received {
+            payload: data,
+            source,
+            destination: LOCAL,
+            interface: None,
+            ttl: 255,
+            multihop: false,
+            arrival: None,
+        };
         let _ = instance.receive(&received, now, &mut random, &mut out);
         instance.handle_timers(now + Duration::from_secs(1), &mut random, &mut out);
     }

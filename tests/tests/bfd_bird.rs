@@ -120,10 +120,9 @@ fn bfd_bird_authenticated_sessions_up_for_every_type() {
         let multi_params = SessionParams::new(millis(50), millis(50), 3)
             .expect("valid parameters")
             .with_authentication(Authentication::new(multi_type, 9, b"hna-key-2".to_vec()).expect("valid key"));
-        let mut single_hop = ours.bfd.register(
-            SessionKey::single_hop(ip(LINK_B)).with_local(ip(LINK_A)).with_interface("eth0"),
-            single_params,
-        );
+        let mut single_hop = ours
+            .bfd
+            .register(SessionKey::single_hop(ip(LINK_B)).with_local(ip(LINK_A)).with_interface("eth0"), single_params);
         let mut multihop = ours.bfd.register(SessionKey::multihop(ip(LOOPBACK_B), ip(LOOPBACK_A)), multi_params);
 
         ours.wait_for_state(&mut single_hop, State::Up, Duration::from_secs(15));

@@ -78,8 +78,12 @@ fn bfd_silent_cut_detected_within_detection_time() {
     let multi_down = ours_a.wait_for_state(&mut multihop, State::Down, Duration::from_secs(2));
     let single_elapsed = single_down.at.duration_since(cut);
     let multi_elapsed = multi_down.at.duration_since(cut);
-    println!("silent cut to Down: single-hop {single_elapsed:?}, multihop {multi_elapsed:?} (limit {limit:?} = 3 x 50 ms + 10 %)");
-    for (name, elapsed, change) in [("single-hop", single_elapsed, single_down), ("multihop", multi_elapsed, multi_down)] {
+    println!(
+        "silent cut to Down: single-hop {single_elapsed:?}, multihop {multi_elapsed:?} (limit {limit:?} = 3 x 50 ms + 10 %)"
+    );
+    for (name, elapsed, change) in
+        [("single-hop", single_elapsed, single_down), ("multihop", multi_elapsed, multi_down)]
+    {
         assert_eq!(change.diagnostic, Diagnostic::ControlDetectionTimeExpired, "{name}");
         assert!(elapsed <= limit, "{name}: Down after {elapsed:?}, limit {limit:?}");
         // Sooner than detection time minus one interval would mean a cause other than expiry.

@@ -132,7 +132,8 @@ fn bfd_frr_silent_cut_detected_within_detection_time() {
         println!(
             "round {round}: silent cut to Down: single-hop {single_elapsed:?}, multihop {multi_elapsed:?} (limit {limit:?} = 3 x 50 ms + 10 %)"
         );
-        for (what, elapsed, change) in [("single-hop", single_elapsed, single_down), ("multihop", multi_elapsed, multi_down)]
+        for (what, elapsed, change) in
+            [("single-hop", single_elapsed, single_down), ("multihop", multi_elapsed, multi_down)]
         {
             assert_eq!(change.diagnostic, Diagnostic::ControlDetectionTimeExpired, "{what}");
             assert!(elapsed <= limit, "round {round} {what}: Down after {elapsed:?}, limit {limit:?}");

@@ -6,41 +6,37 @@
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hna_bfd::{Bfd, BfdConfig, SessionSnapshot, State, StateChange, Subscription};
 use hna_testkit::{Netns, veth, wait_until};
-use tokio::sync::oneshot;
 
-/// Our BFD instance on a runtime whose threads live inside a namespace.
+/// Our BFD instance on a thread of its own inside a namespace, as the daemon runs it
+/// (`Bfd::spawn_on_thread` with SCHED_FIFO), and a runtime for the test thread to wait on it.
 pub struct Ours {
     pub bfd: Bfd,
-    runtime: tokio::runtime::Handle,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    runtime: tokio::runtime::Runtime,
 }
 
+/// SCHED_FIFO priority of the instance thread in the tests: detection times of 150 ms are
+/// measured while other tests and compilers load the machine.
+const REALTIME_PRIORITY: u8 = 10;
+
 impl Ours {
-    /// Starts an instance in `ns`. The runtime's worker thread is created inside the namespace,
-    /// so the instance's sockets belong to it.
+    /// Starts an instance in `ns`. Its thread is created from a thread inside the namespace, so
+    /// the instance's sockets belong to the namespace.
     pub fn start(ns: &Netns) -> Ours {
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = ns.spawn(move || {
-            let runtime =
-                tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-            runtime.block_on(async move {
-                let bfd = Bfd::try_spawn(BfdConfig::default()).expect("BFD sockets open in the namespace");
-                started_tx.send((bfd, tokio::runtime::Handle::current())).expect("test still waiting");
-                let _ = stopped.await;
-            });
-        });
-        let (bfd, runtime) = started_rx.recv().expect("instance started");
-        Ours { bfd, runtime, stop: Some(stop), thread: Some(thread) }
+        let config = BfdConfig { realtime_priority: Some(REALTIME_PRIORITY), ..BfdConfig::default() };
+        let bfd = ns
+            .spawn(move || Bfd::spawn_on_thread(config))
+            .join()
+            .expect("thread in the namespace")
+            .expect("BFD sockets open in the namespace");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        Ours { bfd, runtime }
     }
 
-    /// Runs a future on the instance's runtime from the test thread.
+    /// Runs a future on the test's runtime.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
@@ -73,17 +69,6 @@ impl Ours {
     }
 }
 
-impl Drop for Ours {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// Two namespaces joined by a veth pair `eth0` with 10.0.1.1/30 on `a` and 10.0.1.2/30 on `b`,
 /// and loopbacks 192.0.2.1 (`a`) and 192.0.2.2 (`b`) reachable through static routes, for
 /// multihop sessions.
@@ -109,7 +94,9 @@ impl Pair {
         a.ip(&["route", "add", &format!("{LOOPBACK_B}/32"), "via", LINK_B]);
         b.ip(&["route", "add", &format!("{LOOPBACK_A}/32"), "via", LINK_A]);
         assert!(a.ping(LINK_B, 2), "link between the namespaces does not carry ping");
-        assert!(a.sh(&format!("ping -n -q -c 1 -W 2 -I {LOOPBACK_A} {LOOPBACK_B} >/dev/null && echo ok")).contains("ok"));
+        assert!(
+            a.sh(&format!("ping -n -q -c 1 -W 2 -I {LOOPBACK_A} {LOOPBACK_B} >/dev/null && echo ok")).contains("ok")
+        );
         Pair { a, b }
     }
 
@@ -120,7 +107,10 @@ impl Pair {
     pub fn cut(&self) -> Instant {
         let started = Instant::now();
         for ns in [&self.b, &self.a] {
-            ns.exec_ok("tc", &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms"]);
+            ns.exec_ok(
+                "tc",
+                &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms"],
+            );
         }
         started
     }

@@ -130,6 +130,7 @@ impl Link {
                 interface: Some("eth0"),
                 ttl: 255,
                 multihop: false,
+                arrival: None,
             };
             let mut out = Vec::new();
             let _ = receiver.instance.receive(&received, now, &mut receiver.random, &mut out);
