@@ -63,9 +63,9 @@ impl Default for InterfaceConfig {
     }
 }
 
-/// The SPF throttle: the first run waits `initial_delay`; a run requested within `hold` of
-/// the previous one waits the current hold time, which doubles on each such run up to `maximum`
-/// and falls back to `hold` after a quiet period.
+/// The SPF throttle. The first run waits `initial_delay`. A run requested within the hold time
+/// of the previous one waits the hold time, which doubles on each such run up to `maximum` and
+/// falls back to `hold` after a quiet period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpfThrottle {
     pub initial_delay: Duration,
@@ -198,7 +198,7 @@ impl Config {
     }
 }
 
-/// Why a configuration was rejected.
+/// The reason a configuration was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
     #[error("router id is 0.0.0.0; set a router id")]

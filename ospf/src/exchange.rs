@@ -174,7 +174,7 @@ impl Instance {
         }
     }
 
-    /// Processes the contents of an accepted DD and answers it (section 10.6, end).
+    /// Processes the contents of an accepted DD and sends the reply (section 10.6, end).
     fn accept_dd(&mut self, ifindex: u32, source: Ipv4Addr, dd: &DbDescription, received: ReceivedDd, now: Instant) {
         let more = dd.flags & DbDescription::FLAG_M != 0;
         let mut wanted = Vec::new();
@@ -257,7 +257,7 @@ impl Instance {
         self.send(ifindex, destination, PacketBody::LsRequest(LsRequest { entries }));
     }
 
-    /// Answers a Link State Request with the LSAs asked for (section 10.7).
+    /// Sends the LSAs a Link State Request names, in Link State Updates (section 10.7).
     pub(crate) fn receive_ls_request(&mut self, ifindex: u32, source: Ipv4Addr, request: &LsRequest, now: Instant) {
         let Some(neighbor) = self.neighbor(ifindex, source) else { return };
         if !matches!(neighbor.state, NeighborState::Exchange | NeighborState::Loading | NeighborState::Full) {

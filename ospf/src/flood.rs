@@ -195,7 +195,7 @@ impl Instance {
                 added = true;
             }
 
-            // Steps 2 to 4: skip interfaces where nobody needs it or the DR floods it.
+            // Steps 2 to 4: skip interfaces where no neighbor needs it or where the DR floods it.
             if !added {
                 continue;
             }

@@ -1,5 +1,5 @@
 //! The sans-IO OSPF instance: one value that owns interfaces, neighbors, the LSDB and the
-//! routing table, driven by [`Input`]s with the current time and answering with [`Action`]s.
+//! routing table. It takes [`Input`]s with the current time and returns [`Action`]s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -298,7 +298,7 @@ impl Instance {
         self.interfaces.values().filter(|interface| interface.is_enabled()).map(|interface| interface.address)
     }
 
-    /// Allocates a DD sequence number for a new exchange (section 10.8 asks for a unique value).
+    /// Allocates a DD sequence number for a new exchange (section 10.8 requires a unique value).
     pub(crate) fn next_dd_sequence(&mut self) -> u32 {
         self.dd_sequence_seed = self.dd_sequence_seed.wrapping_add(0x1_0000);
         self.dd_sequence_seed

@@ -54,7 +54,7 @@ pub enum InterfaceEvent {
     InterfaceDown,
 }
 
-/// How the interface takes part in OSPF.
+/// The role of an interface in OSPF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InterfaceKind {
     /// A loopback or /32 address: advertised as a host route, no packets.
@@ -91,12 +91,12 @@ impl Interface {
         self.kind == InterfaceKind::Broadcast
     }
 
-    /// OSPF is running on the interface.
+    /// Returns true when OSPF runs on the interface.
     pub(crate) fn is_enabled(&self) -> bool {
         self.state != InterfaceState::Down
     }
 
-    /// The interface sends and receives packets.
+    /// Returns true when the interface sends and receives packets.
     pub(crate) fn is_active(&self) -> bool {
         self.is_enabled() && self.kind != InterfaceKind::Loopback && !self.config.passive
     }

@@ -76,7 +76,7 @@ pub(crate) struct Neighbor {
     pub dd_retransmit_at: Option<Instant>,
     pub db_summary: VecDeque<LsaHeader>,
     pub ls_request: BTreeMap<LsaKey, LsaHeader>,
-    /// Keys of the last Link State Request sent; the next one goes out once they are answered.
+    /// Keys of the last Link State Request sent. The next request goes out once all of them arrived.
     pub ls_request_sent: Vec<LsaKey>,
     pub ls_request_retransmit_at: Option<Instant>,
     pub ls_retransmit: BTreeMap<LsaKey, Arc<Lsa>>,

@@ -128,7 +128,7 @@ impl Instance {
             }
         }
 
-        // MinLSInterval, except for refreshes and for answers to our own LSA coming back.
+        // MinLSInterval applies, except to refreshes and to our own LSA coming back newer.
         let min_interval = self.config.lsa_throttle.min_ls_interval;
         if !forced {
             if let Some(last) = self.last_origination.get(&key) {

@@ -15,7 +15,7 @@ use crate::neighbor::NeighborState;
 use crate::packet::auth::AuthError;
 use crate::packet::{PacketError, PacketType};
 
-/// Which decoding check a dropped packet failed.
+/// The decoding check a dropped packet failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecodeFailure {
@@ -48,7 +48,7 @@ impl From<PacketError> for DecodeFailure {
     }
 }
 
-/// Why a received packet was dropped.
+/// The reason a received packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropReason {
@@ -98,7 +98,7 @@ impl DropReason {
     }
 }
 
-/// Why an LSA of a Link State Update was discarded.
+/// The reason an LSA of a Link State Update was discarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LsaDropReason {

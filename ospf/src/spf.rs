@@ -1,6 +1,6 @@
-//! The routing table calculation (RFC 2328 section 16): Dijkstra over router and network
-//! vertices with equal-cost multipath (16.1, 16.1.1), stub networks, inter-area routes from
-//! summary-LSAs (16.2) and AS-external routes (16.4); and the SPF throttle.
+//! The routing table calculation (RFC 2328 section 16) and the SPF throttle. Dijkstra runs over
+//! router and network vertices with equal-cost multipath (16.1, 16.1.1), then adds stub
+//! networks, inter-area routes from summary-LSAs (16.2) and AS-external routes (16.4).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -75,7 +75,7 @@ pub struct RouteUpdate {
     pub removed: Vec<Ipv4Net>,
 }
 
-/// What SPF needs to know of one of the root's interfaces.
+/// The facts about one of the root's interfaces that SPF uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootInterface {
     pub ifindex: u32,
@@ -89,7 +89,8 @@ pub struct RootInterface {
 type Hop = (Option<Ipv4Addr>, u32);
 
 /// A multiplicative hasher for the small integer-like keys of the calculation (router ids,
-/// prefixes, hop sets); the keys come from the LSDB, whose size the neighbors already control.
+/// prefixes, hop sets). It does not resist chosen keys, which is acceptable because the keys
+/// come from authenticated neighbors' LSAs.
 #[derive(Default)]
 struct FastHasher(u64);
 
@@ -255,8 +256,8 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         };
         let index = vertices.len();
         let map = if kind == Kind::Router { &mut routers } else { &mut networks };
-        // NOTE: two network-LSAs for one DR address (a DR that changed router id) keep only the
-        // last one seen; the stale one is flushed or ages out.
+        // NOTE: of two network-LSAs for one DR address (a DR that changed router id), only the
+        // last one seen is used. The stale one is flushed or ages out.
         map.insert(u32::from(key.link_state_id), index);
         vertices.push(Vertex {
             kind,
@@ -339,8 +340,8 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
             if vertices[w].done {
                 continue;
             }
-            // The target must link back (16.1 step 2b); a router on a transit network also gives
-            // its address there, the next hop when the network is directly attached.
+            // The target must link back (16.1 step 2b). A router's link back to a transit network
+            // also gives its address there, which is the next hop when the network is attached.
             let back_kind = match (v_kind, link.kind) {
                 (Kind::Router, LINK_POINT_TO_POINT) => LINK_POINT_TO_POINT,
                 (Kind::Router, _) => LINK_ATTACHED,

@@ -98,7 +98,7 @@ fn broadcast_drothers_stay_two_way() {
 }
 
 #[test]
-fn parallel_links_give_ecmp_and_bfd_down_moves_routes() {
+fn bfd_down_moves_ecmp_routes() {
     let mut network = Network::new();
     let mut config_a = config("10.0.0.1", NetworkType::PointToPoint);
     config_a.default_interface.track_bfd = true;
@@ -190,7 +190,7 @@ fn own_lsas_refresh_every_30_minutes() {
     assert_eq!(network.database(a), network.database(b));
 }
 
-/// A router-LSA of `router` with one stub link, as raw bytes with a valid checksum.
+/// Builds a router-LSA of `router` with one stub link, as raw bytes with a valid checksum.
 fn stub_router_lsa(router: &str, sequence: u32) -> Vec<u8> {
     let id = addr(router);
     let header = hna_ospf::lsa::LsaHeader {
@@ -230,7 +230,7 @@ fn own_router_sequence(network: &Network, router: usize, id: &str) -> Option<u32
 }
 
 #[test]
-fn own_lsa_at_max_sequence_is_flushed_then_restarted() {
+fn max_sequence_wraps_after_flush() {
     let mut network = Network::new();
     let (a, b) = point_to_point_pair(&mut network);
     network.advance(Duration::from_secs(10));
@@ -266,7 +266,7 @@ fn own_lsa_seen_newer_is_reoriginated_above_it() {
 }
 
 #[test]
-fn foreign_lsa_reaching_max_age_is_flushed_and_removed() {
+fn max_age_lsa_is_removed() {
     let mut network = Network::new();
     let (a, b) = point_to_point_pair(&mut network);
     network.advance(Duration::from_secs(10));
@@ -293,4 +293,55 @@ fn dr_flushes_network_lsa_when_alone() {
     network.links[0].up = false;
     network.advance(Duration::from_secs(10));
     assert!(!has_network(&network, b), "the DR kept its network-LSA with no neighbor left");
+}
+
+/// Builds an opaque LSA of `ls_type` (9 or 10) from 10.0.0.1 carrying four bytes of data.
+fn opaque_lsa(ls_type: u8) -> Vec<u8> {
+    let header = hna_ospf::lsa::LsaHeader {
+        ls_age: 1,
+        options: hna_ospf::lsa::Options(hna_ospf::lsa::Options::E | hna_ospf::lsa::Options::O),
+        ls_type: hna_ospf::lsa::LsType(ls_type),
+        link_state_id: addr("4.0.0.1"),
+        advertising_router: addr("10.0.0.1"),
+        ls_sequence_number: 0x8000_0001u32 as i32,
+        ls_checksum: 0,
+        length: 0,
+    };
+    let body = hna_ospf::lsa::LsaBody::Opaque(bytes::Bytes::from_static(&[1, 2, 3, 4]));
+    hna_ospf::lsa::Lsa::originate(header, body).raw().to_vec()
+}
+
+#[test]
+fn opaque_lsas_are_flooded_by_scope() {
+    let mut network = Network::new();
+    let a = network.add_router(config("10.0.0.1", NetworkType::PointToPoint), vec![ethernet("eth1", 2, "10.1.12.1/24")]);
+    let b = network.add_router(
+        config("10.0.0.2", NetworkType::PointToPoint),
+        vec![ethernet("eth1", 2, "10.1.12.2/24"), ethernet("eth2", 3, "10.1.23.2/24")],
+    );
+    let c = network.add_router(config("10.0.0.3", NetworkType::PointToPoint), vec![ethernet("eth2", 3, "10.1.23.3/24")]);
+    network.link(&[(a, 2), (b, 2)]);
+    network.link(&[(b, 3), (c, 3)]);
+    network.advance(Duration::from_secs(10));
+
+    // A's opaque LSAs reach B: the area-scope one goes on to C, the link-local one stays.
+    for ls_type in [9, 10] {
+        let data = update_from("10.0.0.1", opaque_lsa(ls_type));
+        network.input(b, Input::Packet { ifindex: 2, source: addr("10.1.12.1"), destination: addr("224.0.0.5"), data });
+    }
+    network.advance(Duration::from_secs(2));
+    let opaque = |network: &Network, router: usize| {
+        let mut found: Vec<(u8, u32)> = network.routers[router]
+            .instance
+            .database(network.now)
+            .into_iter()
+            .filter(|l| l.ls_type.is_opaque())
+            .map(|l| (l.ls_type.0, l.scope))
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(opaque(&network, b), vec![(9, 2), (10, 0)]);
+    assert_eq!(opaque(&network, c), vec![(10, 0)]);
+    assert_eq!(network.routers[c].instance.lsdb().len(), network.database(c).len());
 }

@@ -1,8 +1,8 @@
 //! Known-answer tests: captured OSPF packets decode to the values tshark 4.0 shows, re-encode to
 //! the same bytes, and their LSAs carry valid Fletcher checksums.
 //!
-//! `data/ospfv2-md5-lls.pcap` comes from the tcpdump test suite (a non-FRR router with keyed MD5
-//! and LLS blocks); `data/frr-fabric-ospf.pcap` holds the OSPF packets of an FRR 8.4 fabric.
+//! `data/ospfv2-md5-lls.pcap` comes from the tcpdump test suite: a non-FRR router with keyed MD5
+//! and LLS blocks. `data/frr-fabric-ospf.pcap` contains the OSPF packets of an FRR 8.4 fabric.
 
 use std::net::Ipv4Addr;
 

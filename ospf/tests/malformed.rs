@@ -1,5 +1,5 @@
 //! Malformed and invalid packets and LSAs sent to an instance with a Full adjacency: each is
-//! dropped or discarded as RFC 2328 sections 8.2 and 13 say, counted under its reason, and the
+//! dropped or discarded as RFC 2328 sections 8.2 and 13 require, counted under its reason, and the
 //! adjacency and database are left as they were.
 
 mod common;
@@ -66,7 +66,7 @@ fn hello(hello_interval: u16, dead_interval: u32) -> Vec<u8> {
     }))
 }
 
-/// A Link State Update whose body is `lsas`, raw LSAs placed one after the other.
+/// Builds a Link State Update whose body is `lsas`, raw LSAs placed one after the other.
 fn ls_update(count: u32, lsas: &[Vec<u8>]) -> Vec<u8> {
     let mut bytes = from_peer(PacketBody::LsUpdate(LsUpdate { lsas: Vec::new() }));
     bytes[24..28].copy_from_slice(&count.to_be_bytes());
@@ -76,7 +76,7 @@ fn ls_update(count: u32, lsas: &[Vec<u8>]) -> Vec<u8> {
     fix(bytes)
 }
 
-/// A router-LSA of 10.0.0.9 with `declared` links in its count field and the given stub links,
+/// Builds a router-LSA of 10.0.0.9 with `declared` links in its count field and the given stub links,
 /// with a valid checksum unless `corrupt`.
 fn router_lsa(sequence: u32, declared: u16, stubs: &[(&str, &str)], corrupt: bool) -> Vec<u8> {
     let mut bytes = vec![0, 1, Options::E, 1];

@@ -1,7 +1,7 @@
-//! `ip ospf track bfd` with hna-bfd against FRR 8.4 (ospfd and bfdd): two parallel
-//! point-to-point links, BFD at 100 ms x 3 on both; a silent failure of one link (frames
-//! dropped both ways, carrier up) kills that adjacency within 400 ms and the routes move to the
-//! other link.
+//! `ip ospf track bfd` with hna-bfd against FRR 8.4 (ospfd and bfdd) over two parallel
+//! point-to-point links with BFD at 100 ms x 3. A silent failure of one link (frames dropped
+//! both ways, carrier up) kills that adjacency within 400 ms, and the routes move to the other
+//! link.
 
 #[path = "ospf_support.rs"]
 mod support;
@@ -20,8 +20,8 @@ fn addr(text: &str) -> Ipv4Addr {
 
 const BFD_PROFILE: &str = "bfd\n profile fast\n  transmit-interval 100\n  receive-interval 100\n  detect-multiplier 3\n !\n!\n";
 
-/// Drops every frame leaving `interface` in `ns` (a tbf qdisc with a tiny burst; the kernel
-/// here has neither netem nor gact), so the link fails without losing carrier.
+/// Drops every frame leaving `interface` in `ns` with a tbf qdisc of a tiny burst, so the link
+/// fails without losing carrier. The test kernel has neither netem nor gact.
 fn blackhole(ns: &Netns, interface: &str) {
     ns.exec_ok("tc", &["qdisc", "add", "dev", interface, "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms"]);
 }
@@ -74,11 +74,11 @@ fn ospf_bfd_link_cut_moves_routes_within_400ms() {
     blackhole(&a, "eth1");
     blackhole(&b, "eth1");
 
-    let gone = wait_until(Duration::from_secs(5), "the eth1 adjacency to drop", || {
+    let adjacency_gone_at = wait_until(Duration::from_secs(5), "the eth1 adjacency to drop", || {
         let on_eth1 = ours.neighbors().into_iter().any(|n| n.interface == "eth1" && n.state >= NeighborState::TwoWay);
         (!on_eth1).then(Instant::now)
     });
-    let dropped_after = gone.duration_since(cut);
+    let dropped_after = adjacency_gone_at.duration_since(cut);
     let reported = ours.bfd_downs.lock().unwrap().clone();
     assert_eq!(reported.iter().map(|(_, neighbor)| *neighbor).collect::<Vec<_>>(), vec![addr("10.0.11.2")]);
     let detected_after = reported[0].0.duration_since(cut);

@@ -21,7 +21,7 @@ pub struct Ours {
     pub routes: Arc<Mutex<RoutingTable>>,
     /// BFD requests in the order the instance made them.
     pub bfd_events: Arc<Mutex<Vec<Event>>>,
-    /// When a BFD session left Up and OSPF was told, with the neighbor address.
+    /// When a BFD session left Up and OSPF received `bfd_down`, with the neighbor address.
     pub bfd_downs: Arc<Mutex<Vec<(std::time::Instant, Ipv4Addr)>>>,
 }
 

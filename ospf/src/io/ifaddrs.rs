@@ -52,7 +52,7 @@ fn ipv4_of(address: *const libc::sockaddr) -> Option<Ipv4Addr> {
     if address.is_null() {
         return None;
     }
-    // SAFETY: a non-null sockaddr from getifaddrs is valid; its family says how to read it.
+    // SAFETY: a non-null sockaddr from getifaddrs is valid; its family selects the struct to read.
     unsafe {
         if i32::from((*address).sa_family) != libc::AF_INET {
             return None;

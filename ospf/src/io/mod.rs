@@ -29,7 +29,7 @@ use crate::interface::InterfaceInfo;
 use crate::show::{Counters, InterfaceSnapshot, LsaSnapshot, NeighborSnapshot};
 use crate::spf::{RouteUpdate, RoutingTable};
 
-/// What the instance reports to its owner.
+/// An event the instance reports to its owner.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A new routing table (install with distance [`crate::DISTANCE`]).
@@ -60,7 +60,7 @@ impl std::fmt::Debug for Handle {
     }
 }
 
-/// Starts an instance on the current tokio runtime with the given interfaces; sockets are
+/// Starts an instance on the current tokio runtime with the given interfaces. Sockets are
 /// opened in the network namespace of the thread that runs the runtime.
 pub fn spawn(
     config: Config,
@@ -81,7 +81,7 @@ pub fn spawn(
 }
 
 impl Handle {
-    /// An interface appeared or changed.
+    /// Reports that an interface appeared or changed.
     pub fn update_interface(&self, info: InterfaceInfo) {
         let _ = self.commands.send(Command::Input(Input::InterfaceUpdate(info)));
     }
@@ -90,7 +90,7 @@ impl Handle {
         let _ = self.commands.send(Command::Input(Input::InterfaceRemoved { ifindex }));
     }
 
-    /// The BFD session of `neighbor` (its interface address) on `ifindex` went down.
+    /// Reports that the BFD session of `neighbor` (its interface address) on `ifindex` went down.
     pub fn bfd_down(&self, ifindex: u32, neighbor: Ipv4Addr) {
         let _ = self.commands.send(Command::Input(Input::BfdDown { ifindex, neighbor }));
     }

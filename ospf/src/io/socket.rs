@@ -12,7 +12,7 @@ use tokio::io::unix::AsyncFd;
 
 use crate::packet::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, IP_PROTOCOL};
 
-/// IP precedence "internetwork control" (0xc0), as RFC 2328 appendix A.1 asks for.
+/// IP precedence "internetwork control" (0xc0), as RFC 2328 appendix A.1 requires.
 const TOS_INTERNETWORK_CONTROL: u32 = 0xc0;
 
 /// Room for the largest IPv4 datagram.

@@ -193,7 +193,7 @@ impl LsaHeader {
     }
 }
 
-/// Which of two instances of an LSA is more recent (RFC 2328 section 13.1).
+/// The result of comparing two instances of an LSA (RFC 2328 section 13.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recency {
     Newer,
@@ -249,7 +249,7 @@ impl LsaBody {
     }
 }
 
-/// Why an LSA was discarded.
+/// The reason an LSA was discarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum LsaError {
     #[error("LSA of {len} bytes is shorter than its 20-byte header")]
@@ -272,7 +272,7 @@ pub enum LsaError {
 
 /// An LSA: its header, its decoded body and the exact bytes it travels as.
 ///
-/// The bytes are kept so that LSAs of other routers are flooded exactly as received; only the age
+/// The bytes are kept so that LSAs of other routers are flooded exactly as received. Only the age
 /// field changes in transit, and the checksum does not cover it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lsa {
@@ -282,7 +282,7 @@ pub struct Lsa {
 }
 
 impl Lsa {
-    /// Decodes and validates one LSA; `buf` holds exactly the LSA (its length field must match).
+    /// Decodes and validates one LSA. `buf` is exactly the LSA, and its length field must match.
     ///
     /// The checks are those of RFC 2328 section 13 steps 1 and 2 plus body consistency.
     pub fn decode(buf: &[u8]) -> Result<Lsa, LsaError> {

@@ -47,7 +47,7 @@ impl fmt::Debug for Authentication {
     }
 }
 
-/// Why a packet failed authentication.
+/// The reason a packet failed authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthError {

@@ -179,7 +179,7 @@ fn read_headers(reader: &mut Reader<'_>) -> Option<Vec<LsaHeader>> {
 }
 
 /// Splits the LSAs of a Link State Update. A framing error (an LSA length that does not fit)
-/// drops the whole packet because nothing after it can be located; an LSA that frames correctly
+/// drops the whole packet because nothing after it can be located. An LSA that frames correctly
 /// but fails its own checks is discarded alone.
 fn decode_ls_update(body: &[u8], discarded_lsas: &mut Vec<LsaError>) -> Result<LsUpdate, PacketError> {
     let mut reader = Reader::new(body);

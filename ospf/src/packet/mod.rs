@@ -135,7 +135,7 @@ pub struct Decoded<'a> {
     pub discarded_lsas: Vec<LsaError>,
 }
 
-/// Why a packet was dropped before any state was looked at.
+/// The reason a packet was dropped before any state was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum PacketError {
     #[error("packet of {len} bytes is shorter than the 24-byte OSPF header")]

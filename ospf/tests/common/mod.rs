@@ -163,7 +163,7 @@ impl Network {
     }
 }
 
-/// The configuration of test routers: fast timers, everything in 10.0.0.0/8.
+/// Returns the configuration of test routers: fast timers, everything in 10.0.0.0/8.
 pub fn config(router_id: &str, network_type: hna_ospf::NetworkType) -> Config {
     let mut config = Config::new(addr(router_id)).network(net("10.0.0.0/8"));
     config.default_interface.network_type = network_type;
