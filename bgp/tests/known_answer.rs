@@ -9,7 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use common::{CapturedMessage, bgp_messages, data_dir};
 use hna_bgp::wire::{DecodedMessage, SessionContext, cease_subcode, decode_message, error_code};
 use hna_bgp::*;
-use hna_evpn::{Esi, EthernetTag, EvpnRoute, ExtendedCommunity, Label, MacAddress, RouteDistinguisher, RouteTarget};
+use hna_evpn::{
+    Esi, EthernetTag, EvpnRoute, ExtendedCommunity, Label, MacAddress, RouteDistinguisher,
+    RouteTarget,
+};
 
 /// Decodes every message of a capture with the contexts its OPENs negotiate, per connection.
 /// Messages sent before both OPENs were seen (or from captures without them) use a 4-octet AS
@@ -20,7 +23,10 @@ fn decode_capture(file: &str) -> Vec<(CapturedMessage, DecodedMessage)> {
     for m in bgp_messages(&data_dir().join(file)) {
         let ctx = match (opens.get(&m.flow.dst), opens.get(&m.flow.src)) {
             (Some(receiver), Some(sender)) => SessionContext::negotiate(receiver, sender).0,
-            _ => SessionContext { four_octet_as: true, ..Default::default() },
+            _ => SessionContext {
+                four_octet_as: true,
+                ..Default::default()
+            },
         };
         let decoded = decode_message(&m.bytes, &ctx).unwrap_or_else(|e| panic!("{file}: {e}"));
         if let DecodedMessage::Open(open) = &decoded {
@@ -36,7 +42,11 @@ fn decode_capture(file: &str) -> Vec<(CapturedMessage, DecodedMessage)> {
 
 /// Returns the context both FRR sides negotiate.
 fn frr_context() -> SessionContext {
-    SessionContext { four_octet_as: true, extended_message: true, add_path: Vec::new() }
+    SessionContext {
+        four_octet_as: true,
+        extended_message: true,
+        add_path: Vec::new(),
+    }
 }
 
 fn updates(decoded: &[(CapturedMessage, DecodedMessage)]) -> Vec<&Update> {
@@ -62,7 +72,11 @@ fn assert_reencodes_exactly(file: &str) {
     let ctx = frr_context();
     for (m, decoded) in decode_capture(file) {
         let again = decoded.into_message().to_bytes(&ctx).unwrap();
-        assert_eq!(again, m.bytes, "{file}: message from {} re-encodes differently", m.flow.src);
+        assert_eq!(
+            again, m.bytes,
+            "{file}: message from {} re-encodes differently",
+            m.flow.src
+        );
     }
 }
 
@@ -79,7 +93,9 @@ fn frr_type5_capture_reencodes_exactly() {
 #[test]
 fn frr_open_decodes_to_capabilities() {
     let decoded = decode_capture("frr-fabric-bgp.pcap");
-    let (_, DecodedMessage::Open(open)) = &decoded[0] else { panic!("first message is not an OPEN") };
+    let (_, DecodedMessage::Open(open)) = &decoded[0] else {
+        panic!("first message is not an OPEN")
+    };
     assert_eq!(open.version, 4);
     assert_eq!(open.my_as, 65500);
     assert_eq!(open.hold_time, 180);
@@ -88,18 +104,39 @@ fn frr_open_decodes_to_capabilities() {
     let evpn = AfiSafi::L2VPN_EVPN;
     let expected = vec![
         Capability::Multiprotocol(evpn),
-        Capability::Unknown { code: 128, value: Vec::new() },
+        Capability::Unknown {
+            code: 128,
+            value: Vec::new(),
+        },
         Capability::RouteRefresh,
         Capability::EnhancedRouteRefresh,
         Capability::FourOctetAs(65500),
         Capability::ExtendedMessage,
-        Capability::AddPath(vec![AddPathFamily { afi_safi: evpn, direction: AddPathDirection::Receive }]),
-        Capability::Fqdn { hostname: "leaf1".into(), domain_name: String::new() },
-        Capability::GracefulRestart(GracefulRestart { restart_flags: 0xc, restart_time: 120, families: Vec::new() }),
-        Capability::LongLivedGracefulRestart(vec![LlgrFamily { afi_safi: evpn, flags: 0x80, stale_time: 0 }]),
+        Capability::AddPath(vec![AddPathFamily {
+            afi_safi: evpn,
+            direction: AddPathDirection::Receive,
+        }]),
+        Capability::Fqdn {
+            hostname: "leaf1".into(),
+            domain_name: String::new(),
+        },
+        Capability::GracefulRestart(GracefulRestart {
+            restart_flags: 0xc,
+            restart_time: 120,
+            families: Vec::new(),
+        }),
+        Capability::LongLivedGracefulRestart(vec![LlgrFamily {
+            afi_safi: evpn,
+            flags: 0x80,
+            stale_time: 0,
+        }]),
     ];
     assert_eq!(caps, expected);
-    assert_eq!(open.capability_parameters.len(), 10, "FRR sends one capability per optional parameter");
+    assert_eq!(
+        open.capability_parameters.len(),
+        10,
+        "FRR sends one capability per optional parameter"
+    );
     assert_eq!(open.asn(), 65500);
 }
 
@@ -107,8 +144,14 @@ fn frr_open_decodes_to_capabilities() {
 fn frr_keepalive_and_end_of_rib_decode() {
     let decoded = decode_capture("frr-fabric-bgp.pcap");
     assert!(decoded.iter().any(|(_, d)| *d == DecodedMessage::Keepalive));
-    let eors: Vec<AfiSafi> = updates(&decoded).iter().filter_map(|u| u.end_of_rib_family()).collect();
-    assert!(eors.contains(&AfiSafi::L2VPN_EVPN), "no l2vpn-evpn End-of-RIB in {eors:?}");
+    let eors: Vec<AfiSafi> = updates(&decoded)
+        .iter()
+        .filter_map(|u| u.end_of_rib_family())
+        .collect();
+    assert!(
+        eors.contains(&AfiSafi::L2VPN_EVPN),
+        "no l2vpn-evpn End-of-RIB in {eors:?}"
+    );
 }
 
 #[test]
@@ -116,17 +159,32 @@ fn frr_type2_route_decodes_to_expected_values() {
     let decoded = decode_capture("frr-fabric-bgp.pcap");
     let update = updates(&decoded)
         .into_iter()
-        .find(|u| evpn_routes(u).iter().any(|r| matches!(r, EvpnRoute::MacIp(_))))
+        .find(|u| {
+            evpn_routes(u)
+                .iter()
+                .any(|r| matches!(r, EvpnRoute::MacIp(_)))
+        })
         .expect("an UPDATE with a type-2 route");
 
     let reach = update.mp_reach.as_ref().unwrap();
     assert_eq!(reach.afi_safi, AfiSafi::L2VPN_EVPN);
     assert_eq!(reach.next_hop, MpNextHop::Ipv4(Ipv4Addr::new(10, 0, 0, 2)));
-    let EvpnRoute::MacIp(route) = &evpn_routes(update)[0] else { panic!("not a MAC/IP route") };
-    assert_eq!(route.rd, RouteDistinguisher::Ipv4 { address: Ipv4Addr::new(10, 0, 0, 2), number: 2 });
+    let EvpnRoute::MacIp(route) = &evpn_routes(update)[0] else {
+        panic!("not a MAC/IP route")
+    };
+    assert_eq!(
+        route.rd,
+        RouteDistinguisher::Ipv4 {
+            address: Ipv4Addr::new(10, 0, 0, 2),
+            number: 2
+        }
+    );
     assert_eq!(route.esi, Esi::ZERO);
     assert_eq!(route.ethernet_tag, EthernetTag(0));
-    assert_eq!(route.mac, "26:40:7e:2a:95:c3".parse::<MacAddress>().unwrap());
+    assert_eq!(
+        route.mac,
+        "26:40:7e:2a:95:c3".parse::<MacAddress>().unwrap()
+    );
     assert_eq!(route.ip, None);
     assert_eq!(route.label1, Label::from_vni(10000).unwrap());
     assert_eq!(route.label2, None);
@@ -141,8 +199,13 @@ fn frr_type2_route_decodes_to_expected_values() {
     assert_eq!(
         attrs.extended_communities,
         Some(vec![
-            ExtendedCommunity::RouteTarget(RouteTarget::As2 { asn: 65500, value: 10000 }),
-            ExtendedCommunity::Encapsulation { tunnel_type: hna_evpn::tunnel_type::VXLAN },
+            ExtendedCommunity::RouteTarget(RouteTarget::As2 {
+                asn: 65500,
+                value: 10000
+            }),
+            ExtendedCommunity::Encapsulation {
+                tunnel_type: hna_evpn::tunnel_type::VXLAN
+            },
         ])
     );
 }
@@ -152,12 +215,26 @@ fn frr_type3_route_carries_pmsi_tunnel() {
     let decoded = decode_capture("frr-fabric-bgp.pcap");
     let update = updates(&decoded)
         .into_iter()
-        .find(|u| evpn_routes(u).iter().any(|r| matches!(r, EvpnRoute::InclusiveMulticast(_))))
+        .find(|u| {
+            evpn_routes(u)
+                .iter()
+                .any(|r| matches!(r, EvpnRoute::InclusiveMulticast(_)))
+        })
         .expect("an UPDATE with a type-3 route");
-    let EvpnRoute::InclusiveMulticast(route) = &evpn_routes(update)[0] else { panic!("not a type-3 route") };
+    let EvpnRoute::InclusiveMulticast(route) = &evpn_routes(update)[0] else {
+        panic!("not a type-3 route")
+    };
     assert_eq!(route.ethernet_tag, EthernetTag(0));
-    let IpAddr::V4(origin) = route.originating_ip else { panic!("IPv6 originator") };
-    assert_eq!(route.rd, RouteDistinguisher::Ipv4 { address: origin, number: 2 });
+    let IpAddr::V4(origin) = route.originating_ip else {
+        panic!("IPv6 originator")
+    };
+    assert_eq!(
+        route.rd,
+        RouteDistinguisher::Ipv4 {
+            address: origin,
+            number: 2
+        }
+    );
     let pmsi = update.attributes.pmsi_tunnel.as_ref().expect("PMSI tunnel");
     assert_eq!(pmsi.flags, 0);
     assert_eq!(pmsi.tunnel_type, pmsi_tunnel_type::INGRESS_REPLICATION);
@@ -170,19 +247,51 @@ fn frr_type5_route_decodes_to_expected_values() {
     let decoded = decode_capture("frr-type5-notification.pcap");
     let update = updates(&decoded)
         .into_iter()
-        .find(|u| evpn_routes(u).iter().any(|r| matches!(r, EvpnRoute::IpPrefix(_))))
+        .find(|u| {
+            evpn_routes(u)
+                .iter()
+                .any(|r| matches!(r, EvpnRoute::IpPrefix(_)))
+        })
         .expect("an UPDATE with a type-5 route");
-    let EvpnRoute::IpPrefix(route) = &evpn_routes(update)[0] else { panic!("not a type-5 route") };
-    assert_eq!(route.rd, RouteDistinguisher::Ipv4 { address: Ipv4Addr::new(10, 0, 0, 1), number: 1 });
+    let EvpnRoute::IpPrefix(route) = &evpn_routes(update)[0] else {
+        panic!("not a type-5 route")
+    };
+    assert_eq!(
+        route.rd,
+        RouteDistinguisher::Ipv4 {
+            address: Ipv4Addr::new(10, 0, 0, 1),
+            number: 1
+        }
+    );
     assert_eq!(route.esi, Esi::ZERO);
     assert_eq!(route.ethernet_tag, EthernetTag(0));
-    assert_eq!(route.value.prefix(), "10.70.1.0/24".parse::<ipnet::IpNet>().unwrap());
+    assert_eq!(
+        route.value.prefix(),
+        "10.70.1.0/24".parse::<ipnet::IpNet>().unwrap()
+    );
     assert_eq!(route.value.gateway(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     assert_eq!(route.label, Label::from_vni(100).unwrap());
-    let ext = update.attributes.extended_communities.as_ref().expect("extended communities");
-    assert!(ext.contains(&ExtendedCommunity::Encapsulation { tunnel_type: 8 }), "{ext:?}");
-    assert!(ext.iter().any(|c| matches!(c, ExtendedCommunity::RouterMac(_))), "no router's MAC in {ext:?}");
-    assert!(ext.iter().any(|c| matches!(c, ExtendedCommunity::RouteTarget(RouteTarget::As2 { asn: 65500, value: 100 }))));
+    let ext = update
+        .attributes
+        .extended_communities
+        .as_ref()
+        .expect("extended communities");
+    assert!(
+        ext.contains(&ExtendedCommunity::Encapsulation { tunnel_type: 8 }),
+        "{ext:?}"
+    );
+    assert!(
+        ext.iter()
+            .any(|c| matches!(c, ExtendedCommunity::RouterMac(_))),
+        "no router's MAC in {ext:?}"
+    );
+    assert!(ext.iter().any(|c| matches!(
+        c,
+        ExtendedCommunity::RouteTarget(RouteTarget::As2 {
+            asn: 65500,
+            value: 100
+        })
+    )));
 }
 
 #[test]
@@ -199,10 +308,18 @@ fn frr_notification_carries_shutdown_communication() {
     // Both sides advertised graceful restart with the N bit, so FRR wraps the shutdown in a
     // Hard Reset whose data starts with the original code and subcode (RFC 8538 section 3).
     assert_eq!(notification.subcode, cease_subcode::HARD_RESET);
-    assert_eq!(notification.data[..2], [error_code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN]);
-    assert_eq!(notification.shutdown_communication(), Some("maintenance window 42"));
-    let plain =
-        Notification::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "maintenance window 42");
+    assert_eq!(
+        notification.data[..2],
+        [error_code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN]
+    );
+    assert_eq!(
+        notification.shutdown_communication(),
+        Some("maintenance window 42")
+    );
+    let plain = Notification::with_shutdown_communication(
+        cease_subcode::ADMINISTRATIVE_SHUTDOWN,
+        "maintenance window 42",
+    );
     assert_eq!(&notification.data[2..], plain.data.as_slice());
 }
 
@@ -223,7 +340,10 @@ fn other_router_captures_round_trip() {
     ] {
         let decoded = decode_capture(file);
         assert!(!decoded.is_empty(), "{file}: no BGP message found");
-        let ctx = SessionContext { four_octet_as: true, ..Default::default() };
+        let ctx = SessionContext {
+            four_octet_as: true,
+            ..Default::default()
+        };
         for (_, d) in decoded {
             let message = d.into_message();
             let bytes = message.to_bytes(&ctx).unwrap();
@@ -236,11 +356,18 @@ fn other_router_captures_round_trip() {
 #[test]
 fn four_octet_as_capture_uses_negotiated_widths() {
     let decoded = decode_capture("bgp-4byte-asn.pcap");
-    let paths: Vec<&AsPath> = updates(&decoded).iter().filter_map(|u| u.attributes.as_path.as_ref()).collect();
+    let paths: Vec<&AsPath> = updates(&decoded)
+        .iter()
+        .filter_map(|u| u.attributes.as_path.as_ref())
+        .collect();
     assert!(!paths.is_empty());
     // Every session there is either 4-octet or carries AS4_PATH beside a 2-octet AS_PATH.
-    let any_as4_path = updates(&decoded).iter().any(|u| u.attributes.as4_path.is_some());
-    let any_wide = paths.iter().any(|p| p.segments.iter().flat_map(|s| &s.asns).any(|&a| a > 65535));
+    let any_as4_path = updates(&decoded)
+        .iter()
+        .any(|u| u.attributes.as4_path.is_some());
+    let any_wide = paths
+        .iter()
+        .any(|p| p.segments.iter().flat_map(|s| &s.asns).any(|&a| a > 65535));
     assert!(any_as4_path || any_wide, "no 4-octet AS number decoded");
 }
 
@@ -248,8 +375,16 @@ fn four_octet_as_capture_uses_negotiated_widths() {
 fn other_router_evpn_type2_decodes() {
     let decoded = decode_capture("bgp-encap.pcap");
     let update = updates(&decoded)[0];
-    let EvpnRoute::MacIp(route) = &evpn_routes(update)[0] else { panic!("not a MAC/IP route") };
-    assert_eq!(route.rd, RouteDistinguisher::Ipv4 { address: Ipv4Addr::new(4, 4, 4, 4), number: 4 });
+    let EvpnRoute::MacIp(route) = &evpn_routes(update)[0] else {
+        panic!("not a MAC/IP route")
+    };
+    assert_eq!(
+        route.rd,
+        RouteDistinguisher::Ipv4 {
+            address: Ipv4Addr::new(4, 4, 4, 4),
+            number: 4
+        }
+    );
     assert_eq!(route.mac, MacAddress([0x02, 0x06, 0x0a, 0x0e, 0xfa, 0xf3]));
     assert_eq!(route.label1.vni(), 101);
 }
@@ -261,8 +396,16 @@ fn large_communities_decode() {
     assert_eq!(
         first.attributes.large_communities,
         Some(vec![
-            LargeCommunity { global_administrator: 65535, local_data_1: 1, local_data_2: 1 },
-            LargeCommunity { global_administrator: u32::MAX, local_data_1: u32::MAX, local_data_2: u32::MAX },
+            LargeCommunity {
+                global_administrator: 65535,
+                local_data_1: 1,
+                local_data_2: 1
+            },
+            LargeCommunity {
+                global_administrator: u32::MAX,
+                local_data_1: u32::MAX,
+                local_data_2: u32::MAX
+            },
         ])
     );
 }
@@ -270,17 +413,32 @@ fn large_communities_decode() {
 #[test]
 fn role_capture_carries_otc() {
     let decoded = decode_capture("bgp-role.pcapng");
-    let (_, DecodedMessage::Open(open)) = &decoded[0] else { panic!("first message is not an OPEN") };
+    let (_, DecodedMessage::Open(open)) = &decoded[0] else {
+        panic!("first message is not an OPEN")
+    };
     // The BGP role capability (RFC 9234, code 9) is not decoded and stays byte-exact.
-    assert!(open.capabilities().any(|c| *c == Capability::Unknown { code: 9, value: vec![3] }));
-    assert!(updates(&decoded).iter().any(|u| u.attributes.otc == Some(65001)));
+    assert!(open.capabilities().any(|c| *c
+        == Capability::Unknown {
+            code: 9,
+            value: vec![3]
+        }));
+    assert!(
+        updates(&decoded)
+            .iter()
+            .any(|u| u.attributes.otc == Some(65001))
+    );
 }
 
 #[test]
 fn shutdown_communication_from_other_router_decodes() {
     let decoded = decode_capture("bgp-shutdown-communication.pcapng");
-    let (_, DecodedMessage::Notification(n)) = &decoded[0] else { panic!("not a NOTIFICATION") };
-    assert_eq!(n.shutdown_communication(), Some("This is a test of the shutdown communication system."));
+    let (_, DecodedMessage::Notification(n)) = &decoded[0] else {
+        panic!("not a NOTIFICATION")
+    };
+    assert_eq!(
+        n.shutdown_communication(),
+        Some("This is a test of the shutdown communication system.")
+    );
 }
 
 #[test]
@@ -293,7 +451,10 @@ fn hard_reset_notification_decodes() {
             _ => None,
         })
         .unwrap();
-    assert_eq!((n.code, n.subcode, n.data.as_slice()), (6, cease_subcode::HARD_RESET, &[6u8, 3][..]));
+    assert_eq!(
+        (n.code, n.subcode, n.data.as_slice()),
+        (6, cease_subcode::HARD_RESET, &[6u8, 3][..])
+    );
 }
 
 /// Writes the fuzz seed corpora from the captures: `cargo test -p hna-bgp --test known_answer
@@ -308,16 +469,29 @@ fn write_fuzz_seeds() {
     let mut evpn = Vec::new();
     for entry in std::fs::read_dir(data_dir()).unwrap() {
         let path = entry.unwrap().path();
-        if !path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+        if !path
+            .extension()
+            .is_some_and(|e| e == "pcap" || e == "pcapng")
+        {
             continue;
         }
         for m in bgp_messages(&path) {
             // Context octet: four-octet AS, plus add-path for every family on the add-path capture.
-            let selector = if path.ends_with("bgp-addpath.pcap") { 0x1c } else { 0x01 };
+            let selector = if path.ends_with("bgp-addpath.pcap") {
+                0x1c
+            } else {
+                0x01
+            };
             bgp.push([vec![selector], m.bytes.clone()].concat());
             if let Ok(DecodedMessage::Update(u)) = decode_message(&m.bytes, &frr_context()) {
                 let mut nlri = Vec::new();
-                for list in [u.update.mp_reach.map(|r| r.nlri), u.update.mp_unreach.map(|r| r.nlri)].into_iter().flatten() {
+                for list in [
+                    u.update.mp_reach.map(|r| r.nlri),
+                    u.update.mp_unreach.map(|r| r.nlri),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     if let NlriList::Evpn(routes) = list {
                         for r in routes {
                             r.nlri.encode(&mut nlri);

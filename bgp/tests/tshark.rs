@@ -20,32 +20,55 @@ fn all_capabilities() -> Vec<Capability> {
         Capability::EnhancedRouteRefresh,
         Capability::ExtendedMessage,
         Capability::FourOctetAs(4_200_000_001),
-        Capability::AddPath(vec![AddPathFamily { afi_safi: AfiSafi::L2VPN_EVPN, direction: AddPathDirection::Receive }]),
+        Capability::AddPath(vec![AddPathFamily {
+            afi_safi: AfiSafi::L2VPN_EVPN,
+            direction: AddPathDirection::Receive,
+        }]),
         Capability::GracefulRestart(GracefulRestart {
             restart_flags: 0x4,
             restart_time: 120,
-            families: vec![GracefulRestartFamily { afi_safi: AfiSafi::L2VPN_EVPN, flags: 0x80 }],
+            families: vec![GracefulRestartFamily {
+                afi_safi: AfiSafi::L2VPN_EVPN,
+                flags: 0x80,
+            }],
         }),
         Capability::LongLivedGracefulRestart(vec![LlgrFamily {
             afi_safi: AfiSafi::L2VPN_EVPN,
             flags: 0x80,
             stale_time: 3600,
         }]),
-        Capability::Fqdn { hostname: "hna1".into(), domain_name: "example.net".into() },
+        Capability::Fqdn {
+            hostname: "hna1".into(),
+            domain_name: "example.net".into(),
+        },
         Capability::SoftwareVersion("hna-routing 0.1.0".into()),
-        Capability::Unknown { code: 128, value: Vec::new() },
+        Capability::Unknown {
+            code: 128,
+            value: Vec::new(),
+        },
     ]
 }
 
 fn rd() -> RouteDistinguisher {
-    RouteDistinguisher::Ipv4 { address: Ipv4Addr::new(10, 0, 0, 1), number: 2 }
+    RouteDistinguisher::Ipv4 {
+        address: Ipv4Addr::new(10, 0, 0, 1),
+        number: 2,
+    }
 }
 
 fn evpn_routes() -> Vec<EvpnRoute> {
     let vni = |v| Label::from_vni(v).unwrap();
-    let esi = Esi::Lacp { system_mac: MacAddress([2, 0, 0, 0, 0, 9]), port_key: 1 };
+    let esi = Esi::Lacp {
+        system_mac: MacAddress([2, 0, 0, 0, 0, 9]),
+        port_key: 1,
+    };
     vec![
-        EvpnRoute::EthernetAd(EthernetAdRoute { rd: rd(), esi, ethernet_tag: EthernetTag::MAX, label: vni(0) }),
+        EvpnRoute::EthernetAd(EthernetAdRoute {
+            rd: rd(),
+            esi,
+            ethernet_tag: EthernetTag::MAX,
+            label: vni(0),
+        }),
         EvpnRoute::MacIp(MacIpRoute {
             rd: rd(),
             esi: Esi::ZERO,
@@ -87,14 +110,20 @@ fn evpn_routes() -> Vec<EvpnRoute> {
             rd: rd(),
             esi: Esi::ZERO,
             ethernet_tag: EthernetTag(0),
-            value: IpPrefixValue::V4 { prefix: "10.70.1.0/24".parse().unwrap(), gateway: Ipv4Addr::UNSPECIFIED },
+            value: IpPrefixValue::V4 {
+                prefix: "10.70.1.0/24".parse().unwrap(),
+                gateway: Ipv4Addr::UNSPECIFIED,
+            },
             label: vni(100),
         }),
         EvpnRoute::IpPrefix(IpPrefixRoute {
             rd: rd(),
             esi: Esi::ZERO,
             ethernet_tag: EthernetTag(0),
-            value: IpPrefixValue::V6 { prefix: "2001:db8:70::/48".parse().unwrap(), gateway: Ipv6Addr::UNSPECIFIED },
+            value: IpPrefixValue::V6 {
+                prefix: "2001:db8:70::/48".parse().unwrap(),
+                gateway: Ipv6Addr::UNSPECIFIED,
+            },
             label: vni(100),
         }),
     ]
@@ -109,14 +138,31 @@ fn evpn_attributes() -> PathAttributes {
         originator_id: Some(Ipv4Addr::new(10, 0, 0, 1)),
         cluster_list: Some(vec![Ipv4Addr::new(10, 0, 0, 201)]),
         extended_communities: Some(vec![
-            ExtendedCommunity::RouteTarget(RouteTarget::As2 { asn: 65500, value: 10000 }),
-            ExtendedCommunity::RouteTarget(RouteTarget::Ipv4 { address: Ipv4Addr::new(10, 0, 0, 1), value: 7 }),
-            ExtendedCommunity::RouteTarget(RouteTarget::As4 { asn: 4_200_000_001, value: 7 }),
-            ExtendedCommunity::Encapsulation { tunnel_type: tunnel_type::VXLAN },
+            ExtendedCommunity::RouteTarget(RouteTarget::As2 {
+                asn: 65500,
+                value: 10000,
+            }),
+            ExtendedCommunity::RouteTarget(RouteTarget::Ipv4 {
+                address: Ipv4Addr::new(10, 0, 0, 1),
+                value: 7,
+            }),
+            ExtendedCommunity::RouteTarget(RouteTarget::As4 {
+                asn: 4_200_000_001,
+                value: 7,
+            }),
+            ExtendedCommunity::Encapsulation {
+                tunnel_type: tunnel_type::VXLAN,
+            },
             ExtendedCommunity::RouterMac(MacAddress([2, 0, 0, 0, 0, 1])),
-            ExtendedCommunity::MacMobility { sticky: true, sequence: 3 },
+            ExtendedCommunity::MacMobility {
+                sticky: true,
+                sequence: 3,
+            },
             ExtendedCommunity::DefaultGateway,
-            ExtendedCommunity::EsiLabel { single_active: true, label: Label::from_vni(5).unwrap() },
+            ExtendedCommunity::EsiLabel {
+                single_active: true,
+                label: Label::from_vni(5).unwrap(),
+            },
             ExtendedCommunity::EsImportRouteTarget(MacAddress([2, 0, 0, 0, 0, 9])),
         ]),
         pmsi_tunnel: Some(PmsiTunnel {
@@ -134,16 +180,28 @@ fn ipv4_attributes() -> PathAttributes {
         origin: Some(Origin::Incomplete),
         as_path: Some(AsPath {
             segments: vec![
-                AsSegment { segment_type: AsSegmentType::ConfedSequence, asns: vec![64512] },
-                AsSegment { segment_type: AsSegmentType::Sequence, asns: vec![65001, 4_200_000_001] },
-                AsSegment { segment_type: AsSegmentType::Set, asns: vec![65010, 65011] },
+                AsSegment {
+                    segment_type: AsSegmentType::ConfedSequence,
+                    asns: vec![64512],
+                },
+                AsSegment {
+                    segment_type: AsSegmentType::Sequence,
+                    asns: vec![65001, 4_200_000_001],
+                },
+                AsSegment {
+                    segment_type: AsSegmentType::Set,
+                    asns: vec![65010, 65011],
+                },
             ],
         }),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
         med: Some(50),
         local_pref: Some(200),
         atomic_aggregate: true,
-        aggregator: Some(Aggregator { asn: 65001, address: Ipv4Addr::new(192, 0, 2, 1) }),
+        aggregator: Some(Aggregator {
+            asn: 65001,
+            address: Ipv4Addr::new(192, 0, 2, 1),
+        }),
         communities: Some(vec![Community(65001 << 16 | 100), Community::NO_EXPORT]),
         large_communities: Some(vec![LargeCommunity {
             global_administrator: 4_200_000_001,
@@ -161,7 +219,11 @@ fn ipv4_attributes() -> PathAttributes {
 }
 
 fn messages() -> Vec<Vec<u8>> {
-    let ctx = SessionContext { four_octet_as: true, extended_message: false, add_path: Vec::new() };
+    let ctx = SessionContext {
+        four_octet_as: true,
+        extended_message: false,
+        add_path: Vec::new(),
+    };
     let two_octet = SessionContext::default();
     let id = Ipv4Addr::new(10, 0, 0, 1);
     let mut out = Vec::new();
@@ -170,31 +232,65 @@ fn messages() -> Vec<Vec<u8>> {
     // OPEN with one capability per parameter, then all in one parameter.
     let open = Open::new(4_200_000_001, 90, id, all_capabilities());
     push(Message::Open(open.clone()), &ctx);
-    let single = Open { capability_parameters: vec![all_capabilities()], ..open };
+    let single = Open {
+        capability_parameters: vec![all_capabilities()],
+        ..open
+    };
     push(Message::Open(single), &ctx);
     push(Message::Keepalive, &ctx);
 
     // IPv4 unicast in the NLRI field, with every attribute that applies to it.
-    let prefixes: Vec<PathNlri<ipnet::Ipv4Net>> = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "0.0.0.0/0"]
-        .iter()
-        .map(|p| PathNlri::new(p.parse().unwrap()))
-        .collect();
+    let prefixes: Vec<PathNlri<ipnet::Ipv4Net>> = [
+        "10.0.0.0/8",
+        "10.1.0.0/16",
+        "10.1.2.0/24",
+        "10.1.2.3/32",
+        "0.0.0.0/0",
+    ]
+    .iter()
+    .map(|p| PathNlri::new(p.parse().unwrap()))
+    .collect();
     push(
-        Message::Update(Update { nlri: prefixes.clone(), attributes: ipv4_attributes(), ..Default::default() }),
+        Message::Update(Update {
+            nlri: prefixes.clone(),
+            attributes: ipv4_attributes(),
+            ..Default::default()
+        }),
         &ctx,
     );
     // The same through a 2-octet AS session, with AS4_PATH and AS4_AGGREGATOR.
     let mut attrs = ipv4_attributes();
     attrs.as_path = Some(AsPath::sequence(vec![65001, AS_TRANS]));
     attrs.as4_path = Some(AsPath::sequence(vec![65001, 4_200_000_001]));
-    attrs.aggregator = Some(Aggregator { asn: AS_TRANS, address: id });
-    attrs.as4_aggregator = Some(Aggregator { asn: 4_200_000_001, address: id });
-    push(Message::Update(Update { nlri: prefixes.clone(), attributes: attrs, ..Default::default() }), &two_octet);
-    push(Message::Update(Update { withdrawn: prefixes, ..Default::default() }), &ctx);
+    attrs.aggregator = Some(Aggregator {
+        asn: AS_TRANS,
+        address: id,
+    });
+    attrs.as4_aggregator = Some(Aggregator {
+        asn: 4_200_000_001,
+        address: id,
+    });
+    push(
+        Message::Update(Update {
+            nlri: prefixes.clone(),
+            attributes: attrs,
+            ..Default::default()
+        }),
+        &two_octet,
+    );
+    push(
+        Message::Update(Update {
+            withdrawn: prefixes,
+            ..Default::default()
+        }),
+        &ctx,
+    );
 
     // IPv6 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI.
-    let v6: Vec<PathNlri<ipnet::Ipv6Net>> =
-        ["2001:db8::/32", "2001:db8:1::/48", "::/0"].iter().map(|p| PathNlri::new(p.parse().unwrap())).collect();
+    let v6: Vec<PathNlri<ipnet::Ipv6Net>> = ["2001:db8::/32", "2001:db8:1::/48", "::/0"]
+        .iter()
+        .map(|p| PathNlri::new(p.parse().unwrap()))
+        .collect();
     push(
         Message::Update(Update {
             attributes: PathAttributes {
@@ -220,8 +316,12 @@ fn messages() -> Vec<Vec<u8>> {
 
     // Every EVPN route type through the packer, then their withdrawal.
     let routes: Vec<PathNlri<EvpnRoute>> = evpn_routes().into_iter().map(PathNlri::new).collect();
-    let mut packer =
-        UpdatePacker::new(&ctx, &evpn_attributes(), AfiSafi::L2VPN_EVPN, Some(MpNextHop::Ipv4(Ipv4Addr::new(10, 0, 0, 1))));
+    let mut packer = UpdatePacker::new(
+        &ctx,
+        &evpn_attributes(),
+        AfiSafi::L2VPN_EVPN,
+        Some(MpNextHop::Ipv4(Ipv4Addr::new(10, 0, 0, 1))),
+    );
     for r in &routes {
         packer.push_evpn(r).unwrap();
     }
@@ -229,20 +329,37 @@ fn messages() -> Vec<Vec<u8>> {
     out.extend(pack_withdrawals(&ctx, AfiSafi::L2VPN_EVPN, &NlriList::Evpn(routes)).unwrap());
 
     // End-of-RIB, ROUTE-REFRESH with each subtype, NOTIFICATIONs.
-    for family in [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST, AfiSafi::L2VPN_EVPN] {
+    for family in [
+        AfiSafi::IPV4_UNICAST,
+        AfiSafi::IPV6_UNICAST,
+        AfiSafi::L2VPN_EVPN,
+    ] {
         let mut eor = Vec::new();
         wire::encode_end_of_rib(family, &ctx, &mut eor);
         out.push(eor);
     }
     let mut push = |m: Message| out.push(m.to_bytes(&ctx).expect("encodes"));
-    for subtype in [RouteRefresh::NORMAL, RouteRefresh::BEGINNING, RouteRefresh::END] {
-        push(Message::RouteRefresh(RouteRefresh { afi_safi: AfiSafi::L2VPN_EVPN, subtype }));
+    for subtype in [
+        RouteRefresh::NORMAL,
+        RouteRefresh::BEGINNING,
+        RouteRefresh::END,
+    ] {
+        push(Message::RouteRefresh(RouteRefresh {
+            afi_safi: AfiSafi::L2VPN_EVPN,
+            subtype,
+        }));
     }
-    push(Message::Notification(Notification::with_shutdown_communication(
-        cease_subcode::ADMINISTRATIVE_SHUTDOWN,
-        "maintenance window 42",
-    )));
-    push(Message::Notification(Notification { code: 4, subcode: 0, data: Vec::new() }));
+    push(Message::Notification(
+        Notification::with_shutdown_communication(
+            cease_subcode::ADMINISTRATIVE_SHUTDOWN,
+            "maintenance window 42",
+        ),
+    ));
+    push(Message::Notification(Notification {
+        code: 4,
+        subcode: 0,
+        data: Vec::new(),
+    }));
     out
 }
 
@@ -250,8 +367,14 @@ fn tshark(args: &[&str]) -> String {
     let output = Command::new("tshark")
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("tshark could not be run ({e}); install it with `apt-get install tshark`"));
-    assert!(output.status.success(), "tshark {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        .unwrap_or_else(|e| {
+            panic!("tshark could not be run ({e}); install it with `apt-get install tshark`")
+        });
+    assert!(
+        output.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -265,11 +388,36 @@ fn tshark_dissects_encoded_messages_cleanly() {
     let types = tshark(&["-r", file, "-Y", "bgp", "-T", "fields", "-e", "bgp.type"]);
     let dissected: usize = types.lines().map(|l| l.split(',').count()).sum();
     let expert = tshark(&["-r", file, "-q", "-z", "expert"]);
-    let malformed = tshark(&["-r", file, "-Y", "_ws.malformed || _ws.expert.severity >= 6291456", "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"]);
+    let malformed = tshark(&[
+        "-r",
+        file,
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= 6291456",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.expert.message",
+    ]);
     std::fs::remove_file(&path).ok();
 
-    assert_eq!(dissected, messages.len(), "tshark found {dissected} BGP messages of {}", messages.len());
-    assert!(malformed.trim().is_empty(), "tshark reports malformed or warning frames:\n{malformed}\n{expert}");
-    assert!(!expert.contains("Errors ("), "tshark expert errors:\n{expert}");
-    assert!(!expert.contains("Warnings ("), "tshark expert warnings:\n{expert}");
+    assert_eq!(
+        dissected,
+        messages.len(),
+        "tshark found {dissected} BGP messages of {}",
+        messages.len()
+    );
+    assert!(
+        malformed.trim().is_empty(),
+        "tshark reports malformed or warning frames:\n{malformed}\n{expert}"
+    );
+    assert!(
+        !expert.contains("Errors ("),
+        "tshark expert errors:\n{expert}"
+    );
+    assert!(
+        !expert.contains("Warnings ("),
+        "tshark expert warnings:\n{expert}"
+    );
 }

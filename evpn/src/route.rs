@@ -243,19 +243,6 @@ fn ip_octets(route_type: u8, bits: u8) -> Result<usize, EvpnError> {
     }
 }
 
-fn put_ip(out: &mut Vec<u8>, ip: &IpAddr) {
-    match ip {
-        IpAddr::V4(a) => {
-            out.push(32);
-            out.extend_from_slice(&a.octets());
-        }
-        IpAddr::V6(a) => {
-            out.push(128);
-            out.extend_from_slice(&a.octets());
-        }
-    }
-}
-
 fn ip_len(ip: &IpAddr) -> usize {
     if ip.is_ipv4() { 4 } else { 16 }
 }
@@ -515,61 +502,102 @@ impl EvpnRoute {
     /// An `Unknown` value longer than 255 octets cannot be represented and is truncated; the
     /// decoder never produces one.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let value_len = self.value_len().min(255);
-        out.reserve(2 + value_len);
-        out.push(self.route_type());
-        out.push(value_len as u8);
+        if let EvpnRoute::Unknown { route_type, value } = self {
+            let value = &value[..value.len().min(255)];
+            out.push(*route_type);
+            out.push(value.len() as u8);
+            out.extend_from_slice(value);
+            return;
+        }
+        // Known routes are at most 60 octets with the header: build them on the stack and
+        // append once, which is what makes packing many routes cheap.
+        let mut b = [0u8; 60];
+        let mut w = Writer {
+            buf: &mut b,
+            pos: 2,
+        };
         match self {
             EvpnRoute::EthernetAd(r) => {
-                out.extend_from_slice(&r.rd.to_bytes());
-                out.extend_from_slice(&r.esi.to_bytes());
-                out.extend_from_slice(&r.ethernet_tag.0.to_be_bytes());
-                out.extend_from_slice(&r.label.to_bytes());
+                w.put(&r.rd.to_bytes());
+                w.put(&r.esi.to_bytes());
+                w.put(&r.ethernet_tag.0.to_be_bytes());
+                w.put(&r.label.to_bytes());
             }
             EvpnRoute::MacIp(r) => {
-                out.extend_from_slice(&r.rd.to_bytes());
-                out.extend_from_slice(&r.esi.to_bytes());
-                out.extend_from_slice(&r.ethernet_tag.0.to_be_bytes());
-                out.push(48);
-                out.extend_from_slice(&r.mac.0);
+                w.put(&r.rd.to_bytes());
+                w.put(&r.esi.to_bytes());
+                w.put(&r.ethernet_tag.0.to_be_bytes());
+                w.put(&[48]);
+                w.put(&r.mac.0);
                 match &r.ip {
-                    None => out.push(0),
-                    Some(ip) => put_ip(out, ip),
+                    None => w.put(&[0]),
+                    Some(ip) => w.put_ip(ip),
                 }
-                out.extend_from_slice(&r.label1.to_bytes());
+                w.put(&r.label1.to_bytes());
                 if let Some(label2) = r.label2 {
-                    out.extend_from_slice(&label2.to_bytes());
+                    w.put(&label2.to_bytes());
                 }
             }
             EvpnRoute::InclusiveMulticast(r) => {
-                out.extend_from_slice(&r.rd.to_bytes());
-                out.extend_from_slice(&r.ethernet_tag.0.to_be_bytes());
-                put_ip(out, &r.originating_ip);
+                w.put(&r.rd.to_bytes());
+                w.put(&r.ethernet_tag.0.to_be_bytes());
+                w.put_ip(&r.originating_ip);
             }
             EvpnRoute::EthernetSegment(r) => {
-                out.extend_from_slice(&r.rd.to_bytes());
-                out.extend_from_slice(&r.esi.to_bytes());
-                put_ip(out, &r.originating_ip);
+                w.put(&r.rd.to_bytes());
+                w.put(&r.esi.to_bytes());
+                w.put_ip(&r.originating_ip);
             }
             EvpnRoute::IpPrefix(r) => {
-                out.extend_from_slice(&r.rd.to_bytes());
-                out.extend_from_slice(&r.esi.to_bytes());
-                out.extend_from_slice(&r.ethernet_tag.0.to_be_bytes());
+                w.put(&r.rd.to_bytes());
+                w.put(&r.esi.to_bytes());
+                w.put(&r.ethernet_tag.0.to_be_bytes());
                 match r.value {
                     IpPrefixValue::V4 { prefix, gateway } => {
-                        out.push(prefix.prefix_len());
-                        out.extend_from_slice(&prefix.addr().octets());
-                        out.extend_from_slice(&gateway.octets());
+                        w.put(&[prefix.prefix_len()]);
+                        w.put(&prefix.addr().octets());
+                        w.put(&gateway.octets());
                     }
                     IpPrefixValue::V6 { prefix, gateway } => {
-                        out.push(prefix.prefix_len());
-                        out.extend_from_slice(&prefix.addr().octets());
-                        out.extend_from_slice(&gateway.octets());
+                        w.put(&[prefix.prefix_len()]);
+                        w.put(&prefix.addr().octets());
+                        w.put(&gateway.octets());
                     }
                 }
-                out.extend_from_slice(&r.label.to_bytes());
+                w.put(&r.label.to_bytes());
             }
-            EvpnRoute::Unknown { value, .. } => out.extend_from_slice(&value[..value_len]),
+            EvpnRoute::Unknown { .. } => {}
+        }
+        let len = w.pos;
+        b[0] = self.route_type();
+        b[1] = (len - 2) as u8;
+        out.extend_from_slice(&b[..len]);
+    }
+}
+
+/// Writer into the fixed buffer of one encoded route; the route types' layouts keep every
+/// write within the 60 octets.
+struct Writer<'a> {
+    buf: &'a mut [u8; 60],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+
+    fn put_ip(&mut self, ip: &IpAddr) {
+        match ip {
+            IpAddr::V4(a) => {
+                self.put(&[32]);
+                self.put(&a.octets());
+            }
+            IpAddr::V6(a) => {
+                self.put(&[128]);
+                self.put(&a.octets());
+            }
         }
     }
 }

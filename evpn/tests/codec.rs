@@ -78,7 +78,10 @@ fn value_of(route: &EvpnRoute) -> Vec<u8> {
 
 fn sample_mac_ip(ip: Option<IpAddr>, label2: bool) -> EvpnRoute {
     EvpnRoute::MacIp(MacIpRoute {
-        rd: RouteDistinguisher::Ipv4 { address: Ipv4Addr::new(10, 0, 0, 1), number: 2 },
+        rd: RouteDistinguisher::Ipv4 {
+            address: Ipv4Addr::new(10, 0, 0, 1),
+            number: 2,
+        },
         esi: Esi::ZERO,
         ethernet_tag: EthernetTag(0),
         mac: MacAddress([2, 0, 0, 0, 0, 1]),
@@ -92,18 +95,31 @@ fn sample_mac_ip(ip: Option<IpAddr>, label2: bool) -> EvpnRoute {
 fn mac_ip_lengths_follow_ip_and_label_count() {
     let v4 = Some(IpAddr::V4(Ipv4Addr::new(10, 60, 0, 1)));
     let v6 = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
-    for (ip, label2, len) in [(None, false, 33), (None, true, 36), (v4, false, 37), (v4, true, 40), (v6, false, 49), (v6, true, 52)] {
+    for (ip, label2, len) in [
+        (None, false, 33),
+        (None, true, 36),
+        (v4, false, 37),
+        (v4, true, 40),
+        (v6, false, 49),
+        (v6, true, 52),
+    ] {
         assert_eq!(sample_mac_ip(ip, label2).value_len(), len);
     }
 }
 
 #[test]
 fn mac_ip_with_ip_length_disagreeing_with_route_length_is_rejected() {
-    let mut value = value_of(&sample_mac_ip(Some(IpAddr::V4(Ipv4Addr::new(10, 60, 0, 1))), false));
+    let mut value = value_of(&sample_mac_ip(
+        Some(IpAddr::V4(Ipv4Addr::new(10, 60, 0, 1))),
+        false,
+    ));
     value[29] = 128; // claims IPv6 in a 37-octet route
     assert_eq!(
         EvpnRoute::decode_value(2, &value),
-        Err(EvpnError::InvalidRouteLength { route_type: 2, length: 37 })
+        Err(EvpnError::InvalidRouteLength {
+            route_type: 2,
+            length: 37
+        })
     );
 }
 
@@ -125,10 +141,16 @@ fn route_key_ignores_labels_and_esi() {
 #[test]
 fn ip_prefix_with_esi_and_gateway_fails_validation() {
     let route = EvpnRoute::IpPrefix(IpPrefixRoute {
-        rd: RouteDistinguisher::As2 { asn: 65500, number: 1 },
+        rd: RouteDistinguisher::As2 {
+            asn: 65500,
+            number: 1,
+        },
         esi: Esi::Arbitrary([1; 9]),
         ethernet_tag: EthernetTag(0),
-        value: IpPrefixValue::V4 { prefix: "10.70.1.0/24".parse().unwrap(), gateway: Ipv4Addr::new(10, 0, 0, 1) },
+        value: IpPrefixValue::V4 {
+            prefix: "10.70.1.0/24".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 0, 0, 1),
+        },
         label: Label::from_vni(100).unwrap(),
     });
     assert_eq!(route.validate(), Err(EvpnError::EsiAndGatewayBothSet));

@@ -165,19 +165,13 @@ impl Message {
         }
     }
 
-    /// Appends the encoded message, header included, to `out`. Fails without writing when the
-    /// message exceeds the session's maximum length.
+    /// Appends the encoded message, header included, to `out`. Fails, leaving `out` as it was,
+    /// when the message exceeds the session's maximum length.
     pub fn encode(&self, ctx: &SessionContext, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let max = match self {
             Message::Open(_) | Message::Keepalive => MAX_MESSAGE_LEN,
             _ => ctx.max_message_len(),
         };
-        if let Message::Update(u) = self {
-            let length = HEADER_LEN + update::update_body_len(u, ctx);
-            if length > max {
-                return Err(EncodeError::TooLong { length, max });
-            }
-        }
         let start = out.len();
         out.extend_from_slice(&[0xff; 16]);
         out.extend_from_slice(&[0, 0, self.message_type()]);

@@ -185,12 +185,16 @@ pub fn evpn_len(nlri: &PathNlri<EvpnRoute>, add_path: bool) -> usize {
 /// Appends one IPv4 prefix; the path identifier is written as 0 when add-path is on and the
 /// route has none.
 pub fn encode_ipv4(nlri: &PathNlri<Ipv4Net>, add_path: bool, out: &mut Vec<u8>) {
-    if add_path {
-        out.extend_from_slice(&nlri.path_id.unwrap_or(0).to_be_bytes());
-    }
+    // One append per prefix: the identifier, length and address are laid out on the stack.
     let len = nlri.nlri.prefix_len();
-    out.push(len);
-    out.extend_from_slice(&nlri.nlri.addr().octets()[..(len as usize).div_ceil(8)]);
+    let [a, b, c, d] = nlri.nlri.addr().octets();
+    let octets = (len as usize).div_ceil(8);
+    if add_path {
+        let [i0, i1, i2, i3] = nlri.path_id.unwrap_or(0).to_be_bytes();
+        out.extend_from_slice(&[i0, i1, i2, i3, len, a, b, c, d][..5 + octets]);
+    } else {
+        out.extend_from_slice(&[len, a, b, c, d][..1 + octets]);
+    }
 }
 
 /// Appends one IPv6 prefix.
@@ -199,8 +203,10 @@ pub fn encode_ipv6(nlri: &PathNlri<Ipv6Net>, add_path: bool, out: &mut Vec<u8>) 
         out.extend_from_slice(&nlri.path_id.unwrap_or(0).to_be_bytes());
     }
     let len = nlri.nlri.prefix_len();
-    out.push(len);
-    out.extend_from_slice(&nlri.nlri.addr().octets()[..(len as usize).div_ceil(8)]);
+    let mut buf = [0u8; 17];
+    buf[0] = len;
+    buf[1..].copy_from_slice(&nlri.nlri.addr().octets());
+    out.extend_from_slice(&buf[..1 + (len as usize).div_ceil(8)]);
 }
 
 /// Appends one EVPN route.

@@ -94,7 +94,10 @@ impl Notification {
             },
             subcode => (subcode, self.data.as_slice()),
         };
-        if !matches!(subcode, cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET) {
+        if !matches!(
+            subcode,
+            cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET
+        ) {
             return None;
         }
         let (&len, rest) = data.split_first()?;

@@ -38,7 +38,9 @@ pub struct CapturedMessage {
 /// Reads every link-layer frame of a pcap or pcapng file with its link type.
 fn frames(path: &Path) -> Vec<(u32, Vec<u8>)> {
     let mut magic = [0u8; 4];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = File::open(path).unwrap();
     let mut out = Vec::new();
     if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
@@ -51,7 +53,9 @@ fn frames(path: &Path) -> Vec<(u32, Vec<u8>)> {
                     let link = links.get(epb.interface_id as usize).copied().unwrap_or(1);
                     out.push((link, epb.data.to_vec()));
                 }
-                Block::SimplePacket(spb) => out.push((links.first().copied().unwrap_or(1), spb.data.to_vec())),
+                Block::SimplePacket(spb) => {
+                    out.push((links.first().copied().unwrap_or(1), spb.data.to_vec()))
+                }
                 _ => {}
             }
         }
@@ -71,7 +75,11 @@ fn ip_packet(link: u32, frame: &[u8]) -> Option<&[u8]> {
         // Ethernet, with one optional 802.1Q tag.
         1 => {
             let ether_type = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-            if ether_type == 0x8100 { frame.get(18..) } else { frame.get(14..) }
+            if ether_type == 0x8100 {
+                frame.get(18..)
+            } else {
+                frame.get(14..)
+            }
         }
         // Linux cooked capture v1.
         113 => frame.get(16..),
@@ -112,7 +120,16 @@ fn tcp_segment(ip: &[u8]) -> Option<(Flow, u32, &[u8])> {
     let dst_port = u16::from_be_bytes([*tcp.get(2)?, *tcp.get(3)?]);
     let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
     let offset = (*tcp.get(12)? >> 4) as usize * 4;
-    Some((Flow { src, src_port, dst, dst_port }, seq, tcp.get(offset..)?))
+    Some((
+        Flow {
+            src,
+            src_port,
+            dst,
+            dst_port,
+        },
+        seq,
+        tcp.get(offset..)?,
+    ))
 }
 
 /// Extracts the BGP messages of every TCP flow to or from port 179, in capture order per flow.
@@ -123,7 +140,9 @@ pub fn bgp_messages(path: &Path) -> Vec<CapturedMessage> {
     let mut order: Vec<Flow> = Vec::new();
     let mut out = Vec::new();
     for (link, frame) in frames(path) {
-        let Some((flow, seq, payload)) = ip_packet(link, &frame).and_then(tcp_segment) else { continue };
+        let Some((flow, seq, payload)) = ip_packet(link, &frame).and_then(tcp_segment) else {
+            continue;
+        };
         if (flow.src_port != 179 && flow.dst_port != 179) || payload.is_empty() {
             continue;
         }
@@ -153,7 +172,10 @@ pub fn bgp_messages(path: &Path) -> Vec<CapturedMessage> {
 
         loop {
             // Resynchronise on the marker.
-            match buffer.windows(16).position(|w| w.iter().all(|&b| b == 0xff)) {
+            match buffer
+                .windows(16)
+                .position(|w| w.iter().all(|&b| b == 0xff))
+            {
                 Some(0) => {}
                 Some(start) => {
                     buffer.drain(..start);
@@ -171,7 +193,10 @@ pub fn bgp_messages(path: &Path) -> Vec<CapturedMessage> {
             if buffer.len() < length {
                 break;
             }
-            out.push(CapturedMessage { flow, bytes: buffer.drain(..length).collect() });
+            out.push(CapturedMessage {
+                flow,
+                bytes: buffer.drain(..length).collect(),
+            });
         }
     }
     let _ = order;
@@ -181,7 +206,11 @@ pub fn bgp_messages(path: &Path) -> Vec<CapturedMessage> {
 fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { (chunk[0] as u16) << 8 };
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            (chunk[0] as u16) << 8
+        };
         sum += word as u32;
     }
     while sum > 0xffff {
@@ -235,7 +264,10 @@ fn tcp_frame(seq: u32, ack: u32, flags: u8, payload: &[u8], reverse: bool) -> Ve
 /// three-way handshake, so that a dissector sees a well-formed stream.
 pub fn write_pcap(path: &Path, messages: &[Vec<u8>]) {
     let file = File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header = pcap_file::pcap::PcapHeader { datalink: DataLink::ETHERNET, ..Default::default() };
+    let header = pcap_file::pcap::PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..Default::default()
+    };
     let mut writer = PcapWriter::with_header(file, header).expect("pcap header");
     let (client_isn, server_isn) = (1000u32, 5000u32);
     let mut frames = vec![
