@@ -2,7 +2,10 @@
 
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod lab;
 pub mod logging;
 pub mod metrics;
+pub mod plane;
+pub mod router;
 pub mod settings;

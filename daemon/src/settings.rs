@@ -53,7 +53,7 @@ pub fn router_mac(router_id: Ipv4Addr) -> MacAddress {
     MacAddress([0x02, 0x00, a, b, c, d])
 }
 
-/// Returns the name of the network namespace that holds an L3VRF's interfaces and routes.
+/// Returns the name of the network namespace that contains an L3VRF's interfaces and routes.
 pub fn vrf_namespace(prefix: &str, l3vrf: &str) -> String {
     format!("{prefix}{l3vrf}")
 }
@@ -82,7 +82,7 @@ pub fn route_target(value: RdOrRt) -> RouteTarget {
     }
 }
 
-/// The OSPF instance's settings, or `None` when OSPF is not configured.
+/// Returns the OSPF instance's settings, or `None` when OSPF is not configured.
 pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
     let ospf = config.ospf.as_ref()?;
     let mut settings = hna_ospf::Config::new(ospf.router_id.or_else(|| router_id(config))?);
@@ -142,7 +142,7 @@ pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
     Some(settings)
 }
 
-/// The BFD parameters of every session the configuration asks for.
+/// Returns the BFD parameters of every session the configuration requests.
 pub fn bfd_params(config: &Config) -> hna_bfd::SessionParams {
     let bfd = &config.bfd;
     let tx = bfd.desired_min_tx_ms.map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
@@ -152,7 +152,7 @@ pub fn bfd_params(config: &Config) -> hna_bfd::SessionParams {
     hna_bfd::SessionParams::new(tx, rx, multiplier).expect("BFD timers validated by the configuration reader")
 }
 
-/// The EVPN control plane's settings, or `None` without BGP or a VTEP address.
+/// Returns the EVPN control plane's settings, or `None` without BGP or a VTEP address.
 ///
 /// An L2VNI is a VXLAN interface that is a member of a bridge and whose VNI is no tenant's
 /// L3VNI. L2VNIs are only active with `advertise-all-vni`, as in FRR.
@@ -234,4 +234,85 @@ pub fn evpn(config: &Config) -> Option<EvpnConfig> {
 /// first address.
 pub fn interface_address(config: &Config, interface: &str) -> Option<IpAddr> {
     config.interfaces.get(interface)?.ipv4_addresses.first().map(|address| IpAddr::V4(address.addr()))
+}
+
+/// Converts the prefix-lists and route-maps for the BGP policy engine (which also serves the EVPN
+/// control plane's route-maps).
+pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
+    use hna_bgp::policy::{Action, Match, PolicySet, PrefixList, PrefixListEntry, RouteMap, RouteMapEntry, Set};
+
+    let action = |action: Option<config::PolicyAction>| match action {
+        Some(config::PolicyAction::Permit) => Action::Permit,
+        // The reader rejects entries without a policy; deny is the safe reading of none.
+        Some(config::PolicyAction::Deny) | None => Action::Deny,
+    };
+
+    let prefix_lists = config
+        .prefix_lists
+        .iter()
+        .map(|(name, list)| {
+            let entries = list
+                .entries
+                .iter()
+                .filter_map(|(seq, entry)| {
+                    Some(PrefixListEntry {
+                        seq: *seq,
+                        action: action(entry.action),
+                        prefix: ipnet::IpNet::V4(entry.prefix?),
+                        ge: entry.ge,
+                        le: entry.le,
+                    })
+                })
+                .collect();
+            (name.clone(), PrefixList::new(entries))
+        })
+        .collect();
+
+    let route_maps = config
+        .route_maps
+        .iter()
+        .map(|(name, map)| {
+            let entries = map
+                .entries
+                .iter()
+                .map(|(seq, entry)| RouteMapEntry {
+                    seq: *seq,
+                    action: action(entry.action),
+                    matches: entry
+                        .matches
+                        .iter()
+                        .map(|condition| match condition {
+                            config::RouteMapMatch::IpAddressPrefixList(list) => Match::PrefixList(list.clone()),
+                            config::RouteMapMatch::SourceL3vrf(vrf) => Match::SourceL3vrf(vrf.clone()),
+                            config::RouteMapMatch::EvpnRouteType(route_type) => Match::EvpnRouteType(*route_type),
+                            config::RouteMapMatch::EvpnVni(vni) => Match::EvpnVni(*vni),
+                            config::RouteMapMatch::Community(value) => Match::Community(vec![hna_bgp::Community(*value)]),
+                            config::RouteMapMatch::ExtendedCommunityRouteTarget(rt) => {
+                                Match::RouteTarget(vec![route_target(*rt)])
+                            }
+                        })
+                        .collect(),
+                    sets: entry
+                        .sets
+                        .iter()
+                        .map(|action| match action {
+                            config::RouteMapSet::LocalPreference(value) => Set::LocalPreference(*value),
+                            config::RouteMapSet::Med(value) => Set::Med(*value),
+                            config::RouteMapSet::Community { values, additive } => Set::Community {
+                                communities: values.iter().map(|value| hna_bgp::Community(*value)).collect(),
+                                additive: *additive,
+                            },
+                            config::RouteMapSet::ExtendedCommunityRouteTarget(rt) => {
+                                Set::RouteTargetAdd(vec![route_target(*rt)])
+                            }
+                            config::RouteMapSet::IpNextHop(address) => Set::NextHop(IpAddr::V4(*address)),
+                        })
+                        .collect(),
+                })
+                .collect();
+            (name.clone(), RouteMap::new(entries))
+        })
+        .collect();
+
+    PolicySet { prefix_lists, route_maps }
 }

@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon in the current network namespace.
+    Run(RunArgs),
     /// Validate a configuration file and print a summary of what it sets up.
     CheckConfig {
         /// Path-style configuration file (`/ vrf main routing bgp ...`).
@@ -25,6 +27,29 @@ enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Path-style configuration file; re-read on SIGHUP and `hna-routectl reload`.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Control socket for `hna-routectl` (root only).
+    #[arg(long, default_value = hna_routed::control::DEFAULT_SOCKET)]
+    control_socket: PathBuf,
+    /// Address and port of the Prometheus endpoint (`GET /metrics`); none when unset.
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Prefix of the network namespaces created for tenants (L3VRFs), so that several daemons
+    /// can share one machine.
+    #[arg(long, default_value = "")]
+    netns_prefix: String,
+    /// Log filter (trace, debug, info, warn, error, or tracing directives); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Write logs as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
 /// Exit status for an invalid configuration. It is the same as clap's status for a usage error
 /// because both mean that the input must be fixed.
 const EXIT_INVALID_CONFIG: u8 = 2;
@@ -33,6 +58,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file, json } => check_config(&file, json),
+        Command::Run(args) => run(args),
     }
 }
 
@@ -52,6 +78,42 @@ fn check_config(file: &std::path::Path, json: bool) -> ExitCode {
             eprintln!("{errors}");
             eprintln!("{}: {} errors, configuration rejected", file.display(), errors.errors.len());
             ExitCode::from(EXIT_INVALID_CONFIG)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    if let Err(error) = hna_routed::logging::init(&args.log_level, args.log_json) {
+        eprintln!("hna-routed: {error}");
+        return ExitCode::from(EXIT_INVALID_CONFIG);
+    }
+    let config = match config::load(&args.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{}: configuration rejected, not starting", args.config.display());
+            return ExitCode::from(EXIT_INVALID_CONFIG);
+        }
+    };
+    let options = hna_routed::daemon::DaemonOptions {
+        config_path: args.config,
+        control_socket: args.control_socket,
+        metrics_listen: args.metrics_listen,
+        netns_prefix: args.netns_prefix,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hna-routed: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(hna_routed::daemon::run(config, options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "hna-routed stopped on an error");
+            eprintln!("hna-routed: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -22,7 +22,9 @@ use ipnet::IpNet;
 use tracing::{debug, info};
 
 pub use attributes::{EvpnAttributes, LocalRoute, PmsiTunnel, RemoteRoute, pmsi_tunnel_type};
-pub use config::{AutoRouteTarget, DuplicateDetection, EvpnConfig, IpVrfConfig, MacVrfConfig, auto_import_targets};
+pub use config::{
+    AutoRouteTarget, DuplicateDetection, EvpnConfig, IpVrfConfig, MacVrfConfig, auto_import_targets,
+};
 pub use show::{MacSnapshot, VniSnapshot};
 
 use crate::{EvpnRoute, EvpnRouteKey, MacAddress, RouteDistinguisher, RouteTarget};
@@ -33,7 +35,11 @@ use macvrf::MacVrf;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VrfNextHop {
     /// A remote VTEP reached through the L3VNI: symmetric IRB (RFC 9135 section 4.1).
-    Vxlan { vtep: IpAddr, vni: u32, router_mac: MacAddress },
+    Vxlan {
+        vtep: IpAddr,
+        vni: u32,
+        router_mac: MacAddress,
+    },
     /// The destination is looked up in another IP-VRF: a route leaked from it.
     Vrf(String),
 }
@@ -49,7 +55,11 @@ pub enum Output {
     /// flood-list member.
     Plane(Change),
     /// Set the IP-VRF route for `prefix` (an empty list removes it).
-    VrfRoute { vrf: String, prefix: IpNet, next_hops: Vec<VrfNextHop> },
+    VrfRoute {
+        vrf: String,
+        prefix: IpNet,
+        next_hops: Vec<VrfNextHop>,
+    },
 }
 
 /// Route-map evaluation, provided by the owner (the policy engine lives in the BGP crate).
@@ -127,13 +137,23 @@ impl EvpnControl {
 
     /// Applies a new configuration: VNIs and VRFs that were removed withdraw their routes and
     /// entries, new ones originate theirs, and unchanged ones keep their state.
-    pub fn apply_config(&mut self, now: Instant, config: EvpnConfig, vrf_ids: &BTreeMap<String, VrfId>) {
+    pub fn apply_config(
+        &mut self,
+        now: Instant,
+        config: EvpnConfig,
+        vrf_ids: &BTreeMap<String, VrfId>,
+    ) {
         let identity_changed = config.vtep != self.config.vtep
             || config.router_id != self.config.router_id
             || config.asn != self.config.asn;
         self.config = config;
 
-        let wanted: BTreeMap<u32, MacVrfConfig> = self.config.mac_vrfs.iter().map(|c| (c.vni, c.clone())).collect();
+        let wanted: BTreeMap<u32, MacVrfConfig> = self
+            .config
+            .mac_vrfs
+            .iter()
+            .map(|c| (c.vni, c.clone()))
+            .collect();
         let removed: Vec<u32> = self
             .mac_vrfs
             .iter()
@@ -147,12 +167,19 @@ impl EvpnControl {
             }
         }
 
-        let wanted_ip: BTreeMap<String, IpVrfConfig> = self.config.ip_vrfs.iter().map(|c| (c.name.clone(), c.clone())).collect();
+        let wanted_ip: BTreeMap<String, IpVrfConfig> = self
+            .config
+            .ip_vrfs
+            .iter()
+            .map(|c| (c.name.clone(), c.clone()))
+            .collect();
         let removed: Vec<String> = self
             .ip_vrfs
             .iter()
             .filter(|(name, vrf)| {
-                identity_changed || wanted_ip.get(*name) != Some(vrf.config()) || vrf_ids.get(*name) != Some(&vrf.vrf_id())
+                identity_changed
+                    || wanted_ip.get(*name) != Some(vrf.config())
+                    || vrf_ids.get(*name) != Some(&vrf.vrf_id())
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -174,13 +201,21 @@ impl EvpnControl {
                     vrf_id: *vrf_ids.get(name)?,
                     l3vni: ip_config.l3vni,
                     router_mac: ip_config.router_mac,
-                    export_route_targets: self.export_targets(&ip_config.export_route_targets, ip_config.auto_route_target, ip_config.l3vni),
+                    export_route_targets: self.export_targets(
+                        &ip_config.export_route_targets,
+                        ip_config.auto_route_target,
+                        ip_config.l3vni,
+                    ),
                 })
             });
             let mut vrf = MacVrf::new(
                 mac_config.clone(),
                 rd,
-                self.export_targets(&mac_config.export_route_targets, mac_config.auto_route_target, *vni),
+                self.export_targets(
+                    &mac_config.export_route_targets,
+                    mac_config.auto_route_target,
+                    *vni,
+                ),
                 self.import_targets(&mac_config.import_route_targets, *vni),
                 tenant,
                 self.config.vtep,
@@ -199,12 +234,18 @@ impl EvpnControl {
                 debug!(vrf = %name, "IP-VRF has no table id yet");
                 continue;
             };
-            let rd = ip_config.rd.unwrap_or_else(|| self.auto_rd(mac_vrf_count + index));
+            let rd = ip_config
+                .rd
+                .unwrap_or_else(|| self.auto_rd(mac_vrf_count + index));
             let vrf = IpVrf::new(
                 ip_config.clone(),
                 vrf_id,
                 rd,
-                self.export_targets(&ip_config.export_route_targets, ip_config.auto_route_target, ip_config.l3vni),
+                self.export_targets(
+                    &ip_config.export_route_targets,
+                    ip_config.auto_route_target,
+                    ip_config.l3vni,
+                ),
                 self.import_targets(&ip_config.import_route_targets, ip_config.l3vni),
                 self.config.vtep,
             );
@@ -222,39 +263,84 @@ impl EvpnControl {
 
     fn auto_rd(&self, index: usize) -> RouteDistinguisher {
         // RFC 7432 section 7.9: the router id and a number unique to the EVI on this PE.
-        RouteDistinguisher::Ipv4 { address: self.config.router_id, number: u16::try_from(index + 1).unwrap_or(u16::MAX) }
+        RouteDistinguisher::Ipv4 {
+            address: self.config.router_id,
+            number: u16::try_from(index + 1).unwrap_or(u16::MAX),
+        }
     }
 
-    fn export_targets(&self, configured: &[RouteTarget], auto: AutoRouteTarget, vni: u32) -> Vec<RouteTarget> {
-        if configured.is_empty() { vec![auto.derive(self.config.asn, vni)] } else { configured.to_vec() }
+    fn export_targets(
+        &self,
+        configured: &[RouteTarget],
+        auto: AutoRouteTarget,
+        vni: u32,
+    ) -> Vec<RouteTarget> {
+        if configured.is_empty() {
+            vec![auto.derive(self.config.asn, vni)]
+        } else {
+            configured.to_vec()
+        }
     }
 
     fn import_targets(&self, configured: &[RouteTarget], vni: u32) -> Vec<RouteTarget> {
-        if configured.is_empty() { auto_import_targets(self.config.asn, vni) } else { configured.to_vec() }
+        if configured.is_empty() {
+            auto_import_targets(self.config.asn, vni)
+        } else {
+            configured.to_vec()
+        }
+    }
+
+    /// Withdraws every route and removes every entry, as before the daemon stops for good or
+    /// when EVPN is removed from the configuration.
+    pub fn shutdown(&mut self) {
+        for (_, mut vrf) in std::mem::take(&mut self.mac_vrfs) {
+            vrf.shutdown(&mut self.outputs);
+        }
+        for (_, mut vrf) in std::mem::take(&mut self.ip_vrfs) {
+            vrf.shutdown(&mut self.outputs);
+        }
+        self.config.mac_vrfs.clear();
+        self.config.ip_vrfs.clear();
     }
 
     /// Returns the bridge's VNI, if the bridge belongs to a MAC-VRF.
     pub fn vni_of_bridge(&self, bridge: &str) -> Option<u32> {
-        self.mac_vrfs.values().find(|vrf| vrf.config().bridge == bridge).map(|vrf| vrf.config().vni)
+        self.mac_vrfs
+            .values()
+            .find(|vrf| vrf.config().bridge == bridge)
+            .map(|vrf| vrf.config().vni)
     }
 
     /// Handles a MAC learned (`learned`) or aged out on a port of the bridge of `vni`.
     pub fn local_mac(&mut self, now: Instant, vni: u32, mac: MacAddress, learned: bool) {
-        let Some(vrf) = self.mac_vrfs.get_mut(&vni) else { return };
-        vrf.local_mac(now, mac, learned, &self.config.duplicate_detection, &mut self.counters, &mut self.outputs);
+        let Some(vrf) = self.mac_vrfs.get_mut(&vni) else {
+            return;
+        };
+        vrf.local_mac(
+            now,
+            mac,
+            learned,
+            &self.config.duplicate_detection,
+            &mut self.counters,
+            &mut self.outputs,
+        );
         self.refresh_ip_vrfs();
     }
 
     /// Handles a neighbor (IP to MAC) learned or removed on the bridge of `vni`.
     pub fn local_neighbor(&mut self, vni: u32, ip: IpAddr, mac: Option<MacAddress>, learned: bool) {
-        let Some(vrf) = self.mac_vrfs.get_mut(&vni) else { return };
+        let Some(vrf) = self.mac_vrfs.get_mut(&vni) else {
+            return;
+        };
         vrf.local_neighbor(ip, mac, learned, &mut self.outputs);
     }
 
     /// Handles a connected subnet of an IP-VRF that appeared or went away (an address on one of
     /// its bridges).
     pub fn vrf_connected(&mut self, vrf: &str, prefix: IpNet, present: bool) {
-        let Some(ip_vrf) = self.ip_vrfs.get_mut(vrf) else { return };
+        let Some(ip_vrf) = self.ip_vrfs.get_mut(vrf) else {
+            return;
+        };
         ip_vrf.set_connected(prefix.trunc(), present);
         self.refresh_ip_vrfs();
     }
@@ -317,7 +403,14 @@ impl EvpnControl {
         for vrf in self.mac_vrfs.values_mut() {
             if vrf.imports(route) {
                 matched = true;
-                vrf.remote_route(now, route, true, &self.config.duplicate_detection, &mut self.counters, &mut self.outputs);
+                vrf.remote_route(
+                    now,
+                    route,
+                    true,
+                    &self.config.duplicate_detection,
+                    &mut self.counters,
+                    &mut self.outputs,
+                );
             }
         }
         for vrf in self.ip_vrfs.values_mut() {
@@ -326,7 +419,12 @@ impl EvpnControl {
                 vrf.remote_route(route, true, &mut self.counters);
             }
         }
-        if !matched && !matches!(route.route, EvpnRoute::EthernetAd(_) | EvpnRoute::EthernetSegment(_)) {
+        if !matched
+            && !matches!(
+                route.route,
+                EvpnRoute::EthernetAd(_) | EvpnRoute::EthernetSegment(_)
+            )
+        {
             self.counters.unmatched_route_targets += 1;
             debug!(route = ?route.route, "EVPN route matches no local route target");
         }
@@ -337,7 +435,14 @@ impl EvpnControl {
     fn import_remote(&mut self, now: Instant, route: &RemoteRoute) {
         for vrf in self.mac_vrfs.values_mut() {
             if vrf.imports(route) && !vrf.holds(route) {
-                vrf.remote_route(now, route, true, &self.config.duplicate_detection, &mut self.counters, &mut self.outputs);
+                vrf.remote_route(
+                    now,
+                    route,
+                    true,
+                    &self.config.duplicate_detection,
+                    &mut self.counters,
+                    &mut self.outputs,
+                );
             }
         }
         for vrf in self.ip_vrfs.values_mut() {
@@ -350,7 +455,14 @@ impl EvpnControl {
     fn unimport_remote(&mut self, now: Instant, route: &RemoteRoute) {
         for vrf in self.mac_vrfs.values_mut() {
             if vrf.imports(route) {
-                vrf.remote_route(now, route, false, &self.config.duplicate_detection, &mut self.counters, &mut self.outputs);
+                vrf.remote_route(
+                    now,
+                    route,
+                    false,
+                    &self.config.duplicate_detection,
+                    &mut self.counters,
+                    &mut self.outputs,
+                );
             }
         }
         for vrf in self.ip_vrfs.values_mut() {
@@ -363,8 +475,11 @@ impl EvpnControl {
     /// Recomputes every IP-VRF's routes, type-5 originations and leaks, and queues the
     /// differences. Leaks read other VRFs' tables, so all are computed before any is applied.
     fn refresh_ip_vrfs(&mut self) {
-        let tables: BTreeMap<String, Vec<IpNet>> =
-            self.ip_vrfs.iter().map(|(name, vrf)| (name.clone(), vrf.bgp_prefixes())).collect();
+        let tables: BTreeMap<String, Vec<IpNet>> = self
+            .ip_vrfs
+            .iter()
+            .map(|(name, vrf)| (name.clone(), vrf.bgp_prefixes()))
+            .collect();
         for vrf in self.ip_vrfs.values_mut() {
             vrf.refresh(&tables, self.policy.as_ref(), &mut self.outputs);
         }

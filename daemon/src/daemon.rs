@@ -1,0 +1,99 @@
+//! The daemon process: the core, the forwarding plane's thread, the control socket, the
+//! metrics endpoint and the signals, wired together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::plane::PlaneThread;
+use crate::router::{CoreMessage, Router, RouterOptions};
+
+/// Settings of the daemon process that do not come from the configuration file.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub config_path: PathBuf,
+    pub control_socket: PathBuf,
+    pub metrics_listen: Option<SocketAddr>,
+    pub netns_prefix: String,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. With graceful restart configured, a stop keeps the
+/// forwarding state in the kernel for the next start to take over.
+pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
+    let (plane, _plane_thread) = PlaneThread::spawn(hna_rib::linux::LinuxPlane::new)
+        .map_err(|error| format!("cannot open the Linux forwarding plane: {error}"))?;
+    let plane_events = plane.subscribe().await.map_err(|error| format!("cannot subscribe to kernel events: {error}"))?;
+
+    let graceful_restart = config.bgp.as_ref().and_then(|bgp| bgp.graceful_restart.enabled).unwrap_or(false);
+    let router_options = RouterOptions { netns_prefix: options.netns_prefix.clone(), config_path: Some(options.config_path.clone()) };
+    let router = Router::start(config, router_options, plane).await?;
+
+    let (core, messages) = mpsc::channel::<CoreMessage>(64);
+
+    let (control_tx, mut control_rx) = mpsc::channel(16);
+    let socket = options.control_socket.clone();
+    tokio::spawn(async move {
+        if let Err(error) = crate::control::serve(&socket, control_tx).await {
+            error!(socket = %socket.display(), %error, "control socket failed");
+        }
+    });
+    let forward = core.clone();
+    tokio::spawn(async move {
+        while let Some(request) = control_rx.recv().await {
+            if forward.send(CoreMessage::Control(request)).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    if let Some(address) = options.metrics_listen {
+        let (metrics_tx, mut metrics_rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(error) = crate::metrics::serve(address, metrics_tx).await {
+                error!(%address, %error, "metrics endpoint failed");
+            }
+        });
+        let forward = core.clone();
+        tokio::spawn(async move {
+            while let Some(request) = metrics_rx.recv().await {
+                if forward.send(CoreMessage::Metrics(request)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    let signals = core.clone();
+    tokio::spawn(async move {
+        let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) =
+            (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            warn!("cannot install signal handlers");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    info!("SIGHUP: reloading the configuration");
+                    let _ = signals.send(CoreMessage::Reload(None)).await;
+                }
+                _ = terminate.recv() => {
+                    let _ = signals.send(CoreMessage::Shutdown { graceful: graceful_restart }).await;
+                }
+                _ = interrupt.recv() => {
+                    let _ = signals.send(CoreMessage::Shutdown { graceful: graceful_restart }).await;
+                }
+            }
+        }
+    });
+
+    info!(config = %options.config_path.display(), control = %options.control_socket.display(), "hna-routed running");
+    let graceful = router.run(plane_events, messages).await;
+    let _ = std::fs::remove_file(&options.control_socket);
+    info!(graceful, "hna-routed stopped");
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The daemon's core: one task that owns the RIB, the EVPN control plane and the handles of the
+//! protocol instances, and moves what each produces to the others.
+//!
+//! ```text
+//!   plane events ──► connected routes, local MACs/neighbors ──► RIB, EVPN
+//!   OSPF routes ───► RIB ──► plane (routes), next-hop reachability ──► BGP
+//!   BGP best paths ─► EVPN ──► plane (MACs, neighbors, flood lists), RIB (tenant routes)
+//!   EVPN local routes ──► BGP
+//!   BFD state ─────► OSPF, BGP
+//! ```
+//!
+//! Inputs arrive on channels and are handled one at a time. Each handler queues its effects,
+//! and [`Router::flush`] applies them until nothing is left, so every input's consequences are
+//! complete before the next input is read.
+
+mod overlay;
+mod show;
+mod underlay;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hna_rib::{Change, Notification, PlaneEvent, Rib, RibOutput, VrfId};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::control::{ControlRequest, Response};
+use crate::metrics::{Metric, MetricsRequest};
+use crate::plane::PlaneThread;
+use crate::settings;
+
+/// Messages to the core from the tasks around it.
+pub enum CoreMessage {
+    Control(ControlRequest),
+    Metrics(MetricsRequest),
+    /// Re-read the configuration file (SIGHUP or `hna-routectl reload`); the reply tells
+    /// whether the new configuration was applied.
+    Reload(Option<oneshot::Sender<Result<String, String>>>),
+    /// Stop: `graceful` keeps forwarding state for a graceful restart.
+    Shutdown { graceful: bool },
+}
+
+/// Settings of a core that do not come from the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct RouterOptions {
+    /// Prefix of the tenant namespaces' names, so that several daemons share a machine.
+    pub netns_prefix: String,
+    /// The configuration file, re-read on reload.
+    pub config_path: Option<std::path::PathBuf>,
+}
+
+/// The core's state. See the module documentation.
+pub struct Router {
+    config: Arc<Config>,
+    options: RouterOptions,
+    plane: PlaneThread,
+    rib: Rib,
+    vrf_ids: BTreeMap<String, VrfId>,
+    underlay: underlay::Underlay,
+    overlay: overlay::Overlay,
+    /// Plane changes and RIB outputs waiting for [`Router::flush`].
+    pending_plane: Vec<Change>,
+    pending_rib: Vec<RibOutput>,
+    started: Instant,
+}
+
+/// The RIB client id of the core's own requests (redistribution of connected routes).
+const CORE_CLIENT: hna_rib::ClientId = hna_rib::ClientId(1);
+
+impl Router {
+    /// Builds the core for `config` on `plane` and starts the protocol instances it configures.
+    /// Must run inside a tokio runtime, on a thread in the daemon's (underlay) namespace.
+    pub async fn start(config: Config, options: RouterOptions, plane: PlaneThread) -> Result<Router, String> {
+        let config = Arc::new(config);
+        let mut rib = Rib::new();
+        let mut vrf_ids = BTreeMap::new();
+        for (name, vrf) in &config.l3vrfs {
+            let Some(table) = vrf.table_id else { continue };
+            rib.add_vrf(name, VrfId(table)).map_err(|error| format!("l3vrf {name}: {error}"))?;
+            vrf_ids.insert(name.clone(), VrfId(table));
+        }
+
+        let now = Instant::now();
+        let underlay = underlay::Underlay::start(&config).await?;
+        let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
+        let mut router = Router {
+            config,
+            options,
+            plane,
+            rib,
+            vrf_ids,
+            underlay,
+            overlay,
+            pending_plane: Vec::new(),
+            pending_rib: Vec::new(),
+            started: now,
+        };
+        for vrf in router.vrf_ids.values().copied().collect::<Vec<_>>() {
+            let output = router.rib.redistribute(CORE_CLIENT, vrf, hna_rib::RouteSource::Connected);
+            router.queue_rib(output);
+        }
+        router.flush().await;
+        info!(
+            ospf = router.underlay.ospf_running(),
+            evpn = router.overlay.running(),
+            vrfs = router.vrf_ids.len(),
+            "router started"
+        );
+        Ok(router)
+    }
+
+    /// Runs the core until a shutdown message arrives. `plane_events` are the plane's
+    /// notifications; `messages` carries control, metrics, reload and shutdown requests.
+    pub async fn run(mut self, mut plane_events: hna_rib::EventReceiver, mut messages: mpsc::Receiver<CoreMessage>) -> bool {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Some(event) = plane_events.recv() => self.on_plane_event(event).await,
+                Some(event) = self.underlay.next_ospf_event() => {
+                    let output = self.underlay.on_ospf_event(event, &mut self.rib);
+                    for output in output {
+                        self.queue_rib(Ok(output));
+                    }
+                }
+                message = messages.recv() => match message {
+                    None => return false,
+                    Some(CoreMessage::Control((request, reply))) => {
+                        let response = self.control(request).await;
+                        let _ = reply.send(response);
+                    }
+                    Some(CoreMessage::Metrics(reply)) => {
+                        let metrics = self.metrics().await;
+                        let _ = reply.send(metrics);
+                    }
+                    Some(CoreMessage::Reload(reply)) => {
+                        let outcome = self.reload().await;
+                        if let Some(reply) = reply {
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                    Some(CoreMessage::Shutdown { graceful }) => {
+                        self.shutdown(graceful).await;
+                        return graceful;
+                    }
+                },
+                _ = tick.tick() => {
+                    self.overlay.poll(Instant::now());
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    async fn on_plane_event(&mut self, event: PlaneEvent) {
+        match &event {
+            PlaneEvent::Link { vrf, .. } | PlaneEvent::LinkRemoved { vrf, .. } if *vrf == VrfId::DEFAULT => {
+                self.underlay.refresh_interfaces();
+            }
+            PlaneEvent::Address { vrf, interface, address, added } => {
+                if *vrf == VrfId::DEFAULT {
+                    self.underlay.refresh_interfaces();
+                }
+                let route = hna_rib::Route::new(
+                    address.trunc(),
+                    hna_rib::RouteSource::Connected,
+                    vec![hna_rib::NextHop::connected(interface)],
+                );
+                let output = if *added {
+                    self.rib.update(*vrf, route)
+                } else {
+                    self.rib.withdraw(*vrf, address.trunc(), hna_rib::RouteSource::Connected)
+                };
+                self.queue_rib(output);
+            }
+            PlaneEvent::LocalMac { .. } | PlaneEvent::LocalNeighbor { .. } => {
+                let vrf_name = self.vrf_name(event_vrf(&event));
+                self.overlay.on_local_event(Instant::now(), &event, vrf_name.as_deref());
+            }
+            _ => {}
+        }
+    }
+
+    fn vrf_name(&self, vrf: VrfId) -> Option<String> {
+        self.vrf_ids.iter().find(|(_, id)| **id == vrf).map(|(name, _)| name.clone())
+    }
+
+    fn queue_rib(&mut self, output: Result<RibOutput, hna_rib::RibError>) {
+        match output {
+            Ok(output) => self.pending_rib.push(output),
+            Err(error) => warn!(%error, "RIB rejected an update"),
+        }
+    }
+
+    /// Applies queued effects until none are left: EVPN outputs feed the RIB and the plane,
+    /// RIB outputs feed the plane and the RIB's clients.
+    async fn flush(&mut self) {
+        loop {
+            let overlay_outputs = self.overlay.take_outputs(&self.vrf_ids, &mut self.rib);
+            self.pending_plane.extend(overlay_outputs.plane);
+            for output in overlay_outputs.rib {
+                self.queue_rib(output);
+            }
+
+            let rib_outputs = std::mem::take(&mut self.pending_rib);
+            for output in rib_outputs {
+                self.pending_plane.extend(output.southbound);
+                for notification in output.notifications {
+                    self.on_rib_notification(notification);
+                }
+            }
+
+            let changes = std::mem::take(&mut self.pending_plane);
+            if !changes.is_empty() {
+                self.plane.apply(changes).await;
+            }
+            if self.pending_rib.is_empty() && self.pending_plane.is_empty() && !self.overlay.has_outputs() {
+                break;
+            }
+        }
+    }
+
+    fn on_rib_notification(&mut self, notification: Notification) {
+        match notification {
+            Notification::Redistribute { vrf, prefix, source: hna_rib::RouteSource::Connected, route, .. } => {
+                if let Some(name) = self.vrf_name(vrf) {
+                    self.overlay.vrf_connected(&name, prefix, route.is_some());
+                }
+            }
+            Notification::Redistribute { .. } => {}
+            Notification::NextHop { .. } => {}
+        }
+    }
+
+    async fn reload(&mut self) -> Result<String, String> {
+        let Some(path) = self.options.config_path.clone() else {
+            return Err("no configuration file to reload".into());
+        };
+        let config = match crate::config::load(&path) {
+            Ok(config) => config,
+            Err(errors) => {
+                warn!(file = %path.display(), errors = errors.errors.len(), "reload rejected: invalid configuration");
+                return Err(errors.to_string());
+            }
+        };
+        if config == *self.config {
+            return Ok("configuration unchanged".into());
+        }
+        let now = Instant::now();
+        self.overlay.reconfigure(now, &config, &self.vrf_ids);
+        for output in self.underlay.reconfigure(&config, &mut self.rib) {
+            self.queue_rib(Ok(output));
+        }
+        self.config = Arc::new(config);
+        info!(file = %path.display(), "configuration reloaded");
+        Ok("configuration reloaded".into())
+    }
+
+    async fn shutdown(&mut self, graceful: bool) {
+        info!(graceful, "router stopping");
+        if !graceful {
+            self.overlay.withdraw_all();
+            self.flush().await;
+        }
+    }
+
+    async fn control(&mut self, request: crate::control::Request) -> Response {
+        show::handle(self, request).await
+    }
+
+    async fn metrics(&mut self) -> Vec<Metric> {
+        show::metrics(self).await
+    }
+
+    /// Time since the core started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Returns the configuration in effect.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+fn event_vrf(event: &PlaneEvent) -> VrfId {
+    match event {
+        PlaneEvent::Link { vrf, .. }
+        | PlaneEvent::LinkRemoved { vrf, .. }
+        | PlaneEvent::Address { vrf, .. }
+        | PlaneEvent::LocalMac { vrf, .. }
+        | PlaneEvent::LocalNeighbor { vrf, .. } => *vrf,
+    }
+}
+
+/// Returns the name of a tenant's namespace for this daemon.
+pub fn tenant_namespace(options: &RouterOptions, l3vrf: &str) -> String {
+    settings::vrf_namespace(&options.netns_prefix, l3vrf)
+}

@@ -1,0 +1,179 @@
+//! The overlay: the EVPN control plane, fed by local MACs, neighbors and tenant subnets, whose
+//! layer-2 entries go to the plane and whose tenant routes go to the RIB.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hna_bgp::policy::{PolicySet, RouteView};
+use hna_evpn::MacAddress;
+use hna_evpn::control::{EvpnControl, LocalRoute, Output, RoutePolicy, VrfNextHop};
+use hna_rib::{Change, MacAddr, NextHop, PlaneEvent, Rib, RibError, RibOutput, Route, RouteSource, Vni, VrfId, VxlanEncap};
+use ipnet::IpNet;
+use tracing::{debug, warn};
+
+use crate::config::Config;
+use crate::settings;
+
+/// Administrative distance of tenant routes learned through EVPN from iBGP peers, as FRR
+/// gives iBGP routes.
+const EVPN_DISTANCE: u8 = 200;
+
+/// Route-map evaluation for the EVPN control plane through the BGP policy engine.
+struct PolicyAdapter(Arc<PolicySet>);
+
+impl RoutePolicy for PolicyAdapter {
+    fn permits(&self, map: &str, prefix: IpNet, source_vrf: Option<&str>) -> bool {
+        let attributes = hna_bgp::PathAttributes::default();
+        let view = RouteView {
+            prefix: Some(prefix),
+            source_l3vrf: source_vrf,
+            evpn_route_type: None,
+            vni: None,
+            next_hop: None,
+            attributes: &attributes,
+        };
+        self.0.evaluate(map, &view).is_some()
+    }
+}
+
+/// Effects of the overlay for the core to apply.
+#[derive(Default)]
+pub(super) struct OverlayOutputs {
+    pub plane: Vec<Change>,
+    pub rib: Vec<Result<RibOutput, RibError>>,
+    /// Routes to originate in BGP, or to withdraw (`None` attributes).
+    pub bgp: Vec<(hna_evpn::EvpnRoute, Option<hna_evpn::control::EvpnAttributes>)>,
+}
+
+pub(super) struct Overlay {
+    evpn: Option<EvpnControl>,
+    /// Routes this node originates, by key, for `show`.
+    originated: BTreeMap<hna_evpn::EvpnRouteKey, LocalRoute>,
+}
+
+impl Overlay {
+    pub fn start(now: Instant, config: &Config, vrf_ids: &BTreeMap<String, VrfId>) -> Overlay {
+        let evpn = settings::evpn(config).map(|evpn| {
+            let policy = Box::new(PolicyAdapter(Arc::new(settings::policy(config))));
+            EvpnControl::new(now, evpn, vrf_ids, policy)
+        });
+        Overlay { evpn, originated: BTreeMap::new() }
+    }
+
+    pub fn running(&self) -> bool {
+        self.evpn.is_some()
+    }
+
+    pub fn control(&self) -> Option<&EvpnControl> {
+        self.evpn.as_ref()
+    }
+
+    pub fn originated(&self) -> impl Iterator<Item = &LocalRoute> {
+        self.originated.values()
+    }
+
+    pub fn poll(&mut self, now: Instant) {
+        if let Some(evpn) = &mut self.evpn {
+            evpn.poll(now);
+        }
+    }
+
+    /// Feeds a local MAC or neighbor event of a bridge to the MAC-VRF of that bridge.
+    pub fn on_local_event(&mut self, now: Instant, event: &PlaneEvent, _vrf_name: Option<&str>) {
+        let Some(evpn) = &mut self.evpn else { return };
+        match event {
+            PlaneEvent::LocalMac { bridge, mac, vni, learned, port, .. } => {
+                let Some(vni) = vni.map(Vni::get).or_else(|| evpn.vni_of_bridge(bridge)) else {
+                    debug!(%bridge, %port, %mac, "MAC on a bridge of no L2VNI ignored");
+                    return;
+                };
+                evpn.local_mac(now, vni, MacAddress(mac.octets()), *learned);
+            }
+            PlaneEvent::LocalNeighbor { interface, ip, mac, learned, .. } => {
+                let Some(vni) = evpn.vni_of_bridge(interface) else { return };
+                evpn.local_neighbor(vni, *ip, mac.map(|mac| MacAddress(mac.octets())), *learned);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn vrf_connected(&mut self, vrf: &str, prefix: IpNet, present: bool) {
+        if let Some(evpn) = &mut self.evpn {
+            evpn.vrf_connected(vrf, prefix, present);
+        }
+    }
+
+    pub fn has_outputs(&self) -> bool {
+        false
+    }
+
+    /// Drains the control plane's outputs, turning tenant routes into RIB updates.
+    pub fn take_outputs(&mut self, vrf_ids: &BTreeMap<String, VrfId>, rib: &mut Rib) -> OverlayOutputs {
+        let mut result = OverlayOutputs::default();
+        let Some(evpn) = &mut self.evpn else { return result };
+        for output in evpn.take_outputs() {
+            match output {
+                Output::Plane(change) => result.plane.push(change),
+                Output::Advertise(local) => {
+                    self.originated.insert(local.route.key(), local.clone());
+                    result.bgp.push((local.route, Some(local.attributes)));
+                }
+                Output::Withdraw(route) => {
+                    self.originated.remove(&route.key());
+                    result.bgp.push((route, None));
+                }
+                Output::VrfRoute { vrf, prefix, next_hops } => {
+                    let Some(vrf_id) = vrf_ids.get(&vrf).copied() else {
+                        warn!(%vrf, %prefix, "tenant route for an l3vrf without a table id");
+                        continue;
+                    };
+                    if next_hops.is_empty() {
+                        result.rib.push(rib.withdraw(vrf_id, prefix, RouteSource::Evpn));
+                        continue;
+                    }
+                    let next_hops: Vec<NextHop> =
+                        next_hops.iter().filter_map(|hop| rib_next_hop(hop, vrf_ids)).collect();
+                    let route = Route::new(prefix, RouteSource::Evpn, next_hops).with_distance(EVPN_DISTANCE);
+                    result.rib.push(rib.update(vrf_id, route));
+                }
+            }
+        }
+        result
+    }
+
+    pub fn reconfigure(&mut self, now: Instant, config: &Config, vrf_ids: &BTreeMap<String, VrfId>) {
+        match (&mut self.evpn, settings::evpn(config)) {
+            (Some(evpn), Some(wanted)) => evpn.apply_config(now, wanted, vrf_ids),
+            (None, Some(wanted)) => {
+                let policy = Box::new(PolicyAdapter(Arc::new(settings::policy(config))));
+                self.evpn = Some(EvpnControl::new(now, wanted, vrf_ids, policy));
+            }
+            (Some(evpn), None) => evpn.shutdown(),
+            (None, None) => {}
+        }
+    }
+
+    /// Withdraws every route this node originated, before a non-graceful stop.
+    pub fn withdraw_all(&mut self) {
+        if let Some(evpn) = &mut self.evpn {
+            evpn.shutdown();
+        }
+    }
+}
+
+fn rib_next_hop(hop: &VrfNextHop, vrf_ids: &BTreeMap<String, VrfId>) -> Option<NextHop> {
+    match hop {
+        VrfNextHop::Vxlan { vtep, vni, router_mac } => Some(NextHop::vxlan(VxlanEncap {
+            vtep: *vtep,
+            vni: Vni::new(*vni).ok()?,
+            router_mac: MacAddr(router_mac.octets()),
+        })),
+        VrfNextHop::Vrf(name) => {
+            let _target = vrf_ids.get(name)?;
+            // TODO: a next hop into another VRF needs the RIB's VRF next hop, which the Linux
+            // plane installs over an inter-namespace link.
+            None
+        }
+    }
+}

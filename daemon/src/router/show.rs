@@ -1,0 +1,258 @@
+//! Control commands (`show`, `clear`, `reload`) and metrics, read from the core's state.
+
+use std::fmt::Write;
+
+use hna_rib::VrfId;
+use serde::Serialize;
+
+use super::Router;
+use crate::control::{Request, Response};
+use crate::metrics::Metric;
+
+/// Handles one control request.
+pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
+    let words: Vec<&str> = request.command.iter().map(String::as_str).collect();
+    let json = request.json;
+    match words.as_slice() {
+        ["show", "bfd", "peers"] => bfd_peers(router, json).await,
+        ["show", "ip", "ospf", "neighbor"] => ospf_neighbors(router, json).await,
+        ["show", "ip", "ospf", "database"] => ospf_database(router, json).await,
+        ["show", "ip", "route"] => ip_route(router, VrfId::DEFAULT, "main", json),
+        ["show", "ip", "route", "vrf", name] => match router.vrf_ids.get(*name).copied() {
+            Some(vrf) => ip_route(router, vrf, name, json),
+            None if *name == "main" => ip_route(router, VrfId::DEFAULT, "main", json),
+            None => Response::error(format!("l3vrf `{name}` not found; `show running-config` lists them")),
+        },
+        ["show", "evpn", "vni"] => evpn_vni(router, json),
+        ["show", "evpn", "mac"] => evpn_mac(router, None, json),
+        ["show", "evpn", "mac", "vni", vni] => match vni.parse() {
+            Ok(vni) => evpn_mac(router, Some(vni), json),
+            Err(_) => Response::error(format!("invalid VNI `{vni}`: expected a number")),
+        },
+        ["show", "running-config"] => Response::text(crate::config::render(router.config())),
+        ["reload"] => match router.reload().await {
+            Ok(message) => Response::text(message),
+            Err(message) => Response::error(message),
+        },
+        _ => Response::error(format!("unknown command `{}`; see `hna-routectl --help`", words.join(" "))),
+    }
+}
+
+fn respond<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> Response {
+    if json { Response::json(value) } else { Response::text(text(value)) }
+}
+
+async fn bfd_peers(router: &Router, json: bool) -> Response {
+    let sessions = router.underlay.bfd().sessions().await;
+    respond(json, &sessions, |sessions| {
+        let mut out = String::from("Peer            Local           Interface  Type       State  Remote  TX(ms) RX(ms) Mult\n");
+        for session in sessions {
+            let _ = writeln!(
+                out,
+                "{:<15} {:<15} {:<10} {:<10} {:<6} {:<7} {:>6} {:>6} {:>4}",
+                session.peer,
+                session.local.map_or("-".to_string(), |local| local.to_string()),
+                session.interface.as_deref().unwrap_or("-"),
+                if session.multihop { "multihop" } else { "single-hop" },
+                format!("{:?}", session.state),
+                format!("{:?}", session.remote_state),
+                session.timers.tx_interval_us / 1000,
+                session.timers.rx_interval_us / 1000,
+                session.detect_multiplier,
+            );
+        }
+        out
+    })
+}
+
+async fn ospf_neighbors(router: &Router, json: bool) -> Response {
+    let Some(handle) = router.underlay.ospf_handle() else {
+        return Response::error("OSPF is not configured");
+    };
+    let neighbors = handle.neighbors().await;
+    respond(json, &neighbors, |neighbors| {
+        let mut out = String::from("Neighbor ID     Pri State      Role     Dead(ms) Address         Interface\n");
+        for neighbor in neighbors {
+            let _ = writeln!(
+                out,
+                "{:<15} {:>3} {:<10} {:<8} {:>8} {:<15} {}",
+                neighbor.neighbor_id,
+                neighbor.priority,
+                format!("{:?}", neighbor.state),
+                neighbor.role,
+                neighbor.dead_time_ms,
+                neighbor.address,
+                neighbor.interface
+            );
+        }
+        out
+    })
+}
+
+async fn ospf_database(router: &Router, json: bool) -> Response {
+    let Some(handle) = router.underlay.ospf_handle() else {
+        return Response::error("OSPF is not configured");
+    };
+    let database = handle.database().await;
+    respond(json, &database, |database| {
+        let mut out = String::from("Type            Link ID         ADV Router      Age  Seq#       CkSum\n");
+        for lsa in database {
+            let _ = writeln!(
+                out,
+                "{:<15} {:<15} {:<15} {:>4} 0x{:08x} 0x{:04x}",
+                lsa.type_name, lsa.link_state_id, lsa.advertising_router, lsa.age, lsa.sequence, lsa.checksum
+            );
+        }
+        out
+    })
+}
+
+#[derive(Serialize)]
+struct RouteLine {
+    prefix: String,
+    source: String,
+    distance: u8,
+    metric: u32,
+    next_hops: Vec<String>,
+}
+
+fn ip_route(router: &Router, vrf: VrfId, name: &str, json: bool) -> Response {
+    let routes: Vec<RouteLine> = router
+        .rib
+        .selected_routes(vrf)
+        .filter(|route| route.prefix.addr().is_ipv4())
+        .map(|route| RouteLine {
+            prefix: route.prefix.to_string(),
+            source: format!("{:?}", route.source).to_lowercase(),
+            distance: route.distance,
+            metric: route.metric,
+            next_hops: route.next_hops.iter().map(|hop| hop.to_string()).collect(),
+        })
+        .collect();
+    respond(json, &routes, |routes| {
+        let mut out = format!("VRF {name}:\n");
+        for route in routes {
+            let _ = writeln!(
+                out,
+                "{:<10} {:<20} [{}/{}] {}",
+                route.source,
+                route.prefix,
+                route.distance,
+                route.metric,
+                route.next_hops.join(", ")
+            );
+        }
+        out
+    })
+}
+
+fn evpn_vni(router: &Router, json: bool) -> Response {
+    let Some(evpn) = router.overlay.control() else {
+        return Response::error("EVPN is not configured");
+    };
+    let vnis = evpn.vnis();
+    respond(json, &vnis, |vnis| {
+        let mut out = String::from("VNI       Type VxLAN IF     Bridge    VRF      RD                   Remote VTEPs\n");
+        for vni in vnis {
+            let _ = writeln!(
+                out,
+                "{:<9} {:<4} {:<12} {:<9} {:<8} {:<20} {}",
+                vni.vni,
+                vni.kind,
+                vni.vxlan_device.as_deref().unwrap_or("-"),
+                vni.bridge.as_deref().unwrap_or("-"),
+                vni.vrf.as_deref().unwrap_or("-"),
+                vni.rd,
+                vni.remote_vteps.join(" ")
+            );
+        }
+        out
+    })
+}
+
+fn evpn_mac(router: &Router, vni: Option<u32>, json: bool) -> Response {
+    let Some(evpn) = router.overlay.control() else {
+        return Response::error("EVPN is not configured");
+    };
+    let macs = evpn.macs(vni);
+    respond(json, &macs, |macs| {
+        let mut out = String::from("VNI       MAC               Type    VTEP            Seq  IPs\n");
+        for mac in macs {
+            let _ = writeln!(
+                out,
+                "{:<9} {:<17} {:<7} {:<15} {:>4} {}{}",
+                mac.vni,
+                mac.mac,
+                mac.kind,
+                mac.vtep.as_deref().unwrap_or("-"),
+                mac.sequence,
+                mac.ips.join(" "),
+                if mac.frozen { " (frozen: duplicate)" } else { "" }
+            );
+        }
+        out
+    })
+}
+
+/// Builds the metrics from the same snapshots the `show` commands use.
+pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
+    let mut metrics = Vec::new();
+
+    let mut bfd_up = Metric::gauge("bfd_session_up", "1 when the BFD session is Up");
+    let mut bfd_packets = Metric::counter("bfd_packets_received", "BFD control packets received per session");
+    for session in router.underlay.bfd().sessions().await {
+        let peer = session.peer.to_string();
+        let labels = [("peer", peer.as_str()), ("multihop", if session.multihop { "true" } else { "false" })];
+        bfd_up.sample(&labels, u64::from(session.state == hna_bfd::State::Up));
+        bfd_packets.sample(&labels, session.counters.packets_in);
+    }
+    metrics.extend([bfd_up, bfd_packets]);
+
+    if let Some(handle) = router.underlay.ospf_handle() {
+        let mut full = Metric::gauge("ospf_neighbor_full", "1 when the OSPF neighbor is Full");
+        for neighbor in handle.neighbors().await {
+            let id = neighbor.neighbor_id.to_string();
+            full.sample(&[("neighbor", id.as_str()), ("interface", neighbor.interface.as_str())], u64::from(neighbor.state == hna_ospf::NeighborState::Full));
+        }
+        let mut dropped = Metric::counter("ospf_packets_dropped", "OSPF packets dropped, by reason");
+        for (reason, count) in handle.counters().await.dropped {
+            let reason = format!("{reason:?}");
+            dropped.sample(&[("reason", reason.as_str())], count);
+        }
+        metrics.extend([full, dropped]);
+    }
+
+    let mut routes = Metric::gauge("routes", "Selected routes per VRF and source");
+    let vrfs: Vec<(VrfId, String)> = router.rib.vrfs().map(|(id, name)| (id, name.to_string())).collect();
+    for (vrf, name) in vrfs {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for route in router.rib.selected_routes(vrf) {
+            *counts.entry(format!("{:?}", route.source).to_lowercase()).or_default() += 1;
+        }
+        for (source, count) in counts {
+            routes.sample(&[("vrf", name.as_str()), ("source", source.as_str())], count);
+        }
+    }
+    metrics.push(routes);
+
+    if let Some(evpn) = router.overlay.control() {
+        let counters = evpn.counters();
+        let mut evpn_metric = Metric::counter("evpn_events", "EVPN control-plane events, by kind");
+        for (kind, value) in [
+            ("mac_moves", counters.mac_moves),
+            ("duplicates_frozen", counters.duplicates_frozen),
+            ("invalid_type5", counters.invalid_type5),
+            ("unmatched_route_targets", counters.unmatched_route_targets),
+        ] {
+            evpn_metric.sample(&[("kind", kind)], value);
+        }
+        let mut macs = Metric::gauge("evpn_macs", "MACs per VNI and kind");
+        for vni in evpn.vnis().into_iter().filter(|vni| vni.kind == "L2") {
+            let id = vni.vni.to_string();
+            macs.sample(&[("vni", id.as_str()), ("kind", "local")], vni.local_macs as u64);
+            macs.sample(&[("vni", id.as_str()), ("kind", "remote")], vni.remote_macs as u64);
+        }
+        metrics.extend([evpn_metric, macs]);
+    }
+    metrics
+}
