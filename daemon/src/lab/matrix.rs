@@ -159,7 +159,9 @@ pub fn quick_round(cluster: &Cluster, names: &Names, rows: &dyn Fn(&Expectation)
             timeout,
         )?);
     }
-    Ok(children.into_iter().map(replied).fold(true, |all, ok| all && ok))
+    // Every ping is waited for, so none outlives the round.
+    let replies: Vec<bool> = children.into_iter().map(replied).collect();
+    Ok(replies.into_iter().all(|ok| ok))
 }
 
 #[cfg(test)]
