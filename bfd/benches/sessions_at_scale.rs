@@ -9,12 +9,15 @@
 //! ```
 //!
 //! Each instance runs on a thread of its own (`Bfd::spawn_on_thread`); `--realtime` gives
-//! those threads SCHED_FIFO at PRIORITY. `BFD_BENCH_DEBUG=1` prints every false Down.
+//! those threads SCHED_FIFO at PRIORITY. `BFD_BENCH_DEBUG=1` prints every transition out of Up,
+//! including those caused by the AdminDown packets the instances send when the benchmark stops.
 //!
 //! Each session is single-hop on the veth between its own pair of addresses (10.77.0.0/16), so
-//! sessions are told apart by address as well as by discriminator, as on a router with many
-//! peers on one segment. Neighbor entries are installed permanent, which keeps 2,000 entries out
-//! of the kernel's neighbor garbage collection and off ARP.
+//! sessions are distinguished by address as well as by discriminator, as on a router with many
+//! peers on one segment. Neighbor entries are installed permanent, so the 2,000 entries need no
+//! ARP and stay outside the neighbor table's garbage-collection limits (gc_thresh3 is 1,024 by
+//! default and cannot be raised from inside a namespace; Linux 4.19 and later do not count
+//! permanent entries against it).
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -118,7 +121,7 @@ fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The address of session `index` on side A (`offset` 0) or B (`offset` 100).
+/// Returns the address of session `index` on side A (`offset` 0) or B (`offset` 100).
 fn address(index: usize, offset: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, (offset + index / 250) as u8, (index % 250 + 1) as u8)
 }
@@ -159,6 +162,7 @@ impl Side {
         )
         .expect("valid benchmark parameters");
         let debug = std::env::var_os("BFD_BENCH_DEBUG").is_some();
+
         let thread = std::thread::spawn(move || {
             Namespace(namespace_name).enter_and_forget();
             let before = bfd_threads();
@@ -166,6 +170,7 @@ impl Side {
             let bfd = Bfd::spawn_on_thread(config).expect("BFD sockets open");
             let instance_thread =
                 bfd_threads().into_iter().find(|id| !before.contains(id)).expect("the instance thread exists");
+
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async move {
                 let start = Instant::now();

@@ -62,7 +62,7 @@ impl Bfd {
     }
 
     /// Starts an instance on a thread of its own, with a current-thread tokio runtime, so that
-    /// its timers do not wait behind other tasks of the caller's runtime; the thread also takes
+    /// its timers do not wait behind other tasks of the caller's runtime. The thread also takes
     /// [`BfdConfig::realtime_priority`]. Needs no runtime in the caller. The thread inherits
     /// the caller's network namespace, in which it opens the sockets; it fails like
     /// [`Bfd::try_spawn`] when the IPv4 sockets cannot be opened. The thread ends with the
@@ -104,7 +104,7 @@ impl Bfd {
     /// Registers a client of the session for `key` and returns its subscription.
     ///
     /// Clients registering the same key share one session. The session runs with the fastest
-    /// timers any of its clients asks for (smallest intervals and multiplier) and with the
+    /// timers any of its clients requests (smallest intervals and multiplier) and with the
     /// authentication of its oldest client. Dropping the last subscription deletes the session,
     /// after one AdminDown packet tells the peer.
     pub fn register(&self, key: SessionKey, params: SessionParams) -> Subscription {
@@ -168,7 +168,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The key this subscription was registered with.
+    /// Returns the key this subscription was registered with.
     pub fn key(&self) -> &SessionKey {
         &self.key
     }
@@ -185,13 +185,13 @@ impl Subscription {
         self.events.try_recv().ok()
     }
 
-    /// The latest state change, whether or not [`Subscription::recv`] has returned it yet.
+    /// Returns the latest state change, whether or not [`Subscription::recv`] has returned it yet.
     /// Before the instance has processed the registration it reads Down.
     pub fn latest(&self) -> StateChange {
         *self.latest.borrow()
     }
 
-    /// A watch receiver of the latest state change, for clients that only need the current
+    /// Returns a watch receiver of the latest state change, for clients that only need the current
     /// state (intermediate changes may be skipped) or want to `select!` on it.
     pub fn watch(&self) -> watch::Receiver<StateChange> {
         self.latest.clone()

@@ -35,7 +35,7 @@ pub enum AuthConfigError {
 
 impl Authentication {
     /// Creates the setting. A simple password has 1 to 16 bytes, an MD5 key 1 to 16 bytes and
-    /// a SHA1 key 1 to 20 bytes; shorter digest keys are padded with zeros (sections 6.7.3 and
+    /// a SHA1 key 1 to 20 bytes. Shorter digest keys are padded with zeros (sections 6.7.3 and
     /// 6.7.4).
     pub fn new(auth_type: AuthType, key_id: u8, key: impl Into<Vec<u8>>) -> Result<Authentication, AuthConfigError> {
         let key = key.into();
@@ -49,12 +49,12 @@ impl Authentication {
         Ok(Authentication { auth_type, key_id, key })
     }
 
-    /// The authentication type.
+    /// Returns the authentication type.
     pub fn auth_type(&self) -> AuthType {
         self.auth_type
     }
 
-    /// The Auth Key ID sent and expected.
+    /// Returns the Auth Key ID sent and expected.
     pub fn key_id(&self) -> u8 {
         self.key_id
     }
@@ -92,7 +92,7 @@ impl AuthState {
         self.seq_known = false;
     }
 
-    /// Returns the section to put in the next packet. The digest field holds the padded key
+    /// Returns the section to put in the next packet. The digest field contains the padded key
     /// until [`AuthState::sign`] replaces it. The sequence number grows with every packet, which
     /// the meticulous types require and the others allow.
     pub(crate) fn next_section(&mut self) -> AuthSection {
@@ -169,7 +169,7 @@ impl AuthState {
     }
 }
 
-/// The sequence number check of sections 6.7.3 and 6.7.4: within 3 x Detect Mult of the last
+/// Checks a sequence number as sections 6.7.3 and 6.7.4 require: within 3 x Detect Mult of the last
 /// accepted number in circular 32-bit space, and strictly greater for the meticulous types.
 fn sequence_in_window(auth_type: AuthType, last: u32, received: u32, detect_mult: u8) -> bool {
     let ahead = received.wrapping_sub(last);
@@ -260,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_key_fails_and_wrong_key_id_is_reported() {
+    fn wrong_key_or_key_id_is_rejected() {
         let mut sender = AuthState::new(Authentication::new(AuthType::KeyedMd5, 1, b"one".to_vec()).unwrap(), 0);
         let mut other_key = AuthState::new(Authentication::new(AuthType::KeyedMd5, 1, b"two".to_vec()).unwrap(), 0);
         let mut other_id = AuthState::new(Authentication::new(AuthType::KeyedMd5, 2, b"one".to_vec()).unwrap(), 0);

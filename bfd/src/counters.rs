@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::packet::DecodeError;
 
-/// Why a received packet was discarded. Each reception check of RFC 5880 section 6.8.6 has its
+/// The reason a received packet was discarded. Each reception check of RFC 5880 section 6.8.6 has its
 /// own reason, as do the TTL check of RFC 5881 section 5 and the authentication checks of
 /// section 6.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -136,17 +136,17 @@ impl DropCounters {
         *self.0.entry(reason).or_default() += 1;
     }
 
-    /// The number of packets dropped for `reason`.
+    /// Returns the number of packets dropped for `reason`.
     pub fn get(&self, reason: DropReason) -> u64 {
         self.0.get(&reason).copied().unwrap_or(0)
     }
 
-    /// The number of packets dropped for any reason.
+    /// Returns the number of packets dropped for any reason.
     pub fn total(&self) -> u64 {
         self.0.values().sum()
     }
 
-    /// The counts by reason.
+    /// Returns the counts by reason.
     pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
         self.0.iter().map(|(reason, count)| (*reason, *count))
     }

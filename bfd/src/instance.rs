@@ -17,7 +17,7 @@ use crate::session::{Output, RandomSource, Session, SessionParams};
 /// (RFC 5881 section 5). Multihop packets are sent with it too.
 pub const TTL: u8 = 255;
 
-/// What identifies a session: the peer, optionally the local address and (single-hop only) the
+/// The identity of a session: the peer, optionally the local address and (single-hop only) the
 /// interface, and whether the path is single-hop (UDP 3784) or multihop (UDP 4784).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SessionKey {
@@ -34,29 +34,29 @@ pub struct SessionKey {
 }
 
 impl SessionKey {
-    /// A single-hop session with `peer`, on any interface and from any local address.
+    /// Creates the key of a single-hop session with `peer`, on any interface and from any local address.
     pub fn single_hop(peer: IpAddr) -> SessionKey {
         SessionKey { peer, local: None, interface: None, multihop: false }
     }
 
-    /// A multihop session between `local` and `peer`.
+    /// Creates the key of a multihop session between `local` and `peer`.
     pub fn multihop(peer: IpAddr, local: IpAddr) -> SessionKey {
         SessionKey { peer, local: Some(local), interface: None, multihop: true }
     }
 
-    /// The same key with a local address.
+    /// Returns the same key with a local address.
     pub fn with_local(mut self, local: IpAddr) -> SessionKey {
         self.local = Some(local);
         self
     }
 
-    /// The same key bound to an interface (single-hop sessions only).
+    /// Returns the same key bound to an interface (single-hop sessions only).
     pub fn with_interface(mut self, interface: impl Into<String>) -> SessionKey {
         self.interface = Some(interface.into());
         self
     }
 
-    /// The UDP destination port of the session's packets.
+    /// Returns the UDP destination port of the session's packets.
     pub fn port(&self) -> u16 {
         if self.multihop { crate::MULTIHOP_PORT } else { crate::SINGLE_HOP_PORT }
     }
@@ -76,7 +76,7 @@ impl SessionKey {
             }
     }
 
-    /// How precisely the key pins a packet's addresses: more fields set ranks higher, so a
+    /// Ranks how precisely the key pins a packet's addresses: more fields set ranks higher, so a
     /// session bound to a local address and an interface wins over a catch-all one.
     fn specificity(&self) -> u8 {
         u8::from(self.local.is_some()) * 2 + u8::from(self.interface_for_match().is_some())
@@ -218,22 +218,22 @@ impl Instance {
         }
     }
 
-    /// The discriminator of the session for `key`.
+    /// Returns the discriminator of the session for `key`.
     pub fn discriminator(&self, key: &SessionKey) -> Option<u32> {
         self.by_key.get(key).copied()
     }
 
-    /// A session and its key.
+    /// Returns a session and its key.
     pub fn session(&self, discriminator: u32) -> Option<(&SessionKey, &Session)> {
         self.sessions.get(&discriminator).map(|entry| (&entry.key, &entry.session))
     }
 
-    /// Every session with its key, in no particular order.
+    /// Returns every session with its key, in no particular order.
     pub fn sessions(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
         self.sessions.values().map(|entry| (&entry.key, &entry.session))
     }
 
-    /// The number of sessions.
+    /// Returns the number of sessions.
     pub fn len(&self) -> usize {
         self.sessions.len()
     }
@@ -243,7 +243,7 @@ impl Instance {
         self.sessions.is_empty()
     }
 
-    /// Packets discarded before a session could be selected, by reason.
+    /// Returns the counts of packets discarded before a session could be selected, by reason.
     pub fn unmatched_drops(&self) -> &DropCounters {
         &self.unmatched
     }
@@ -321,7 +321,7 @@ impl Instance {
         }
     }
 
-    /// The earliest deadline of any session.
+    /// Returns the earliest deadline of any session.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.first().map(|&(at, _)| at)
     }
@@ -343,7 +343,7 @@ impl Instance {
         entry.scheduled = next;
     }
 
-    /// The most specific session whose key matches the packet's addresses, port and interface.
+    /// Returns the most specific session whose key matches the packet's addresses, port and interface.
     fn find_by_addresses(&self, received: &Received<'_>) -> Option<u32> {
         self.by_peer
             .get(&(received.source, received.multihop))?

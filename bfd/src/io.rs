@@ -1,7 +1,8 @@
-//! UDP sockets shared by all sessions of an instance (RFC 5881 section 4, RFC 5883 section 5):
-//! one receive socket per port and address family that reports the destination address,
-//! interface and TTL of each packet, and one transmit socket per family bound to a source port
-//! in 49152-65535 with TTL 255, choosing the source address and interface per packet.
+//! UDP sockets shared by all sessions of an instance (RFC 5881 section 4, RFC 5883 section 5).
+//! Each port and address family has one receive socket, which reports the destination address,
+//! interface, TTL and arrival time of each packet. Each family has one transmit socket, bound to
+//! a source port in 49152-65535 with TTL 255, which picks the source address and interface per
+//! packet.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -30,8 +31,8 @@ const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 const RECEIVE_BUFFER_BYTES: usize = 4 << 20;
 /// Largest datagram read; longer ones are cut, and no valid Control packet is that long.
 const MAX_DATAGRAM: usize = 512;
-/// Oldest kernel timestamp taken as a datagram's arrival time; an older one means the wall clock
-/// was stepped, and the time of reading is used instead.
+/// Maximum age of a kernel timestamp taken as a datagram's arrival time. An older one means the
+/// wall clock was stepped, so the time of reading is used instead.
 const MAX_TIMESTAMP_AGE: Duration = Duration::from_secs(1);
 /// IP precedence "internetwork control" (DSCP CS6), as routing protocols mark their packets.
 const TOS_NETWORK_CONTROL: u32 = 0xc0;
@@ -125,9 +126,9 @@ pub(crate) fn open_transmit_socket(ipv6: bool, start: u16) -> io::Result<Socket>
     Err(last_error)
 }
 
-/// A receive socket owned by the instance task, which reads it directly: when the task wakes
+/// A receive socket owned by the instance task, which reads it directly. When the task wakes
 /// after a delay, it reads every datagram that arrived meanwhile before it runs any detection
-/// timer, so that packets waiting in the socket are not mistaken for lost ones.
+/// timer, so packets waiting in the socket are not mistaken for lost ones.
 #[derive(Debug)]
 pub(crate) struct Receiver {
     socket: AsyncFd<Socket>,
@@ -147,7 +148,7 @@ impl Receiver {
     }
 
     /// Reads up to `limit` waiting datagrams and hands each to `handle`; returns how many were
-    /// read. Reads the socket whatever tokio's readiness state says, and clears that state once
+    /// read. Reads the socket whatever tokio's readiness state is, and clears that state once
     /// the socket is empty, so that [`Receiver::poll_readable`] waits for new datagrams.
     pub(crate) fn drain(&mut self, limit: usize, mut handle: impl FnMut(&[u8], Metadata)) -> usize {
         let fd = self.socket.get_ref().as_raw_fd();
@@ -318,7 +319,7 @@ fn is_link_local(ip: &Ipv6Addr) -> bool {
     ip.segments()[0] & 0xffc0 == 0xfe80
 }
 
-/// The socket address of `peer` on `port`.
+/// Returns the socket address of `peer` on `port`.
 pub(crate) fn peer_address(peer: IpAddr, port: u16) -> SocketAddr {
     match peer {
         IpAddr::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, port)),
@@ -338,7 +339,7 @@ pub(crate) struct Interfaces {
 const INTERFACE_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl Interfaces {
-    /// The name of interface `index`, or `None` when it does not exist.
+    /// Returns the name of interface `index`, or `None` when it does not exist.
     pub(crate) fn name(&mut self, index: u32, now: Instant) -> Option<&str> {
         if index == 0 {
             return None;
@@ -357,7 +358,7 @@ impl Interfaces {
         self.by_index.get(&index).map(|(name, _)| name.as_str())
     }
 
-    /// The index of interface `name`, or 0 when it does not exist.
+    /// Returns the index of interface `name`, or 0 when it does not exist.
     pub(crate) fn index(&mut self, name: &str, now: Instant) -> u32 {
         if let Some((index, at)) = self.by_name.get(name)
             && now.duration_since(*at) < INTERFACE_CACHE_TTL
@@ -380,7 +381,7 @@ fn index_to_name(index: u32) -> Option<String> {
     if result.is_null() {
         return None;
     }
-    // SAFETY: on success the buffer holds a NUL-terminated name.
+    // SAFETY: on success the buffer contains a NUL-terminated name.
     let name = unsafe { CStr::from_ptr(buffer.as_ptr()) };
     Some(name.to_string_lossy().into_owned())
 }

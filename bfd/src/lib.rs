@@ -13,9 +13,9 @@
 //! - [`instance`]: all sessions of an instance, without I/O: demultiplexing by Your
 //!   Discriminator (and by addresses and interface while it is zero), the TTL check, drop
 //!   counters, and one ordered timer set for every session.
-//! - [`Bfd`]: the tokio layer. One task owns the [`Instance`]; all sessions share one receive
+//! - [`Bfd`]: the tokio layer. One task owns the [`Instance`]. All sessions share one receive
 //!   socket per port and address family and one transmit socket per family (source port in
-//!   49152-65535, TTL 255); one timer wakes the task at the earliest session deadline.
+//!   49152-65535, TTL 255), and one timer wakes the task at the earliest session deadline.
 //!
 //! # Client API
 //! ```no_run

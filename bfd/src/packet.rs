@@ -56,7 +56,7 @@ pub const MAX_PACKET_LEN: usize = MANDATORY_LEN + SHA1_AUTH_LEN as usize;
 pub const MD5_AUTH_LEN: u8 = 24;
 /// Auth Len of the keyed and meticulous keyed SHA1 sections.
 pub const SHA1_AUTH_LEN: u8 = 28;
-/// Longest simple password (RFC 5880 section 4.2).
+/// Maximum length of a simple password (RFC 5880 section 4.2).
 pub const MAX_PASSWORD_LEN: usize = 16;
 
 /// Session state as carried in the Sta field (RFC 5880 section 4.1).
@@ -135,7 +135,7 @@ impl Diagnostic {
         }
     }
 
-    /// The 5-bit Diag field value.
+    /// Returns the 5-bit Diag field value.
     pub fn code(self) -> u8 {
         match self {
             Diagnostic::NoDiagnostic => 0,
@@ -176,7 +176,7 @@ impl AuthType {
         }
     }
 
-    /// The Auth Type field value.
+    /// Returns the Auth Type field value.
     pub fn code(self) -> u8 {
         match self {
             AuthType::SimplePassword => 1,
@@ -207,13 +207,13 @@ impl AuthType {
 pub enum AuthSection {
     /// Simple Password (section 4.2): the password in clear, 1 to 16 bytes.
     SimplePassword { key_id: u8, password: Vec<u8> },
-    /// Keyed or meticulous keyed MD5 or SHA1 (sections 4.3 and 4.4). `digest` holds 16 bytes
-    /// for MD5 and 20 for SHA1.
+    /// Keyed or meticulous keyed MD5 or SHA1 (sections 4.3 and 4.4). `digest` has 16 bytes for
+    /// MD5 and 20 for SHA1.
     Digest { auth_type: AuthType, key_id: u8, sequence: u32, digest: Vec<u8> },
 }
 
 impl AuthSection {
-    /// The Auth Type of this section.
+    /// Returns the Auth Type of this section.
     pub fn auth_type(&self) -> AuthType {
         match self {
             AuthSection::SimplePassword { .. } => AuthType::SimplePassword,
@@ -221,14 +221,14 @@ impl AuthSection {
         }
     }
 
-    /// The Auth Key ID of this section.
+    /// Returns the Auth Key ID of this section.
     pub fn key_id(&self) -> u8 {
         match self {
             AuthSection::SimplePassword { key_id, .. } | AuthSection::Digest { key_id, .. } => *key_id,
         }
     }
 
-    /// The Auth Len field value for this section.
+    /// Returns the Auth Len field value for this section.
     pub fn auth_len(&self) -> usize {
         match self {
             AuthSection::SimplePassword { password, .. } => 3 + password.len(),
@@ -373,7 +373,7 @@ impl ControlPacket {
         })
     }
 
-    /// Length of the encoded packet in bytes, which is the Length field.
+    /// Returns the length of the encoded packet in bytes, which is the Length field.
     pub fn encoded_len(&self) -> usize {
         MANDATORY_LEN + self.auth.as_ref().map_or(0, AuthSection::auth_len)
     }
@@ -435,12 +435,12 @@ impl ControlPacket {
         out
     }
 
-    /// Desired Min TX Interval as a duration.
+    /// Returns the Desired Min TX Interval as a duration.
     pub fn desired_min_tx(&self) -> Duration {
         Duration::from_micros(u64::from(self.desired_min_tx_us))
     }
 
-    /// Required Min RX Interval as a duration.
+    /// Returns the Required Min RX Interval as a duration.
     pub fn required_min_rx(&self) -> Duration {
         Duration::from_micros(u64::from(self.required_min_rx_us))
     }
@@ -491,7 +491,7 @@ pub struct EncodedPacket {
 }
 
 impl EncodedPacket {
-    /// The packet's bytes.
+    /// Returns the packet's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }

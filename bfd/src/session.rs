@@ -35,7 +35,7 @@ impl<R: rand::Rng + ?Sized> RandomSource for R {
     }
 }
 
-/// Timer and authentication parameters a client asks for (RFC 5880 section 6.8.1:
+/// Timer and authentication parameters a client requests (RFC 5880 section 6.8.1:
 /// bfd.DesiredMinTxInterval, bfd.RequiredMinRxInterval, bfd.DetectMult, bfd.AuthType).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionParams {
@@ -59,7 +59,7 @@ pub enum ParamsError {
 impl SessionParams {
     /// Creates the parameters. The desired minimum TX interval must be nonzero and both
     /// intervals must fit the packet's 32-bit microsecond fields (about 71 minutes); a required
-    /// minimum RX interval of zero asks the peer to send nothing (section 6.8.1).
+    /// minimum RX interval of zero requests no packets from the peer (section 6.8.1).
     pub fn new(
         desired_min_tx: Duration,
         required_min_rx: Duration,
@@ -98,7 +98,7 @@ impl SessionParams {
         self.detect_multiplier
     }
 
-    /// The authentication in use, if any.
+    /// Returns the authentication in use, if any.
     pub fn authentication(&self) -> Option<&Authentication> {
         self.authentication.as_ref()
     }
@@ -130,7 +130,7 @@ pub struct StateChange {
     pub at: Instant,
 }
 
-/// What a session or the instance asks the I/O layer to do.
+/// An action a session or the instance requests from the I/O layer.
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Send `packet` on the path of the session `discriminator`.
@@ -231,72 +231,72 @@ impl Session {
         session
     }
 
-    /// Local discriminator (bfd.LocalDiscr).
+    /// Returns the local discriminator (bfd.LocalDiscr).
     pub fn local_discriminator(&self) -> u32 {
         self.local_discr
     }
 
-    /// Remote discriminator (bfd.RemoteDiscr), zero while unknown.
+    /// Returns the remote discriminator (bfd.RemoteDiscr), zero while unknown.
     pub fn remote_discriminator(&self) -> u32 {
         self.remote_discr
     }
 
-    /// Local state (bfd.SessionState).
+    /// Returns the local state (bfd.SessionState).
     pub fn state(&self) -> State {
         self.state
     }
 
-    /// The peer's last reported state (bfd.RemoteSessionState).
+    /// Returns the peer's last reported state (bfd.RemoteSessionState).
     pub fn remote_state(&self) -> State {
         self.remote_state
     }
 
-    /// Local diagnostic (bfd.LocalDiag).
+    /// Returns the local diagnostic (bfd.LocalDiag).
     pub fn local_diagnostic(&self) -> Diagnostic {
         self.local_diag
     }
 
-    /// The peer's last reported diagnostic.
+    /// Returns the peer's last reported diagnostic.
     pub fn remote_diagnostic(&self) -> Diagnostic {
         self.remote_diag
     }
 
-    /// The configured parameters.
+    /// Returns the configured parameters.
     pub fn params(&self) -> &SessionParams {
         &self.params
     }
 
-    /// The peer's detect multiplier, zero before its first packet.
+    /// Returns the peer's detect multiplier, zero before its first packet.
     pub fn remote_detect_multiplier(&self) -> u8 {
         self.remote_detect_mult
     }
 
-    /// The peer's advertised desired minimum TX interval.
+    /// Returns the peer's advertised desired minimum TX interval.
     pub fn remote_desired_min_tx(&self) -> Duration {
         self.remote_desired_tx
     }
 
-    /// The peer's advertised required minimum RX interval (bfd.RemoteMinRxInterval).
+    /// Returns the peer's advertised required minimum RX interval (bfd.RemoteMinRxInterval).
     pub fn remote_required_min_rx(&self) -> Duration {
         self.remote_min_rx
     }
 
-    /// The desired minimum TX interval currently advertised (one second or more while not Up).
+    /// Returns the desired minimum TX interval currently advertised (one second or more while not Up).
     pub fn advertised_desired_min_tx(&self) -> Duration {
         self.desired_min_tx
     }
 
-    /// True while a Poll Sequence waits for the peer's Final.
+    /// Returns true while a Poll Sequence waits for the peer's Final.
     pub fn poll_pending(&self) -> bool {
         self.poll_pending
     }
 
-    /// Since when the session has been Up.
+    /// Returns since when the session has been Up.
     pub fn up_since(&self) -> Option<Instant> {
         self.up_since
     }
 
-    /// Counters of this session.
+    /// Returns the counters of this session.
     pub fn counters(&self) -> &SessionCounters {
         &self.counters
     }
@@ -312,7 +312,7 @@ impl Session {
         self.counters.send_errors += 1;
     }
 
-    /// The negotiated intervals and detection time.
+    /// Returns the negotiated intervals and detection time.
     pub fn timers(&self) -> Timers {
         Timers {
             tx_interval_us: self.tx_interval().as_micros() as u64,
@@ -321,7 +321,7 @@ impl Session {
         }
     }
 
-    /// The earliest time at which [`Session::handle_timers`] has work to do.
+    /// Returns the earliest time at which [`Session::handle_timers`] has work to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         match (self.next_tx, self.detect_deadline) {
             (Some(tx), Some(detect)) => Some(tx.min(detect)),
@@ -425,8 +425,8 @@ impl Session {
         }
     }
 
-    /// The detection time passed without a valid packet (section 6.8.4): the session goes Down
-    /// from Init or Up, and the peer's discriminator and timers are forgotten (section 6.8.1),
+    /// Handles the expiry of the detection time (section 6.8.4): the session goes Down from
+    /// Init or Up, and the peer's discriminator and timers are forgotten (section 6.8.1),
     /// so that a restarted peer is learned afresh.
     fn detection_time_expired(&mut self, now: Instant, random: &mut dyn RandomSource, out: &mut Vec<Output>) {
         self.detect_deadline = None;
@@ -516,8 +516,8 @@ impl Session {
     }
 
     /// Moves the advertised intervals to what the state and parameters call for (section
-    /// 6.8.3). Outside Up the change takes effect at once; in Up it starts a Poll Sequence, and a
-    /// longer TX interval or a shorter RX interval waits for the Final.
+    /// 6.8.3). Outside Up the change takes effect at once. In Up it starts a Poll Sequence, and a longer
+    /// TX interval or a shorter RX interval waits for the Final.
     fn apply_intervals(&mut self, now: Instant, random: &mut dyn RandomSource) {
         let target_tx = if self.state == State::Up {
             self.params.desired_min_tx
@@ -533,7 +533,7 @@ impl Session {
 
         if self.state == State::Up {
             // NOTE: outside Up the new values are announced without a Poll Sequence, as FRR 8.4
-            // and BIRD 2 do; a peer that is Down or Init does not use them for detection yet.
+            // and BIRD 2 do. A peer that is Down or Init does not use them for detection yet.
             self.poll_pending = true;
             self.tx_basis = self.tx_basis.min(target_tx);
             self.rx_basis = self.rx_basis.max(target_rx);
@@ -543,7 +543,7 @@ impl Session {
             self.rx_basis = target_rx;
             self.reschedule_tx(now, random);
         }
-        // A longer detection time applies from the last reception at once; a shorter one waits
+        // A longer detection time applies from the last reception at once. A shorter one waits
         // for the Final, because rx_basis keeps the old value until then.
         if let (Some(_), Some(last_rx), Some(detection_time)) =
             (self.detect_deadline, self.last_rx, self.detection_time())
@@ -566,7 +566,7 @@ impl Session {
         self.rx_basis.max(self.remote_desired_tx)
     }
 
-    /// The detection time (section 6.8.4), or `None` before the peer's first packet and while
+    /// Returns the detection time (section 6.8.4), or `None` before the peer's first packet and while
     /// we ask the peer to send nothing (Required Min RX Interval zero).
     fn detection_time(&self) -> Option<Duration> {
         let running = self.remote_detect_mult > 0 && !self.rx_basis.is_zero();
@@ -635,7 +635,7 @@ impl Session {
     }
 }
 
-/// A random duration between zero and `max` inclusive, at microsecond resolution.
+/// Returns a random duration between zero and `max` inclusive, at microsecond resolution.
 fn jittered_fraction(max: Duration, random: &mut dyn RandomSource) -> Duration {
     let max_us = max.as_micros().min(u128::from(u32::MAX)) as u64;
     if max_us == 0 {

@@ -123,7 +123,7 @@ impl InstanceTask {
         task
     }
 
-    /// The error that kept the IPv4 sockets from opening, if any.
+    /// Returns the error that kept the IPv4 sockets from opening, if any.
     pub(crate) fn ipv4_ready(&self) -> io::Result<()> {
         if self.ipv4.transmit.is_some() {
             return Ok(());
@@ -263,7 +263,7 @@ impl InstanceTask {
         if let (Some(first), Some(_)) = (self.by_session.get(&discriminator).and_then(|ids| ids.first()), existing) {
             let first_auth = self.subscribers.get(first).and_then(|subscriber| subscriber.params.authentication());
             if first_auth != params.authentication() {
-                warn!(session = %key, "BFD client asks for other authentication than the session uses; keeping the session's");
+                warn!(session = %key, "BFD client requested other authentication than the session uses; keeping the session's");
             }
         }
 
@@ -302,7 +302,7 @@ impl InstanceTask {
         }
     }
 
-    /// Gives a shared session the fastest timers its clients ask for and the authentication of
+    /// Gives a shared session the fastest timers its clients request and the authentication of
     /// the oldest client.
     fn apply_merged_params(&mut self, discriminator: u32, now: Instant) {
         let Some(ids) = self.by_session.get(&discriminator) else {

@@ -1,6 +1,6 @@
-//! The reception checks of RFC 5880 section 6.8.6 (with the authentication checks of section
-//! 6.7 and the TTL check of RFC 5881 section 5): one malformed packet per rule, each dropped and
-//! counted under its own reason, on the session it belongs to or among the unmatched drops.
+//! The reception checks of RFC 5880 section 6.8.6, with the authentication checks of section
+//! 6.7 and the TTL check of RFC 5881 section 5. Each rule has one malformed packet, which must
+//! be dropped and counted under its own reason, on its session or among the unmatched drops.
 
 mod common;
 
@@ -76,7 +76,7 @@ impl Receiver {
     }
 }
 
-/// A packet from the plain peer: Down, Your Discriminator zero, Detect Mult 3, no auth.
+/// Builds a packet from the plain peer: Down, Your Discriminator zero, Detect Mult 3, no auth.
 fn plain_packet() -> Vec<u8> {
     let mut bytes = vec![0u8; 24];
     bytes[0] = 1 << 5;
@@ -328,7 +328,7 @@ fn each_malformed_packet_is_dropped_and_counted() {
 
 #[test]
 fn base_packets_of_the_table_are_accepted() {
-    // The table's malformed packets are derived from these; each is accepted as it is, so each
+    // The table's malformed packets are derived from these. Each is accepted as it is, so each
     // drop above is caused by the one field the case changes.
     let mut receiver = Receiver::new();
     assert_eq!(receiver.deliver(&plain_packet(), PLAIN_PEER, 255), Ok(receiver.plain));

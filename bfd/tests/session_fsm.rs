@@ -59,7 +59,8 @@ fn down_session_advertises_one_second_tx() {
     }
     for pair in sent.windows(2) {
         let gap = pair[1].0 - pair[0].0;
-        assert!(gap >= SLOW_TX_INTERVAL * 3 / 4 && gap <= SLOW_TX_INTERVAL, "gap {gap:?}");
+        assert!(gap >= SLOW_TX_INTERVAL * 3 / 4, "gap {gap:?} below 75 %");
+        assert!(gap <= SLOW_TX_INTERVAL, "gap {gap:?} above the interval");
     }
 }
 
@@ -76,7 +77,10 @@ fn up_transition_polls_for_fast_timers() {
     assert!(link.b.sent.iter().any(|(_, packet)| packet.final_), "B answered with Final");
     let last = &link.a.sent.last().expect("packets").1;
     assert!(!last.poll, "Poll stops once the Final arrives");
-    assert!(link.a.sent.iter().all(|(_, packet)| !(packet.poll && packet.final_)));
+    assert!(
+        link.a.sent.iter().all(|(_, packet)| !(packet.poll && packet.final_)),
+        "A never sets Poll and Final together"
+    );
 }
 
 #[test]
@@ -209,7 +213,8 @@ fn jitter_stays_within_section_6_8_7_bounds() {
         let low = Duration::from_millis(50) * low_percent / 100;
         let high = Duration::from_millis(50) * high_percent / 100;
         for gap in &gaps {
-            assert!(*gap >= low && *gap <= high, "multiplier {multiplier}: gap {gap:?} outside {low:?}..={high:?}");
+            assert!(*gap >= low, "multiplier {multiplier}: gap {gap:?} below {low:?}");
+            assert!(*gap <= high, "multiplier {multiplier}: gap {gap:?} above {high:?}");
         }
         let min = gaps.iter().min().expect("gaps");
         let max = gaps.iter().max().expect("gaps");
@@ -239,7 +244,7 @@ fn fixed_random_gives_reproducible_schedule() {
 
 #[test]
 fn zero_remote_min_rx_stops_periodic_tx() {
-    // B asks for no periodic packets (Required Min RX 0), so once the sessions are Up, A sends
+    // B requests no periodic packets (Required Min RX 0), so once the sessions are Up, A sends
     // only what the protocol forces (state changes, Poll, Final) and B runs no detection timer.
     let mut link = Link::new(params(50, 50, 3), params(50, 0, 3));
     link.bring_up(Duration::from_secs(5));

@@ -2,9 +2,9 @@
 //! Decodes arbitrary bytes as a BFD Control packet and feeds them to an instance with a plain
 //! and an authenticated session: nothing may panic, and a packet that decodes must decode again
 //! to the same value after encoding. Its encoding must equal the input's first bytes, except
-//! for two fields the decoder ignores: a Length beyond the packet's sections (accepted, since
-//! RFC 5880 section 6.8.6 only rejects a Length below the minimum) and the digest section's
-//! Reserved byte; the encoder writes the exact Length and a zero Reserved byte.
+//! for two fields the decoder ignores. A Length beyond the packet's sections is accepted, since
+//! RFC 5880 section 6.8.6 only rejects a Length below the minimum, and the digest section's
+//! Reserved byte is ignored on receipt. The encoder writes the exact Length and a zero byte.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -80,7 +80,8 @@ fn bfd_bird_sessions_up_with_negotiated_intervals() {
         assert_eq!(snapshot.remote_detect_multiplier, 4, "{what}");
         assert_eq!(snapshot.remote_state, State::Up, "{what}");
 
-        // BIRD really sends at 70 ms less up to 25 % jitter: 40 to 60 packets in 3 s.
+        // BIRD really sends at 70 ms less up to 25 % jitter: 43 to 57 packets in 3 s, and the
+        // bounds allow a few more or fewer for scheduling noise.
         let before = snapshot.counters.packets_in;
         std::thread::sleep(Duration::from_secs(3));
         let after = ours.session(ip(peer_of_ours), multihop).expect("session").counters.packets_in;

@@ -104,7 +104,7 @@ fn bfd_snapshot_serializes_with_counters() {
     let _peer = ours_b.bfd.register(SessionKey::multihop(ip(LOOPBACK_A), ip(LOOPBACK_B)), fast());
     ours_a.wait_for_state(&mut subscription, State::Up, Duration::from_secs(10));
 
-    // Our side can be Up while the last packet heard from the peer still said Init.
+    // Our side can be Up while the last packet from the peer still reported Init.
     let snapshot = wait_until(Duration::from_secs(5), "peer reported Up", || {
         ours_a.session(ip(LOOPBACK_B), true).filter(|session| session.remote_state == State::Up)
     });

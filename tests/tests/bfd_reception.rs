@@ -1,6 +1,6 @@
-//! The reception checks of RFC 5880 section 6.8.6 and RFC 5881 section 5 through real sockets:
-//! malformed packets sent over a veth to our instance are dropped and counted under their
-//! reason on the session they belong to, and the TTL the kernel reports is checked.
+//! The reception checks of RFC 5880 section 6.8.6 and RFC 5881 section 5 through real sockets.
+//! Malformed packets sent over a veth to our instance are dropped and counted under their
+//! reason on the session they belong to, and the TTL that the kernel reports is checked.
 
 #[path = "bfd_support.rs"]
 mod support;
@@ -15,7 +15,7 @@ use support::{LINK_A, LINK_B, Ours, Pair, ip};
 
 const PEER_DISCRIMINATOR: u32 = 0x0a0b_0c0d;
 
-/// A Down packet from the peer with Your Discriminator zero and 1 s timers.
+/// Builds a Down packet from the peer with Your Discriminator zero and 1 s timers.
 fn down_packet() -> Vec<u8> {
     let mut bytes = vec![0u8; 24];
     bytes[0] = 1 << 5;

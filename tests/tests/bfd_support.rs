@@ -41,12 +41,12 @@ impl Ours {
         self.runtime.block_on(future)
     }
 
-    /// Snapshots of every session.
+    /// Returns the snapshots of every session.
     pub fn sessions(&self) -> Vec<SessionSnapshot> {
         self.block_on(self.bfd.sessions())
     }
 
-    /// The snapshot of the session with `peer`, on the given hop type.
+    /// Returns the snapshot of the session with `peer`, on the given hop type.
     pub fn session(&self, peer: IpAddr, multihop: bool) -> Option<SessionSnapshot> {
         self.sessions().into_iter().find(|session| session.peer == peer && session.multihop == multihop)
     }

@@ -96,7 +96,8 @@ impl Link {
         self.now = end;
     }
 
-    /// Runs until `done` holds or `limit` of virtual time passes; returns whether it held.
+    /// Runs until `done` returns true or `limit` of virtual time passes, and returns whether
+    /// it returned true.
     pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Link) -> bool) -> bool {
         let end = self.now + limit;
         while self.now < end {
