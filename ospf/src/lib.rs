@@ -4,6 +4,35 @@
 //! packets, interface changes, BFD events and timer expiry with the current time, and returns
 //! [`Action`]s (packets to send, routing tables to publish, BFD sessions to register). The
 //! [`io`] module binds an instance to raw sockets and tokio timers.
+//!
+//! # Running an instance
+//! ```no_run
+//! use hna_ospf::io::{self, Event};
+//! use hna_ospf::{Config, InterfaceConfig, NetworkType};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // `/ vrf main routing ospf router-id 10.0.0.1`, `network 10.0.0.0/16 area 0`,
+//! // `interface eth1 ip ospf track bfd`.
+//! let mut eth1 = InterfaceConfig { network_type: NetworkType::PointToPoint, ..Default::default() };
+//! eth1.track_bfd = true;
+//! let config = Config::new("10.0.0.1".parse()?).network("10.0.0.0/16".parse()?).interface("eth1", eth1);
+//!
+//! // Inside a tokio runtime, on a thread in the namespace whose interfaces OSPF runs on.
+//! let (handle, mut events, _task) = io::spawn(config, io::read_interfaces()?)?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         // The whole table and its diff; install with distance hna_ospf::DISTANCE (110).
+//!         Event::Routes(update) => println!("{} routes", update.table.routes.len()),
+//!         // Create a single-hop BFD session; call handle.bfd_down(ifindex, neighbor) when it
+//!         // leaves Up.
+//!         Event::BfdRegister(session) => println!("BFD to {} on {}", session.neighbor, session.interface),
+//!         Event::BfdUnregister(_) => {}
+//!     }
+//! }
+//! let neighbors = handle.neighbors().await; // `show ip ospf neighbor`
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod lsa;
 pub mod packet;

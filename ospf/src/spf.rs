@@ -42,6 +42,10 @@ pub struct NextHop {
     pub interface: Arc<str>,
 }
 
+fn serialize_next_hops<S: serde::Serializer>(hops: &Arc<BTreeSet<NextHop>>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(hops.iter())
+}
+
 fn serialize_name<S: serde::Serializer>(name: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(name)
 }
@@ -55,8 +59,9 @@ pub struct Route {
     pub cost: u32,
     /// External metric of a type 2 external route, 0 otherwise.
     pub type2_cost: u32,
-    /// The equal-cost next hops.
-    pub next_hops: BTreeSet<NextHop>,
+    /// The equal-cost next hops, shared by the routes of a table that use the same set.
+    #[serde(serialize_with = "serialize_next_hops")]
+    pub next_hops: Arc<BTreeSet<NextHop>>,
 }
 
 /// The OSPF routing table, by prefix.
@@ -533,13 +538,13 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     }
 
     // Build each next-hop set once; routes sharing a set share its contents.
-    let mut built: Vec<Option<BTreeSet<NextHop>>> = vec![None; hops.sets.len()];
+    let mut built: Vec<Option<Arc<BTreeSet<NextHop>>>> = vec![None; hops.sets.len()];
     let mut routes: Vec<(Ipv4Net, Route)> = Vec::with_capacity(table.len());
     for (prefix, (route_type, cost, type2_cost, set)) in table {
         if set == 0 {
             continue;
         }
-        let next_hops = built[set as usize].get_or_insert_with(|| hops.next_hops(set)).clone();
+        let next_hops = Arc::clone(built[set as usize].get_or_insert_with(|| Arc::new(hops.next_hops(set))));
         routes.push((prefix, Route { prefix, route_type, cost, type2_cost, next_hops }));
     }
     routes.sort_unstable_by_key(|(prefix, _)| *prefix);
