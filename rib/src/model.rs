@@ -143,7 +143,10 @@ pub struct VxlanEncap {
 ///   inside a subnet of the interface);
 /// - recursive: `gateway` only, resolved by the RIB through the routes of the IGP
 ///   (connected, static, OSPF) in the same VRF;
-/// - VXLAN: `encap` only, whose VTEP the RIB resolves in the default VRF.
+/// - VXLAN: `encap` only, whose VTEP the RIB resolves in the default VRF;
+/// - another VRF: `vrf` only, for a route leaked between VRFs: the destination is looked up
+///   again in that VRF's table. The RIB does not resolve it further; the next hop is usable
+///   while that VRF exists.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct NextHop {
     /// Address of the next router, if any.
@@ -154,28 +157,36 @@ pub struct NextHop {
     pub onlink: bool,
     /// VXLAN encapsulation for routes of an IP-VRF learned from EVPN.
     pub encap: Option<VxlanEncap>,
+    /// The VRF in which the destination is looked up next (route leaking between VRFs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<VrfId>,
 }
 
 impl NextHop {
     /// Builds a directly connected next hop: the destination is on `interface`.
     pub fn connected(interface: &str) -> NextHop {
-        NextHop { gateway: None, interface: Some(interface.to_string()), onlink: false, encap: None }
+        NextHop { gateway: None, interface: Some(interface.to_string()), onlink: false, encap: None, vrf: None }
     }
 
     /// Builds a next hop through a gateway on a known interface.
     pub fn via(gateway: IpAddr, interface: &str) -> NextHop {
-        NextHop { gateway: Some(gateway), interface: Some(interface.to_string()), onlink: false, encap: None }
+        NextHop { gateway: Some(gateway), interface: Some(interface.to_string()), onlink: false, encap: None, vrf: None }
     }
 
     /// Builds a next hop through a gateway that the RIB resolves through the IGP routes of the
     /// route's VRF.
     pub fn recursive(gateway: IpAddr) -> NextHop {
-        NextHop { gateway: Some(gateway), interface: None, onlink: false, encap: None }
+        NextHop { gateway: Some(gateway), interface: None, onlink: false, encap: None, vrf: None }
     }
 
     /// Builds a VXLAN next hop of an IP-VRF route.
     pub fn vxlan(encap: VxlanEncap) -> NextHop {
-        NextHop { gateway: None, interface: None, onlink: false, encap: Some(encap) }
+        NextHop { gateway: None, interface: None, onlink: false, encap: Some(encap), vrf: None }
+    }
+
+    /// Builds a next hop that looks the destination up again in VRF `vrf`.
+    pub fn vrf(vrf: VrfId) -> NextHop {
+        NextHop { gateway: None, interface: None, onlink: false, encap: None, vrf: Some(vrf) }
     }
 
     /// Returns this next hop with the `onlink` flag set.
@@ -186,7 +197,7 @@ impl NextHop {
 
     /// Returns whether the RIB must resolve this next hop through another route.
     pub fn is_recursive(&self) -> bool {
-        self.gateway.is_some() && self.interface.is_none() && self.encap.is_none()
+        self.gateway.is_some() && self.interface.is_none() && self.encap.is_none() && self.vrf.is_none()
     }
 }
 
@@ -194,6 +205,9 @@ impl fmt::Display for NextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(encap) = &self.encap {
             return write!(f, "vxlan vtep {} vni {} rmac {}", encap.vtep, encap.vni, encap.router_mac);
+        }
+        if let Some(vrf) = self.vrf {
+            return write!(f, "vrf {}", vrf.0);
         }
         match (&self.gateway, &self.interface) {
             (Some(gateway), Some(interface)) => write!(f, "via {gateway} dev {interface}")?,

@@ -106,8 +106,10 @@ pub enum RibError {
     DefaultVrf,
     #[error("route {0} has no next hop")]
     NoNextHop(IpNet),
-    #[error("route {prefix} from {protocol:?} has a next hop without gateway, interface or encapsulation")]
+    #[error("route {prefix} from {protocol:?} has a next hop without gateway, interface, encapsulation or VRF")]
     EmptyNextHop { prefix: IpNet, protocol: RouteSource },
+    #[error("route {prefix} in VRF {vrf} has a next hop into its own VRF")]
+    VrfNextHopLoop { vrf: VrfId, prefix: IpNet },
 }
 
 /// The route the RIB selected for a prefix.
@@ -150,6 +152,9 @@ pub struct Rib {
     vrfs: BTreeMap<VrfId, Vrf>,
     names: HashMap<String, VrfId>,
     addresses: HashMap<(VrfId, IpAddr), TrackedAddress>,
+    /// For each VRF, the prefixes with a candidate route that has a next hop into it; they are
+    /// reselected when that VRF is added or removed.
+    vrf_dependents: HashMap<VrfId, BTreeSet<(VrfId, IpNet)>>,
     redistribution: HashMap<(VrfId, RouteSource), BTreeSet<ClientId>>,
     install_connected: bool,
 }
@@ -174,6 +179,7 @@ impl Rib {
             vrfs: BTreeMap::new(),
             names: HashMap::new(),
             addresses: HashMap::new(),
+            vrf_dependents: HashMap::new(),
             redistribution: HashMap::new(),
             install_connected: false,
         };
@@ -188,8 +194,9 @@ impl Rib {
         self.install_connected = install;
     }
 
-    /// Adds a VRF with its name and table id.
-    pub fn add_vrf(&mut self, name: &str, vrf: VrfId) -> Result<(), RibError> {
+    /// Adds a VRF with its name and table id. The output selects the routes of other VRFs
+    /// whose next hop into this VRF was unusable until now.
+    pub fn add_vrf(&mut self, name: &str, vrf: VrfId) -> Result<RibOutput, RibError> {
         if self.vrfs.contains_key(&vrf) {
             return Err(RibError::DuplicateVrf(vrf));
         }
@@ -198,7 +205,7 @@ impl Rib {
         }
         self.vrfs.insert(vrf, Vrf { name: name.to_string(), prefixes: BTreeMap::new() });
         self.names.insert(name.to_string(), vrf);
-        Ok(())
+        Ok(self.reselect_vrf_dependents(vrf))
     }
 
     /// Removes a VRF with all its routes; its installed routes are removed southbound.
@@ -224,7 +231,21 @@ impl Rib {
         self.names.remove(&removed.name);
         self.addresses.retain(|(address_vrf, _), _| *address_vrf != vrf);
         self.redistribution.retain(|(redistributed_vrf, _), _| *redistributed_vrf != vrf);
+        // Routes of other VRFs into this one lose that next hop but stay candidates, so that
+        // they come back when the VRF does.
+        output.merge(self.reselect_vrf_dependents(vrf));
         Ok(output)
+    }
+
+    /// Reselects the prefixes whose candidates have a next hop into `target`.
+    fn reselect_vrf_dependents(&mut self, target: VrfId) -> RibOutput {
+        let mut output = RibOutput::default();
+        let dependents: Vec<(VrfId, IpNet)> =
+            self.vrf_dependents.get(&target).into_iter().flatten().copied().collect();
+        for (vrf, prefix) in dependents {
+            output.merge(self.reselect(vrf, prefix));
+        }
+        output
     }
 
     /// Returns the id of the VRF named `name`.
@@ -247,6 +268,9 @@ impl Rib {
         let mut route = route;
         route.prefix = route.prefix.trunc();
         validate(&route)?;
+        if route.next_hops.iter().any(|next_hop| next_hop.vrf == Some(vrf)) {
+            return Err(RibError::VrfNextHopLoop { vrf, prefix: route.prefix });
+        }
         let state = self.vrfs.get_mut(&vrf).ok_or(RibError::UnknownVrf(vrf))?.prefixes.entry(route.prefix).or_default();
 
         let previous = match state.candidates.iter_mut().find(|candidate| candidate.source == route.source) {
@@ -393,8 +417,12 @@ impl Rib {
         Some(RouteEntry::new(vrf, selected.prefix, selected.next_hops.clone()))
     }
 
-    /// Registers `route`'s recursive next hops so that changes to their resolution reach it.
+    /// Registers `route`'s recursive next hops and next hops into other VRFs, so that changes
+    /// to their resolution or to those VRFs reach it.
     fn link_dependencies(&mut self, vrf: VrfId, route: &Route) {
+        for target in route.next_hops.iter().filter_map(|next_hop| next_hop.vrf) {
+            self.vrf_dependents.entry(target).or_default().insert((vrf, route.prefix));
+        }
         for key in dependency_keys(vrf, route) {
             if !self.addresses.contains_key(&key) {
                 let resolution = self.resolve(key.0, key.1);
@@ -406,6 +434,24 @@ impl Rib {
     }
 
     fn unlink_dependencies(&mut self, vrf: VrfId, route: &Route) {
+        for target in route.next_hops.iter().filter_map(|next_hop| next_hop.vrf) {
+            let still_used = self.vrfs.get(&vrf).and_then(|table| table.prefixes.get(&route.prefix)).is_some_and(|state| {
+                state
+                    .candidates
+                    .iter()
+                    .filter(|candidate| candidate.source != route.source)
+                    .any(|candidate| candidate.next_hops.iter().any(|next_hop| next_hop.vrf == Some(target)))
+            });
+            if still_used {
+                continue;
+            }
+            if let Some(dependents) = self.vrf_dependents.get_mut(&target) {
+                dependents.remove(&(vrf, route.prefix));
+                if dependents.is_empty() {
+                    self.vrf_dependents.remove(&target);
+                }
+            }
+        }
         for key in dependency_keys(vrf, route) {
             if let Some(tracked) = self.addresses.get_mut(&key) {
                 // Another source's route for the same prefix may still use the address.
@@ -556,11 +602,16 @@ impl Rib {
     }
 
     /// Returns the forwarding next hops of `route`: direct ones as they are, recursive ones
-    /// through their resolution, VXLAN ones when their VTEP is reachable in the default VRF.
+    /// through their resolution, VXLAN ones when their VTEP is reachable in the default VRF,
+    /// and next hops into another VRF while that VRF exists.
     fn resolve_next_hops(&self, vrf: VrfId, route: &Route) -> Vec<NextHop> {
         let mut resolved = Vec::new();
         for next_hop in &route.next_hops {
-            if let Some(encap) = &next_hop.encap {
+            if let Some(target) = next_hop.vrf {
+                if self.vrfs.contains_key(&target) {
+                    resolved.push(next_hop.clone());
+                }
+            } else if let Some(encap) = &next_hop.encap {
                 if self.cached_reachability(VrfId::DEFAULT, encap.vtep).reachable {
                     resolved.push(next_hop.clone());
                 }
@@ -626,7 +677,9 @@ fn validate(route: &Route) -> Result<(), RibError> {
     if route.next_hops.is_empty() {
         return Err(RibError::NoNextHop(route.prefix));
     }
-    let empty = |next_hop: &NextHop| next_hop.gateway.is_none() && next_hop.interface.is_none() && next_hop.encap.is_none();
+    let empty = |next_hop: &NextHop| {
+        next_hop.gateway.is_none() && next_hop.interface.is_none() && next_hop.encap.is_none() && next_hop.vrf.is_none()
+    };
     if route.next_hops.iter().any(empty) {
         return Err(RibError::EmptyNextHop { prefix: route.prefix, protocol: route.source });
     }
