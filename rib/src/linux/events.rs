@@ -3,7 +3,8 @@
 //!
 //! A monitor thread per namespace first reports the current state (every link, address,
 //! learned neighbor and learned MAC), then each notification as it arrives. Entries carrying
-//! the plane's own mark (`extern_learn`) are not reported, and neither are static ones.
+//! the plane's own mark (`extern_learn`) are not reported, and neither are static ones, nor the
+//! addresses and neighbors of the plane's leak links between VRFs.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 use super::kernel::{LinkTable, parse_link, parse_neighbour};
+use super::leak::is_leak_link;
 use super::messages::neighbour_dump;
 use super::netns::NamespaceHandle;
 use super::socket::RouteSocket;
@@ -139,7 +141,11 @@ impl Monitor {
         }
         let Some(ip) = address else { return };
         let Ok(address) = IpNet::new(ip, message.header.prefix_len) else { return };
-        let Some(interface) = self.links.name(message.header.index) else { return };
+        let Some(link) = self.links.by_index(message.header.index) else { return };
+        if is_leak_link(link) {
+            return;
+        }
+        let interface = &link.name;
         self.send(PlaneEvent::Address { vrf: self.vrf, interface: interface.to_string(), address, added });
     }
 
@@ -152,7 +158,11 @@ impl Monitor {
             AddressFamily::Bridge => self.bridge_mac(&neighbour, present),
             AddressFamily::Inet | AddressFamily::Inet6 => {
                 let Some(ip) = neighbour.destination else { return };
-                let Some(interface) = self.links.name(neighbour.interface) else { return };
+                let Some(link) = self.links.by_index(neighbour.interface) else { return };
+                if is_leak_link(link) {
+                    return;
+                }
+                let interface = &link.name;
                 let resolved = matches!(
                     neighbour.state,
                     NeighbourState::Reachable | NeighbourState::Stale | NeighbourState::Delay | NeighbourState::Probe | NeighbourState::Permanent

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteNextHopFlags};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -27,6 +30,16 @@ pub(crate) struct Link {
     pub kind: Option<InfoKind>,
     pub mac: Option<MacAddr>,
     pub mtu: Option<u32>,
+    /// `IFLA_IFALIAS`, which marks the links the plane and the daemon created.
+    pub alias: Option<String>,
+    /// Local address of a VXLAN device.
+    pub vxlan_local: Option<IpAddr>,
+    /// Destination UDP port of a VXLAN device.
+    pub vxlan_port: Option<u16>,
+    /// Whether a VXLAN device learns remote MACs from received packets.
+    pub vxlan_learning: Option<bool>,
+    /// Whether the bridge learns source MACs on this link, when it is a bridge port.
+    pub port_learning: Option<bool>,
     /// Administratively up (`IFF_UP`).
     pub admin_up: bool,
     /// Operationally up: `IFF_UP` and `IFF_LOWER_UP`.
@@ -74,6 +87,10 @@ impl LinkTable {
         self.by_name.get(self.names.get(&index)?)
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Link> {
+        self.by_name.values()
+    }
+
     pub fn name(&self, index: u32) -> Option<&str> {
         self.names.get(&index).map(String::as_str)
     }
@@ -97,13 +114,26 @@ pub(crate) fn parse_link(message: &LinkMessage) -> Link {
             LinkAttribute::Controller(master) => link.master = Some(*master),
             LinkAttribute::Address(bytes) => link.mac = mac_from_bytes(bytes),
             LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
+            LinkAttribute::IfAlias(alias) => link.alias = Some(alias.clone()),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
                         LinkInfo::Kind(kind) => link.kind = Some(kind.clone()),
                         LinkInfo::Data(InfoData::Vxlan(data)) => {
-                            link.vni = data.iter().find_map(|item| match item {
-                                InfoVxlan::Id(vni) => Some(*vni),
+                            for item in data {
+                                match item {
+                                    InfoVxlan::Id(vni) => link.vni = Some(*vni),
+                                    InfoVxlan::Local(local) => link.vxlan_local = Some(IpAddr::V4(*local)),
+                                    InfoVxlan::Local6(local) => link.vxlan_local = Some(IpAddr::V6(*local)),
+                                    InfoVxlan::Port(port) => link.vxlan_port = Some(*port),
+                                    InfoVxlan::Learning(learning) => link.vxlan_learning = Some(*learning),
+                                    _ => {}
+                                }
+                            }
+                        }
+                        LinkInfo::PortData(InfoPortData::BridgePort(data)) => {
+                            link.port_learning = data.iter().find_map(|item| match item {
+                                InfoBridgePort::Learning(learning) => Some(*learning),
                                 _ => None,
                             });
                         }
@@ -115,6 +145,34 @@ pub(crate) fn parse_link(message: &LinkMessage) -> Link {
         }
     }
     link
+}
+
+/// Reads the link named `name` in the socket's namespace, or `None` when there is none.
+pub(crate) fn get_link(socket: &mut RouteSocket, name: &str) -> Result<Option<Link>, PlaneError> {
+    let request = rtnetlink::LinkUnspec::new_with_name(name).build();
+    match socket.request(RouteNetlinkMessage::GetLink(request), 0) {
+        Ok(messages) => Ok(messages.into_iter().find_map(|message| match message {
+            RouteNetlinkMessage::NewLink(link) => Some(parse_link(&link)),
+            _ => None,
+        })),
+        Err(PlaneError::Kernel { errno, .. }) if errno == libc::ENODEV => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Returns the link index and the address of an address message. IFA_LOCAL is the interface's
+/// own address; IFA_ADDRESS is the peer's on point-to-point links, so IFA_LOCAL wins.
+pub(crate) fn parse_address(message: &AddressMessage) -> Option<(u32, IpNet)> {
+    let mut address = None;
+    for attribute in &message.attributes {
+        match attribute {
+            AddressAttribute::Local(ip) => address = Some(*ip),
+            AddressAttribute::Address(ip) if address.is_none() => address = Some(*ip),
+            _ => {}
+        }
+    }
+    let address = IpNet::new(address?, message.header.prefix_len).ok()?;
+    Some((message.header.index, address))
 }
 
 pub(crate) fn mac_from_bytes(bytes: &[u8]) -> Option<MacAddr> {

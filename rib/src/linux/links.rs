@@ -8,11 +8,12 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{InfoKind, LinkMessage};
 use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVxlan};
 use tracing::info;
 
-use super::kernel::{Link, parse_link};
+use super::kernel::{Link, get_link, parse_address, parse_link};
 use super::netns::{Namespace, NamespaceHandle};
 use super::socket::RouteSocket;
 use crate::model::{MacAddr, Vni};
@@ -34,6 +35,16 @@ pub struct LinkState {
     pub mtu: Option<u32>,
     /// VNI of a VXLAN device.
     pub vni: Option<Vni>,
+    /// Local address of a VXLAN device.
+    pub vxlan_local: Option<IpAddr>,
+    /// Destination UDP port of a VXLAN device.
+    pub vxlan_port: Option<u16>,
+    /// Whether a VXLAN device learns remote MACs from received packets.
+    pub vxlan_learning: Option<bool>,
+    /// Whether the bridge learns source MACs on this link, when it is a bridge port.
+    pub port_learning: Option<bool>,
+    /// The interface alias (`ip link set NAME alias TEXT`).
+    pub alias: Option<String>,
     /// Administratively up.
     pub admin_up: bool,
     /// Operationally up (administratively up with carrier).
@@ -56,6 +67,11 @@ impl From<Link> for LinkState {
             mac: link.mac,
             mtu: link.mtu,
             vni: link.vni.and_then(|vni| Vni::new(vni).ok()),
+            vxlan_local: link.vxlan_local,
+            vxlan_port: link.vxlan_port,
+            vxlan_learning: link.vxlan_learning,
+            port_learning: link.port_learning,
+            alias: link.alias,
             admin_up: link.admin_up,
             oper_up: link.oper_up,
         }
@@ -122,15 +138,19 @@ impl Links {
 
     /// Returns the link named `name`, or `None` when there is none.
     pub fn link(&mut self, name: &str) -> Result<Option<LinkState>, PlaneError> {
-        let request = LinkUnspec::new_with_name(name).build();
-        match self.socket.request(RouteNetlinkMessage::GetLink(request), 0) {
-            Ok(messages) => Ok(messages.into_iter().find_map(|message| match message {
-                RouteNetlinkMessage::NewLink(link) => Some(parse_link(&link).into()),
+        Ok(get_link(&mut self.socket, name)?.map(LinkState::from))
+    }
+
+    /// Returns every IPv4 and IPv6 address of the namespace, with the index of its link.
+    pub fn addresses(&mut self) -> Result<Vec<(u32, IpNet)>, PlaneError> {
+        let messages = self.socket.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
+        Ok(messages
+            .into_iter()
+            .filter_map(|message| match message {
+                RouteNetlinkMessage::NewAddress(address) => parse_address(&address),
                 _ => None,
-            })),
-            Err(PlaneError::Kernel { errno, .. }) if errno == libc::ENODEV => Ok(None),
-            Err(error) => Err(error),
-        }
+            })
+            .collect())
     }
 
     fn index(&mut self, name: &str) -> Result<u32, PlaneError> {
@@ -225,6 +245,12 @@ impl Links {
     pub fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<(), PlaneError> {
         let index = self.index(name)?;
         self.change(LinkUnspec::new_with_index(index).mtu(mtu).build())
+    }
+
+    /// Sets the alias of link `name` (`ip link set NAME alias TEXT`).
+    pub fn set_alias(&mut self, name: &str, alias: &str) -> Result<(), PlaneError> {
+        let index = self.index(name)?;
+        self.change(LinkUnspec::new_with_index(index).alias(alias).build())
     }
 
     /// Sets the MAC address of link `name`.

@@ -12,6 +12,10 @@
 //! and for each remote VTEP the plane adds the neighbor entry `VTEP lladdr RMAC dev SVI` and
 //! the FDB entry `RMAC dev L3VXLAN dst VTEP`, counted by the routes that use them.
 //!
+//! A route leaked into another VRF (a [`NextHop::vrf`] next hop) goes over a veth pair between
+//! the two VRF namespaces, which the plane creates when the first route needs it and deletes
+//! when the last route using it goes; see [`leak_link_name`] for names and addresses.
+//!
 //! Everything the plane installs carries its mark ([`ROUTE_PROTOCOL`] on routes,
 //! `extern_learn` on neighbor and FDB entries), and [`Southbound::dump`] reads back only
 //! marked entries, so a resynchronisation never removes entries of others. The exception is
@@ -21,6 +25,7 @@
 
 mod events;
 mod kernel;
+mod leak;
 pub mod links;
 mod messages;
 mod netns;
@@ -34,6 +39,7 @@ use netlink_packet_route::neighbour::NeighbourFlags;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use tracing::{debug, info, warn};
 
+pub use leak::{LEAK_LINK_ALIAS, MAX_LEAK_TABLE, leak_link_name, parse_leak_link_name};
 pub use netns::{NETNS_RUN_DIR, Namespace, NamespaceHandle, create_namespace, delete_namespace};
 
 use self::kernel::{Link, LinkTable, parse_neighbour, parse_route};
@@ -75,6 +81,12 @@ pub struct L3VniDevices {
 pub struct LinuxPlane {
     vrfs: BTreeMap<VrfId, VrfSpace>,
     l2vnis: BTreeMap<Vni, (VrfId, String)>,
+    /// The number of installed routes (of either VRF) using each leak link, keyed by the pair
+    /// of VRFs with the lower table id first.
+    leaks: BTreeMap<(VrfId, VrfId), usize>,
+    /// Leak links created or released during the current batch: deleted after it when no
+    /// route uses them.
+    leak_checks: BTreeSet<(VrfId, VrfId)>,
 }
 
 #[derive(Debug)]
@@ -88,6 +100,8 @@ struct VrfSpace {
     router_macs: BTreeMap<(IpAddr, MacAddr), usize>,
     /// The (VTEP, router MAC) pairs of each installed route with VXLAN next hops.
     encap_routes: HashMap<IpNet, Vec<(IpAddr, MacAddr)>>,
+    /// The target VRFs of each installed route with next hops into other VRFs.
+    leak_routes: HashMap<IpNet, Vec<VrfId>>,
 }
 
 impl VrfSpace {
@@ -103,6 +117,7 @@ impl VrfSpace {
             l3vni: None,
             router_macs: BTreeMap::new(),
             encap_routes: HashMap::new(),
+            leak_routes: HashMap::new(),
         })
     }
 
@@ -139,7 +154,8 @@ impl LinuxPlane {
     /// Creates a plane whose default VRF is the network namespace of the calling thread.
     pub fn new() -> Result<LinuxPlane, PlaneError> {
         let default = VrfSpace::open(Namespace::Current)?;
-        let mut plane = LinuxPlane { vrfs: BTreeMap::new(), l2vnis: BTreeMap::new() };
+        let mut plane =
+            LinuxPlane { vrfs: BTreeMap::new(), l2vnis: BTreeMap::new(), leaks: BTreeMap::new(), leak_checks: BTreeSet::new() };
         plane.vrfs.insert(VrfId::DEFAULT, default);
         Ok(plane)
     }
@@ -153,10 +169,30 @@ impl LinuxPlane {
         Ok(())
     }
 
-    /// Forgets VRF `vrf` and its VNI bindings; its entries stay in its namespace.
+    /// Forgets VRF `vrf` and its VNI bindings; its entries stay in its namespace. The leak
+    /// links between `vrf` and other VRFs are deleted, and with them the routes of other VRFs
+    /// into `vrf`.
     pub fn remove_vrf(&mut self, vrf: VrfId) {
         self.vrfs.remove(&vrf);
         self.l2vnis.retain(|_, (bound_vrf, _)| *bound_vrf != vrf);
+
+        let pairs: Vec<(VrfId, VrfId)> = self.leaks.keys().filter(|(a, b)| *a == vrf || *b == vrf).copied().collect();
+        for pair in pairs {
+            self.leaks.remove(&pair);
+            let other = if pair.0 == vrf { pair.1 } else { pair.0 };
+            let Some(space) = self.vrfs.get_mut(&other) else { continue };
+            if let Some(name) = leak_link_name(other, vrf)
+                && let Err(error) = leak::delete(&mut space.socket, &name)
+            {
+                warn!(%vrf, %other, %error, "leak link not deleted");
+            }
+        }
+        for space in self.vrfs.values_mut() {
+            space.leak_routes.retain(|_, targets| {
+                targets.retain(|target| *target != vrf);
+                !targets.is_empty()
+            });
+        }
     }
 
     /// Returns the namespace of VRF `vrf`, as given to [`LinuxPlane::add_vrf`].
@@ -216,17 +252,33 @@ impl LinuxPlane {
     /// Translates one change into netlink requests of its VRF's namespace.
     fn plan(&mut self, index: usize, change: &Change, steps: &mut Vec<Step>) -> Result<(), PlaneError> {
         let vrf = self.vrf_of(&change.key())?;
+        match change {
+            Change::Install(Entry::Route(route)) => {
+                let targets = leak_targets(&route.next_hops);
+                for target in &targets {
+                    self.ensure_leak(vrf, *target)?;
+                }
+                let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
+                plan_route_install(space, vrf, index, route, steps)?;
+                self.track_leaks(vrf, route.prefix, targets);
+                return Ok(());
+            }
+            Change::Remove(EntryKey::Route { prefix, .. }) => {
+                let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
+                steps.push(Step::delete(index, messages::route_delete(*prefix, VrfSpace::mark())));
+                release_router_macs(space, index, *prefix, &[], steps)?;
+                self.track_leaks(vrf, *prefix, Vec::new());
+                return Ok(());
+            }
+            _ => {}
+        }
         let l2vni_device = match &change.key() {
             EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => Some(self.l2vnis[vni].1.clone()),
             _ => None,
         };
         let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
         match change {
-            Change::Install(Entry::Route(route)) => plan_route_install(space, vrf, index, route, steps),
-            Change::Remove(EntryKey::Route { prefix, .. }) => {
-                steps.push(Step::delete(index, messages::route_delete(*prefix, VrfSpace::mark())));
-                release_router_macs(space, index, *prefix, &[], steps)
-            }
+            Change::Install(Entry::Route(_)) | Change::Remove(EntryKey::Route { .. }) => unreachable!("planned above"),
             Change::Install(Entry::Neighbor(neighbor)) => {
                 let link = space.link(vrf, &neighbor.interface)?;
                 steps.push(Step::new(index, messages::neighbor_replace(link.index, neighbor.ip, neighbor.mac)));
@@ -264,6 +316,89 @@ impl LinuxPlane {
                     steps.push(Step::delete(index, messages::flood_delete(device.index, *vtep)));
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Makes sure the leak link between `vrf` and `target` exists with both ends configured,
+    /// creating it when it is missing, and records both ends in their link tables.
+    fn ensure_leak(&mut self, vrf: VrfId, target: VrfId) -> Result<(), PlaneError> {
+        let end = leak::leak_end(vrf, target)?;
+        let peer_end = leak::leak_end(target, vrf)?;
+        let target_handle = self.vrfs.get(&target).ok_or(PlaneError::UnknownVrf(target))?.handle.clone();
+        let in_use = self.leaks.get(&leak_pair(vrf, target)).is_some_and(|count| *count > 0);
+        let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
+        if in_use && space.links.get(&end.name).is_some_and(leak::is_leak_link) {
+            return Ok(());
+        }
+
+        // Read both ends from the kernel: the link tables may predate another batch.
+        let own = kernel::get_link(&mut space.socket, &end.name)?;
+        let target_space = self.vrfs.get_mut(&target).expect("checked above");
+        let peer = kernel::get_link(&mut target_space.socket, &peer_end.name)?;
+        let (own, peer) = match (own, peer) {
+            (Some(own), Some(peer)) if leak::is_leak_link(&own) && leak::is_leak_link(&peer) => (own, peer),
+            (own, peer) => {
+                // A half or a foreign link of that name: replace it with a new pair.
+                if let Some(peer) = peer {
+                    leak::delete(&mut target_space.socket, &peer.name)?;
+                }
+                let space = self.vrfs.get_mut(&vrf).expect("checked above");
+                if let Some(own) = own {
+                    leak::delete(&mut space.socket, &own.name)?;
+                }
+                self.leak_checks.insert(leak_pair(vrf, target));
+                let own = leak::create(&mut space.socket, &end, &target_handle)?;
+                leak::disable_rp_filter(&space.handle, &end.name)?;
+                let target_space = self.vrfs.get_mut(&target).expect("checked above");
+                let peer = leak::configure(&mut target_space.socket, &peer_end.name, peer_end.address)?;
+                leak::disable_rp_filter(&target_space.handle, &peer_end.name)?;
+                (own, peer)
+            }
+        };
+        self.vrfs.get_mut(&target).expect("checked above").links.insert(peer);
+        self.vrfs.get_mut(&vrf).expect("checked above").links.insert(own);
+        Ok(())
+    }
+
+    /// Records that the route for `prefix` in `vrf` now uses the leak links towards `targets`,
+    /// and schedules the check of the links it no longer uses.
+    fn track_leaks(&mut self, vrf: VrfId, prefix: IpNet, targets: Vec<VrfId>) {
+        let Some(space) = self.vrfs.get_mut(&vrf) else { return };
+        let previous = if targets.is_empty() {
+            space.leak_routes.remove(&prefix)
+        } else {
+            space.leak_routes.insert(prefix, targets.clone())
+        }
+        .unwrap_or_default();
+        for target in targets.iter().filter(|target| !previous.contains(target)) {
+            *self.leaks.entry(leak_pair(vrf, *target)).or_default() += 1;
+        }
+        for target in previous.iter().filter(|target| !targets.contains(target)) {
+            let pair = leak_pair(vrf, *target);
+            if let Some(count) = self.leaks.get_mut(&pair) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.leaks.remove(&pair);
+                }
+            }
+            self.leak_checks.insert(pair);
+        }
+    }
+
+    /// Deletes the leak links checked during the batch that no route uses.
+    fn remove_unused_leaks(&mut self) {
+        for pair in std::mem::take(&mut self.leak_checks) {
+            if self.leaks.contains_key(&pair) {
+                continue;
+            }
+            for (own, other) in [pair, (pair.1, pair.0)] {
+                let (Some(space), Some(name)) = (self.vrfs.get_mut(&own), leak_link_name(own, other)) else { continue };
+                match leak::delete(&mut space.socket, &name) {
+                    // Deleting one end deletes the pair.
+                    Ok(()) => break,
+                    Err(error) => warn!(vrf = %own, target = %other, %error, "unused leak link not deleted"),
+                }
             }
         }
     }
@@ -393,7 +528,12 @@ impl LinuxPlane {
 impl Southbound for LinuxPlane {
     fn apply(&mut self, changes: &[Change]) -> BatchResults {
         let mut results: BatchResults = vec![Ok(()); changes.len()];
-        let vrfs: BTreeSet<VrfId> = changes.iter().filter_map(|change| self.vrf_of(&change.key()).ok()).collect();
+        let mut vrfs: BTreeSet<VrfId> = changes.iter().filter_map(|change| self.vrf_of(&change.key()).ok()).collect();
+        for change in changes {
+            if let Change::Install(Entry::Route(route)) = change {
+                vrfs.extend(leak_targets(&route.next_hops));
+            }
+        }
         if let Err(error) = self.refresh_links(&vrfs) {
             return vec![Err(error); changes.len()];
         }
@@ -413,6 +553,7 @@ impl Southbound for LinuxPlane {
             }
         }
         self.execute(steps, &mut results);
+        self.remove_unused_leaks();
         results
     }
 
@@ -430,9 +571,12 @@ impl Southbound for LinuxPlane {
         for space in self.vrfs.values_mut() {
             space.router_macs.clear();
             space.encap_routes.clear();
+            space.leak_routes.clear();
         }
+        self.leaks.clear();
         for entry in &held {
             let Entry::Route(route) = entry else { continue };
+            self.track_leaks(route.vrf, route.prefix, leak_targets(&route.next_hops));
             let Some(space) = self.vrfs.get_mut(&route.vrf) else { continue };
             let pairs = router_mac_pairs(&route.next_hops);
             if pairs.is_empty() {
@@ -450,6 +594,18 @@ impl Southbound for LinuxPlane {
 
         let (_, derived) = self.read_held()?;
         report.failed.extend(self.reconcile_router_macs(derived));
+        // Leak links of an earlier run that no held or wanted route uses.
+        for (vrf, space) in &self.vrfs {
+            for link in space.links.iter().filter(|link| leak::is_leak_link(link)) {
+                if let Some((own, target)) = parse_leak_link_name(&link.name)
+                    && own == *vrf
+                    && !self.leaks.contains_key(&leak_pair(own, target))
+                {
+                    self.leak_checks.insert(leak_pair(own, target));
+                }
+            }
+        }
+        self.remove_unused_leaks();
         info!(removed = report.removed, installed = report.installed, unchanged = report.unchanged, failed = report.failed.len(), "Linux plane resynchronised");
         Ok(report)
     }
@@ -479,6 +635,19 @@ fn fdb_delete_step(change: usize, device: &Link, mac: MacAddr) -> Step {
         step.fallback = Some(messages::fdb_delete(device.index, mac, false));
     }
     step
+}
+
+/// Returns the VRFs that `next_hops` leak into, sorted and without duplicates.
+fn leak_targets(next_hops: &[NextHop]) -> Vec<VrfId> {
+    let mut targets: Vec<VrfId> = next_hops.iter().filter_map(|next_hop| next_hop.vrf).collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// Returns the key of the leak link between `a` and `b`: the lower table id first.
+fn leak_pair(a: VrfId, b: VrfId) -> (VrfId, VrfId) {
+    if a <= b { (a, b) } else { (b, a) }
 }
 
 fn router_mac_pairs(next_hops: &[NextHop]) -> Vec<(IpAddr, MacAddr)> {
@@ -566,6 +735,15 @@ fn release_router_macs(
 }
 
 fn kernel_next_hop(space: &VrfSpace, vrf: VrfId, prefix: IpNet, next_hop: &NextHop) -> Result<KernelNextHop, PlaneError> {
+    if let Some(target) = next_hop.vrf {
+        if !prefix.addr().is_ipv4() {
+            // NOTE: IPv6 routes into another VRF need IPv6 (or RTA_VIA) on the leak link, not built yet.
+            return Err(PlaneError::Unsupported(format!("IPv6 route {prefix} into VRF {target}")));
+        }
+        let end = leak::leak_end(vrf, target)?;
+        let link = space.link(vrf, &end.name)?;
+        return Ok(KernelNextHop { gateway: Some(leak::gateway(&end)), interface: link.index, onlink: false });
+    }
     if let Some(encap) = &next_hop.encap {
         let Some(l3vni) = &space.l3vni else {
             return Err(PlaneError::Unsupported(format!(
@@ -661,13 +839,22 @@ fn read_space(
                     .map(|mac| VxlanEncap { vtep, vni: l3vni.vni, router_mac: *mac }),
                 _ => None,
             };
-            next_hops.push(match encap {
-                Some(encap) => NextHop::vxlan(encap),
-                None => NextHop {
+            let leak_target = space
+                .links
+                .by_index(hop.interface)
+                .filter(|link| leak::is_leak_link(link))
+                .and_then(|link| parse_leak_link_name(&link.name))
+                .filter(|(own, _)| *own == vrf)
+                .map(|(_, target)| target);
+            next_hops.push(match (encap, leak_target) {
+                (Some(encap), _) => NextHop::vxlan(encap),
+                (None, Some(target)) => NextHop::vrf(target),
+                (None, None) => NextHop {
                     gateway: hop.gateway,
                     interface: Some(space.links.name(hop.interface).map(str::to_string).unwrap_or_else(|| format!("if{}", hop.interface))),
                     onlink: hop.onlink,
                     encap: None,
+                    vrf: None,
                 },
             });
         }
