@@ -74,7 +74,10 @@ impl Ours {
                 let interfaces = hna_ospf::io::read_interfaces().expect("read interfaces");
                 let (handle, mut events, task) = hna_ospf::io::spawn(config, interfaces).expect("valid configuration");
                 handle_tx.send(handle.clone()).expect("test still waiting");
-                let bfd = bfd_params.as_ref().map(|_| hna_bfd::Bfd::spawn(hna_bfd::BfdConfig::default()));
+                // BFD runs on its own real-time thread, so that a loaded test machine does not
+                // delay its packets past the peer's 300 ms detection time.
+                let bfd_config = hna_bfd::BfdConfig { realtime_priority: Some(50), ..Default::default() };
+                let bfd = bfd_params.as_ref().map(|_| hna_bfd::Bfd::spawn_on_thread(bfd_config).expect("BFD sockets"));
                 let collector = tokio::spawn(async move {
                     let mut watchers: HashMap<BfdSession, tokio::task::JoinHandle<()>> = HashMap::new();
                     while let Some(event) = events.recv().await {
