@@ -292,6 +292,8 @@ impl Instance {
             discriminator
         };
 
+        // NOTE: multihop packets are accepted with any TTL. RFC 5883 section 5 leaves a minimum
+        // TTL to configuration, which is not implemented.
         if !received.multihop && received.ttl != TTL {
             self.count_drop(Some(discriminator), DropReason::Ttl);
             return Err(DropReason::Ttl);

@@ -163,9 +163,9 @@ impl InstanceTask {
                     } else {
                         error!(family = name, %error, "cannot open BFD sockets; retrying every 5 s");
                     }
+                    self.open_errors.push(error);
                 }
                 family.failed = true;
-                self.open_errors.push(error);
             }
         }
     }

@@ -122,3 +122,38 @@ fn bfd_snapshot_serializes_with_counters() {
     assert!(json["tx_interval_us"].is_u64(), "negotiated timers are flattened: {json}");
     assert!(json["counters"]["packets_in"].as_u64().unwrap_or(0) > 0, "{json}");
 }
+
+#[test]
+fn bfd_ipv6_single_hop_and_multihop_come_up() {
+    let pair = Pair::new("bfd-v6");
+    // Addresses without duplicate address detection are usable at once.
+    for (ns, link_local, loopback, peer_loopback, peer_link_local) in [
+        (&pair.a, "fe80::a/64", "2001:db8::a/128", "2001:db8::b/128", "fe80::b"),
+        (&pair.b, "fe80::b/64", "2001:db8::b/128", "2001:db8::a/128", "fe80::a"),
+    ] {
+        ns.ip(&["addr", "add", link_local, "dev", "eth0", "nodad"]);
+        ns.ip(&["addr", "add", loopback, "dev", "lo"]);
+        ns.ip(&["-6", "route", "add", peer_loopback, "via", peer_link_local, "dev", "eth0"]);
+    }
+    let ours_a = Ours::start(&pair.a);
+    let ours_b = Ours::start(&pair.b);
+
+    let mut single_hop = ours_a
+        .bfd
+        .register(SessionKey::single_hop(ip("fe80::b")).with_local(ip("fe80::a")).with_interface("eth0"), fast());
+    let mut multihop = ours_a.bfd.register(SessionKey::multihop(ip("2001:db8::b"), ip("2001:db8::a")), fast());
+    let _peer_single = ours_b
+        .bfd
+        .register(SessionKey::single_hop(ip("fe80::a")).with_local(ip("fe80::b")).with_interface("eth0"), fast());
+    let _peer_multi = ours_b.bfd.register(SessionKey::multihop(ip("2001:db8::a"), ip("2001:db8::b")), fast());
+
+    ours_a.wait_for_state(&mut single_hop, State::Up, Duration::from_secs(10));
+    ours_a.wait_for_state(&mut multihop, State::Up, Duration::from_secs(10));
+    support::wait_fast_timers(&ours_a, ip("fe80::b"), false, 150_000);
+    support::wait_fast_timers(&ours_a, ip("2001:db8::b"), true, 150_000);
+    for (peer, multihop) in [("fe80::b", false), ("2001:db8::b", true)] {
+        let session = ours_a.session(ip(peer), multihop).expect("session");
+        assert_eq!(session.counters.dropped.total(), 0, "{peer}: no packet dropped, the Hop Limit was 255");
+        assert_eq!(session.counters.send_errors, 0, "{peer}");
+    }
+}
