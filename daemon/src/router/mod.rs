@@ -78,6 +78,7 @@ impl Router {
         let mut vrf_ids = BTreeMap::new();
         for (name, vrf) in &config.l3vrfs {
             let Some(table) = vrf.table_id else { continue };
+            // The RIB has no routes yet, so adding a VRF has no output to apply.
             rib.add_vrf(name, VrfId(table)).map_err(|error| format!("l3vrf {name}: {error}"))?;
             vrf_ids.insert(name.clone(), VrfId(table));
         }

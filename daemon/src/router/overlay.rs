@@ -169,11 +169,6 @@ fn rib_next_hop(hop: &VrfNextHop, vrf_ids: &BTreeMap<String, VrfId>) -> Option<N
             vni: Vni::new(*vni).ok()?,
             router_mac: MacAddr(router_mac.octets()),
         })),
-        VrfNextHop::Vrf(name) => {
-            let _target = vrf_ids.get(name)?;
-            // TODO: a next hop into another VRF needs the RIB's VRF next hop, which the Linux
-            // plane installs over an inter-namespace link.
-            None
-        }
+        VrfNextHop::Vrf(name) => Some(NextHop::vrf(*vrf_ids.get(name)?)),
     }
 }
