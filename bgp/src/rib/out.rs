@@ -200,7 +200,9 @@ impl<K: FamilyKey> Table<K> {
         if self.dirty.is_empty() {
             return;
         }
-        let dirty = std::mem::take(&mut self.dirty);
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
         for index in 0..self.groups.len() {
             let key = self.groups[index].key.clone();
             let mut cache = OutCache::new();

@@ -346,8 +346,9 @@ pub(crate) struct Table<K: FamilyKey> {
     pub(crate) peers: HashMap<PeerSlot, PeerTableState<K>>,
     pub(crate) groups: Vec<Group<K>>,
     pub(crate) next_group_id: u64,
-    /// Routes whose best path changed since the update groups last looked.
-    pub(crate) dirty: BTreeSet<K>,
+    /// Routes whose best path changed since the update groups last looked, possibly repeated;
+    /// a vector, sorted and deduplicated at flush, costs less per change than a set.
+    pub(crate) dirty: Vec<K>,
     scratch: Vec<Candidate>,
 }
 
@@ -359,7 +360,7 @@ impl<K: FamilyKey> Table<K> {
             peers: HashMap::new(),
             groups: Vec::new(),
             next_group_id: 1,
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -806,7 +807,7 @@ impl<K: FamilyKey> Table<K> {
             debug!(?key, "best path removed for a route without a stored NLRI");
         }
         if !self.groups.is_empty() {
-            self.dirty.insert(key.clone());
+            self.dirty.push(key.clone());
         }
     }
 }
