@@ -39,7 +39,7 @@ impl EvpnError {
     }
 }
 
-/// Checks that `buf` holds at least `needed` octets.
+/// Checks that `buf` contains at least `needed` octets.
 pub(crate) fn need(buf: &[u8], needed: usize) -> Result<(), EvpnError> {
     if buf.len() < needed {
         return Err(EvpnError::Truncated {

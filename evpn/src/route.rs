@@ -512,10 +512,50 @@ impl EvpnRoute {
         // Known routes are at most 60 octets with the header: build them on the stack and
         // append once, which is what makes packing many routes cheap.
         let mut b = [0u8; 60];
-        let mut w = Writer {
-            buf: &mut b,
-            pos: 2,
+        let len = match self {
+            EvpnRoute::MacIp(r) => {
+                // The most frequent type is laid out at fixed offsets, without a cursor.
+                b[2..10].copy_from_slice(&r.rd.to_bytes());
+                b[10..20].copy_from_slice(&r.esi.to_bytes());
+                b[20..24].copy_from_slice(&r.ethernet_tag.0.to_be_bytes());
+                b[24] = 48;
+                b[25..31].copy_from_slice(&r.mac.0);
+                let labels_at = match &r.ip {
+                    None => 32,
+                    Some(IpAddr::V4(a)) => {
+                        b[31] = 32;
+                        b[32..36].copy_from_slice(&a.octets());
+                        36
+                    }
+                    Some(IpAddr::V6(a)) => {
+                        b[31] = 128;
+                        b[32..48].copy_from_slice(&a.octets());
+                        48
+                    }
+                };
+                b[labels_at..labels_at + 3].copy_from_slice(&r.label1.to_bytes());
+                match r.label2 {
+                    Some(label2) => {
+                        b[labels_at + 3..labels_at + 6].copy_from_slice(&label2.to_bytes());
+                        labels_at + 6
+                    }
+                    None => labels_at + 3,
+                }
+            }
+            other => other.write_value(&mut b),
         };
+        b[0] = self.route_type();
+        b[1] = (len - 2) as u8;
+        // As for prefixes, a fixed-size append and a truncate beat a copy of variable length.
+        let start = out.len();
+        out.extend_from_slice(&b);
+        out.truncate(start + len);
+    }
+
+    /// Writes the value of a route other than MAC/IP after the two header octets of `b`, and
+    /// returns the length with the header.
+    fn write_value(&self, b: &mut [u8; 60]) -> usize {
+        let mut w = Writer { buf: b, pos: 2 };
         match self {
             EvpnRoute::EthernetAd(r) => {
                 w.put(&r.rd.to_bytes());
@@ -568,10 +608,7 @@ impl EvpnRoute {
             }
             EvpnRoute::Unknown { .. } => {}
         }
-        let len = w.pos;
-        b[0] = self.route_type();
-        b[1] = (len - 2) as u8;
-        out.extend_from_slice(&b[..len]);
+        w.pos
     }
 }
 

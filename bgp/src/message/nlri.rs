@@ -37,7 +37,7 @@ pub enum NlriList {
 }
 
 impl NlriList {
-    /// Whether the list holds no route.
+    /// Whether the list contains no route.
     pub fn is_empty(&self) -> bool {
         match self {
             NlriList::Ipv4(v) => v.is_empty(),

@@ -24,7 +24,7 @@ use crate::message::{
 };
 use crate::types::{AS_TRANS, AfiSafi};
 
-/// What the attribute list of one UPDATE decoded to.
+/// The decoded attribute list of one UPDATE.
 #[derive(Default)]
 pub(crate) struct DecodedAttributes {
     pub(crate) attributes: PathAttributes,
@@ -614,7 +614,7 @@ fn as_path_len(path: &AsPath, width: usize) -> usize {
 
 fn put_as_path(out: &mut Vec<u8>, path: &AsPath, four_octet: bool) {
     for segment in &path.segments {
-        // A segment holds at most 255 AS numbers; a longer one is split into several of the
+        // A segment contains at most 255 AS numbers; a longer one is split into several of the
         // same type, which RFC 4271 section 9.2.2.1 reads as the same path.
         for chunk in segment.asns.chunks(255) {
             out.push(segment.segment_type as u8);

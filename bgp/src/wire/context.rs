@@ -1,4 +1,4 @@
-//! What a session negotiated that changes the byte layout of its messages.
+//! The negotiated session parameters that change the byte layout of messages.
 
 use crate::message::{Capability, Open};
 use crate::types::AfiSafi;

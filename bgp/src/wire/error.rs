@@ -69,7 +69,7 @@ pub mod route_refresh_subcode {
     pub const INVALID_MESSAGE_LENGTH: u8 = 1;
 }
 
-/// Why a message was rejected as a whole.
+/// The reason a message was rejected as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
 pub enum DecodeErrorKind {
     #[error("marker is not all ones")]
@@ -133,7 +133,7 @@ impl DecodeError {
     }
 }
 
-/// What is wrong in one attribute or NLRI of an UPDATE that the session survives.
+/// The kind of malformation in one attribute or NLRI of an UPDATE that the session survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
 pub enum UpdateErrorKind {
     #[error("attribute flags conflict with the attribute type")]

@@ -19,7 +19,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use crate::message::{NlriList, PathNlri};
 use crate::types::AfiSafi;
 
-/// Why an NLRI list could not be decoded.
+/// The reason an NLRI list could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NlriError {
     /// The prefixes cannot be delimited (overrun, or a prefix length above the family's maximum).
@@ -105,9 +105,9 @@ pub(crate) fn decode_ipv6(
     Ok(())
 }
 
-/// Decodes EVPN routes into `out`. Routes that are well formed but invalid (RFC 9136 section
-/// 3.1) are returned in `invalid` with the reason, after their siblings were decoded; a route
-/// that cannot be parsed at all fails the whole list.
+/// Decodes EVPN routes into `out`. A route that is well formed but invalid (RFC 9136 section
+/// 3.1) adds its reason to `invalid`, and decoding goes on with the next route. A route that
+/// cannot be parsed at all fails the whole list.
 pub(crate) fn decode_evpn(
     buf: &[u8],
     add_path: bool,
@@ -185,16 +185,18 @@ pub fn evpn_len(nlri: &PathNlri<EvpnRoute>, add_path: bool) -> usize {
 /// Appends one IPv4 prefix; the path identifier is written as 0 when add-path is on and the
 /// route has none.
 pub fn encode_ipv4(nlri: &PathNlri<Ipv4Net>, add_path: bool, out: &mut Vec<u8>) {
-    // One append per prefix: the identifier, length and address are laid out on the stack.
+    // A fixed-size append and a truncate cost less than a copy of variable length: the
+    // identifier, length and whole address are appended, then the unused address octets cut.
     let len = nlri.nlri.prefix_len();
     let [a, b, c, d] = nlri.nlri.addr().octets();
-    let octets = (len as usize).div_ceil(8);
+    let unused = 4 - (len as usize).div_ceil(8);
     if add_path {
         let [i0, i1, i2, i3] = nlri.path_id.unwrap_or(0).to_be_bytes();
-        out.extend_from_slice(&[i0, i1, i2, i3, len, a, b, c, d][..5 + octets]);
+        out.extend_from_slice(&[i0, i1, i2, i3, len, a, b, c, d]);
     } else {
-        out.extend_from_slice(&[len, a, b, c, d][..1 + octets]);
+        out.extend_from_slice(&[len, a, b, c, d]);
     }
+    out.truncate(out.len() - unused);
 }
 
 /// Appends one IPv6 prefix.

@@ -80,7 +80,7 @@ impl Notification {
     }
 
     /// Returns the shutdown communication of a Cease Administrative Shutdown or Reset, when the
-    /// data holds a valid one (RFC 9003 section 2: a length octet, then UTF-8). A Hard Reset
+    /// data contains a valid one (RFC 9003 section 2: a length octet, then UTF-8). A Hard Reset
     /// (RFC 8538 section 3) carries the original code, subcode and data, which FRR 8.4 sends
     /// when both sides negotiated graceful restart with the N bit; it is looked into as well.
     pub fn shutdown_communication(&self) -> Option<&str> {

@@ -11,7 +11,7 @@ use super::{HEADER_LEN, message_type, nlri};
 use crate::message::{MpNextHop, NlriList, PathAttributes, PathNlri};
 use crate::types::AfiSafi;
 
-/// Where the routes of a message go.
+/// The field that carries the routes of a message.
 enum Target {
     /// The NLRI field of an IPv4 unicast UPDATE (NEXT_HOP comes from the attributes).
     Ipv4Field,
