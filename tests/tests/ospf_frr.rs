@@ -26,7 +26,7 @@ struct Lab {
     _namespaces: [Netns; 3],
 }
 
-fn build(tag: &str, network_type: NetworkType) -> Lab {
+fn build(tag: &str, network_type: NetworkType, our_priority: u8) -> Lab {
     let a = Netns::new(&format!("{tag}-a"));
     let b = Netns::new(&format!("{tag}-b"));
     let c = Netns::new(&format!("{tag}-c"));
@@ -44,7 +44,9 @@ fn build(tag: &str, network_type: NetworkType) -> Lab {
     let first_link: &[&str] = if network_type == NetworkType::PointToPoint { p2p } else { &[] };
     let frr_b = Frr::start(&b, &["ospfd"], &frr_ospf_config("10.0.0.2", &[("eth1", first_link), ("eth2", p2p)]));
     let frr_c = Frr::start(&c, &["ospfd"], &frr_ospf_config("10.0.0.3", &[("eth2", p2p)]));
-    let ours = Ours::start(&a, our_config("10.0.0.1", network_type));
+    let mut config = our_config("10.0.0.1", network_type);
+    config.default_interface.priority = our_priority;
+    let ours = Ours::start(&a, config);
     Lab { ours, frr_b, frr_c, _namespaces: [a, b, c] }
 }
 
@@ -98,7 +100,7 @@ fn check_lab(lab: &Lab, expected_lsas: usize) {
 
 #[test]
 fn ospf_frr_point_to_point_full_and_routes() {
-    let lab = build("ospf-p2p", NetworkType::PointToPoint);
+    let lab = build("ospf-p2p", NetworkType::PointToPoint, 1);
     // Three router-LSAs.
     check_lab(&lab, 3);
     let counters = lab.ours.counters();
@@ -107,7 +109,7 @@ fn ospf_frr_point_to_point_full_and_routes() {
 
 #[test]
 fn ospf_frr_broadcast_full_and_routes() {
-    let lab = build("ospf-bcast", NetworkType::Broadcast);
+    let lab = build("ospf-bcast", NetworkType::Broadcast, 1);
     // Three router-LSAs and FRR b's network-LSA (FRR b has the higher router id, so it is DR).
     check_lab(&lab, 4);
     let interfaces = lab.ours.runtime_block_interfaces();
@@ -118,4 +120,19 @@ fn ospf_frr_broadcast_full_and_routes() {
     let json = lab.frr_b.json("show ip ospf interface eth1 json");
     let frr_eth1 = &json["interfaces"]["eth1"];
     assert_eq!(frr_eth1["state"], "DR", "{json}");
+}
+
+#[test]
+fn ospf_frr_broadcast_we_are_dr() {
+    // Priority 100 against FRR's 1 makes us DR, so FRR must accept our network-LSA.
+    let lab = build("ospf-ourdr", NetworkType::Broadcast, 100);
+    check_lab(&lab, 4);
+    let interfaces = lab.ours.runtime_block_interfaces();
+    let eth1 = interfaces.iter().find(|i| i.name == "eth1").expect("eth1 in OSPF");
+    assert_eq!(eth1.state, hna_ospf::InterfaceState::Dr);
+    assert_eq!(eth1.designated_router, addr("10.0.12.1"));
+    let lsdb = lab.ours.lsdb();
+    assert!(lsdb.iter().any(|lsa| lsa.0 == 2 && lsa.1 == addr("10.0.12.1") && lsa.2 == addr("10.0.0.1")), "{lsdb:?}");
+    let json = lab.frr_b.json("show ip ospf interface eth1 json");
+    assert_eq!(json["interfaces"]["eth1"]["state"], "Backup", "{json}");
 }
