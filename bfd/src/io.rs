@@ -95,9 +95,9 @@ fn enlarge_receive_buffer(socket: &Socket) {
     }
 }
 
-/// Opens the transmit socket of one family, bound to a free port of 49152-65535 tried from
-/// `start`, with TTL (Hop Limit) 255 and the network-control precedence.
-pub(crate) fn open_transmit_socket(ipv6: bool, start: u16) -> io::Result<Socket> {
+/// Opens the transmit socket of one family, bound to the first free port of 49152-65535 from
+/// the one `random` selects, with TTL (Hop Limit) 255 and the network-control precedence.
+pub(crate) fn open_transmit_socket(ipv6: bool, random: u32) -> io::Result<Socket> {
     let socket = if ipv6 {
         let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_only_v6(true)?;
@@ -112,7 +112,7 @@ pub(crate) fn open_transmit_socket(ipv6: bool, start: u16) -> io::Result<Socket>
     };
     socket.set_nonblocking(true)?;
     let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
-    let offset = u32::from(start.saturating_sub(*SOURCE_PORTS.start())) % span;
+    let offset = random % span;
     let unspecified = if ipv6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
     let mut last_error = io::Error::from(io::ErrorKind::AddrInUse);
     for attempt in 0..span {

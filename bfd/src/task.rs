@@ -20,7 +20,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, SeedableRng};
 use socket2::Socket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, error, info, warn};
@@ -139,10 +139,10 @@ impl InstanceTask {
         if family.transmit.is_some() {
             return;
         }
-        let start = self.random.random_range(0..=u16::MAX);
+        let port_choice = self.random.next_u32();
         let opened = open_receive_socket(ipv6, SINGLE_HOP_PORT).and_then(|single_hop| {
             let multihop = open_receive_socket(ipv6, MULTIHOP_PORT)?;
-            let transmit = open_transmit_socket(ipv6, start)?;
+            let transmit = open_transmit_socket(ipv6, port_choice)?;
             Ok((single_hop, multihop, transmit))
         });
         let name = if ipv6 { "IPv6" } else { "IPv4" };

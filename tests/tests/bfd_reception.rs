@@ -142,3 +142,49 @@ fn bfd_malformed_packets_dropped_and_counted_over_udp() {
     assert_eq!(session.counters.packets_in, 1);
     assert_eq!(session.remote_discriminator, PEER_DISCRIMINATOR);
 }
+
+#[test]
+fn bfd_sent_packets_ttl_and_ports() {
+    let pair = Pair::new("bfd-tx");
+    let ours = Ours::start(&pair.a);
+    let params = SessionParams::new(Duration::from_millis(50), Duration::from_millis(50), 3).expect("valid parameters");
+    // No BFD runs in the peer namespace: our sessions stay Down and send every second.
+    let _single_hop = ours
+        .bfd
+        .register(SessionKey::single_hop(ip(LINK_B)).with_local(ip(LINK_A)).with_interface("eth0"), params.clone());
+    let _multihop = ours.bfd.register(SessionKey::multihop(ip(support::LOOPBACK_B), ip(support::LOOPBACK_A)), params);
+
+    hna_testkit::require_program("tcpdump", "tcpdump");
+    let capture = pair.b.exec_ok(
+        "timeout",
+        &["10", "tcpdump", "-i", "eth0", "-nn", "-v", "-l", "-c", "6", "udp dst port 3784 or udp dst port 4784"],
+    );
+    println!("{capture}");
+
+    // tcpdump -v prints the IP header (with the TTL) on one line and the UDP ports on the next.
+    let lines: Vec<&str> = capture.lines().collect();
+    let mut seen = Vec::new();
+    for pair_of_lines in lines.windows(2) {
+        let (header, ports) = (pair_of_lines[0], pair_of_lines[1].trim());
+        let Some(ttl) = header.split("ttl ").nth(1).and_then(|rest| rest.split(',').next()) else {
+            continue;
+        };
+        let mut fields = ports.split_whitespace();
+        let (Some(source), Some(">"), Some(destination)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let source_port: u16 = source.rsplit('.').next().and_then(|port| port.parse().ok()).expect("source port");
+        let destination_port = destination.trim_end_matches(':').rsplit('.').next().unwrap_or_default().to_string();
+        seen.push((ttl.to_string(), source_port, destination_port));
+    }
+    assert_eq!(seen.len(), 6, "six BFD packets captured: {capture}");
+    for (ttl, source_port, destination_port) in &seen {
+        assert_eq!(ttl, "255", "TTL of every packet");
+        assert!(*source_port >= 49152, "source port {source_port} in 49152-65535");
+        assert!(destination_port == "3784" || destination_port == "4784", "destination port {destination_port}");
+    }
+    let ports: std::collections::BTreeSet<u16> = seen.iter().map(|(_, port, _)| *port).collect();
+    assert_eq!(ports.len(), 1, "one source port for all packets: {ports:?}");
+    assert!(seen.iter().any(|(_, _, port)| port == "3784"), "single-hop packets captured");
+    assert!(seen.iter().any(|(_, _, port)| port == "4784"), "multihop packets captured");
+}
