@@ -345,3 +345,50 @@ fn opaque_lsas_are_flooded_by_scope() {
     assert_eq!(opaque(&network, c), vec![(10, 0)]);
     assert_eq!(network.routers[c].instance.lsdb().len(), network.database(c).len());
 }
+
+/// Builds an AS-external-LSA of 10.0.0.9 for 172.16.`index`.0/24.
+fn external_lsa(index: u16) -> Vec<u8> {
+    let prefix = std::net::Ipv4Addr::new(172, 16 + (index >> 8) as u8, index as u8, 0);
+    let mut header = hna_ospf::lsa::LsaHeader::decode(&stub_router_lsa("10.0.0.9", 0x8000_0001)).unwrap();
+    header.ls_type = hna_ospf::lsa::LsType::AS_EXTERNAL;
+    header.link_state_id = prefix;
+    let body = hna_ospf::lsa::LsaBody::AsExternal(hna_ospf::lsa::AsExternalLsa {
+        network_mask: addr("255.255.255.0"),
+        metric_type2: true,
+        metric: 20,
+        forwarding_address: std::net::Ipv4Addr::UNSPECIFIED,
+        external_route_tag: 0,
+        tos: Vec::new(),
+    });
+    hna_ospf::lsa::Lsa::originate(header, body).raw().to_vec()
+}
+
+#[test]
+fn large_database_syncs_over_many_dd_packets() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+
+    // A learns 400 external LSAs, then C connects to A and must get them all through several
+    // DD packets and Link State Requests.
+    for index in 0..400 {
+        let data = update_from("10.0.0.2", external_lsa(index));
+        network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data });
+    }
+    assert_eq!(network.database(a).len(), 402);
+    let c = network.add_router(
+        config("10.0.0.3", NetworkType::PointToPoint),
+        vec![loopback("10.0.0.3/32"), ethernet("eth3", 3, "10.1.13.3/24")],
+    );
+    network.routers[a].interfaces.push(ethernet("eth3", 3, "10.1.13.1/24"));
+    network.input(a, Input::InterfaceUpdate(ethernet("eth3", 3, "10.1.13.1/24")));
+    network.link(&[(a, 3), (c, 3)]);
+    network.advance(Duration::from_secs(10));
+
+    assert_eq!(network.neighbor_state(c, addr("10.0.0.1")), vec![NeighborState::Full]);
+    assert_eq!(network.database(c).len(), 403, "400 external LSAs and three router-LSAs");
+    assert_eq!(network.database(c), network.database(a));
+    let dd_packets = network.routers[c].instance.counters().received[&hna_ospf::packet::PacketType::DbDescription];
+    assert!(dd_packets >= 6, "only {dd_packets} DD packets for 400 headers");
+    assert!(network.neighbor_state(b, addr("10.0.0.1")) == vec![NeighborState::Full]);
+}
