@@ -91,6 +91,10 @@ struct UpArgs {
     /// FRR logs its EVPN handling (zebra) and BGP updates at debug level.
     #[arg(long)]
     frr_debug: bool,
+    /// The lab sets addresses and builds bridges, VXLAN devices and tenant namespaces on every
+    /// router, also where hna-routed would do it from its configuration.
+    #[arg(long)]
+    lab_builds_plane: bool,
 }
 
 impl UpArgs {
@@ -207,6 +211,7 @@ fn options(cli: &Cli, up: Option<&UpArgs>) -> LabOptions {
             log_level: up.and_then(|up| up.log_level.clone()),
             frr_daemons: PathBuf::from(lab::FRR_DAEMONS),
             frr_debug: up.is_some_and(|up| up.frr_debug),
+            lab_builds_plane: up.is_some_and(|up| up.lab_builds_plane),
         },
     }
 }

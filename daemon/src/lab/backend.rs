@@ -68,6 +68,9 @@ pub struct BackendSettings {
     pub frr_daemons: PathBuf,
     /// FRR logs its EVPN (zebra) and BGP update handling at debug level.
     pub frr_debug: bool,
+    /// The lab builds every router's plane ([`Dataplane::Lab`]), whatever the backend does by
+    /// itself: for a daemon that does not yet apply its interface configuration.
+    pub lab_builds_plane: bool,
 }
 
 /// Names of the lab's namespaces: every name starts with the lab's prefix.
@@ -261,12 +264,24 @@ fn count(value: &Value, key: &str) -> Option<u64> {
     value.get(key).and_then(Value::as_u64)
 }
 
-/// Reads `show ip ospf neighbor` JSON: `{"neighbors": {ROUTER-ID: [{"converged" | "nbrState",
-/// "address", "ifaceName": "IFNAME:ADDRESS"}]}}`. The state is `converged`, or `nbrState`
-/// without its role suffix (`Full/-`).
+/// Reads `show ip ospf neighbor` JSON in either of two shapes. FRR 8.4 prints `{"neighbors":
+/// {ROUTER-ID: [{"converged" | "nbrState", "address", "ifaceName": "IFNAME:ADDRESS"}]}}`, where
+/// the state is `converged`, or `nbrState` without its role suffix (`Full/-`). hna-routed prints
+/// `[{"neighbor_id", "state", "address", "interface"}]`.
 pub fn parse_ospf_neighbors(json: &Value) -> Result<Vec<OspfNeighbor>, String> {
     if json.is_null() {
         return Ok(Vec::new());
+    }
+    if let Some(entries) = json.as_array() {
+        return Ok(entries
+            .iter()
+            .map(|entry| OspfNeighbor {
+                router_id: text(entry, "neighbor_id"),
+                address: text(entry, "address"),
+                interface: text(entry, "interface"),
+                state: text(entry, "state"),
+            })
+            .collect());
     }
     let neighbors = json.get("neighbors").and_then(Value::as_object).ok_or("no `neighbors` object")?;
     let mut result = Vec::new();
@@ -289,7 +304,9 @@ pub fn parse_ospf_neighbors(json: &Value) -> Result<Vec<OspfNeighbor>, String> {
     Ok(result)
 }
 
-/// Reads `show bfd peers` JSON: an array of `{"peer", "local", "interface", "multihop", "status"}`.
+/// Reads `show bfd peers` JSON: an array of `{"peer", "local", "interface", "multihop"}` with
+/// the state in `status` (FRR 8.4: `up`, `down`, `init`, `adm-down`) or `state` (hna-routed:
+/// `up`, `down`, `init`, `admin_down`). A missing local address or interface is empty.
 pub fn parse_bfd_peers(json: &Value) -> Result<Vec<BfdPeer>, String> {
     if json.is_null() {
         return Ok(Vec::new());
@@ -297,21 +314,47 @@ pub fn parse_bfd_peers(json: &Value) -> Result<Vec<BfdPeer>, String> {
     let peers = json.as_array().ok_or("not an array of peers")?;
     Ok(peers
         .iter()
-        .map(|peer| BfdPeer {
-            peer: text(peer, "peer"),
-            local: text(peer, "local"),
-            interface: text(peer, "interface"),
-            multihop: peer.get("multihop").and_then(Value::as_bool).unwrap_or(false),
-            status: text(peer, "status"),
+        .map(|peer| {
+            let status = [text(peer, "status"), text(peer, "state")]
+                .into_iter()
+                .find(|state| !state.is_empty())
+                .unwrap_or_default();
+            BfdPeer {
+                peer: text(peer, "peer"),
+                local: text(peer, "local"),
+                interface: text(peer, "interface"),
+                multihop: peer.get("multihop").and_then(Value::as_bool).unwrap_or(false),
+                status: status.to_lowercase(),
+            }
         })
         .collect())
 }
 
 /// Reads `show bgp summary` JSON: `{FAMILY: {"peers": {ADDRESS: {"state", "pfxRcd"}}}}` (FRR),
-/// or one `{"peers": ...}` object. A peer in several families is listed once.
+/// one `{"peers": ...}` object, or an array of `{"neighbor" | "address" | "peer", "state",
+/// "prefixes_received"}`. A peer in several families is listed once.
 pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
     if json.is_null() {
         return Ok(Vec::new());
+    }
+    if let Some(entries) = json.as_array() {
+        return Ok(entries
+            .iter()
+            .map(|entry| BgpPeer {
+                address: ["neighbor", "address", "peer"]
+                    .iter()
+                    .map(|key| text(entry, key))
+                    .find(|text| !text.is_empty())
+                    .unwrap_or_default(),
+                state: text(entry, "state"),
+                families: entry
+                    .get("families")
+                    .and_then(Value::as_array)
+                    .map(|families| families.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .unwrap_or_default(),
+                prefixes_received: count(entry, "prefixes_received").or_else(|| count(entry, "pfxRcd")),
+            })
+            .collect());
     }
     let object = json.as_object().ok_or("not an object")?;
     let mut tables: Vec<(String, &serde_json::Map<String, Value>)> = Vec::new();
@@ -348,11 +391,41 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
     Ok(result)
 }
 
-/// Reads `show evpn vni` JSON: `{VNI: {"vni", "type", "vxlanIf", "tenantVrf", "numRemoteVteps",
-/// "numMacs"}}`. FRR writes `numRemoteVteps` as "n/a" for an L3VNI.
+/// Reads `show evpn vni` JSON in either of two shapes. FRR 8.4 prints `{VNI: {"vni", "type",
+/// "vxlanIf", "tenantVrf", "numRemoteVteps", "numMacs"}}`, with `numRemoteVteps` "n/a" for an
+/// L3VNI. hna-routed prints `[{"vni", "kind", "vxlan_device", "vrf", "remote_vteps": [...],
+/// "local_macs", "remote_macs"}]`; only an L2VNI's remote VTEPs (its flood list) are counted.
 pub fn parse_evpn_vnis(json: &Value) -> Result<Vec<EvpnVni>, String> {
     if json.is_null() {
         return Ok(Vec::new());
+    }
+    if let Some(entries) = json.as_array() {
+        let mut result = Vec::new();
+        for entry in entries {
+            let vni = count(entry, "vni")
+                .and_then(|vni| u32::try_from(vni).ok())
+                .ok_or("a VNI entry has no number")?;
+            let kind = text(entry, "kind");
+            let remote_vteps = entry
+                .get("remote_vteps")
+                .and_then(Value::as_array)
+                .map(|list| list.len() as u64)
+                .filter(|_| kind == "L2");
+            let macs = match (count(entry, "local_macs"), count(entry, "remote_macs")) {
+                (None, None) => None,
+                (local, remote) => Some(local.unwrap_or(0) + remote.unwrap_or(0)),
+            };
+            result.push(EvpnVni {
+                vni,
+                kind,
+                vxlan_interface: text(entry, "vxlan_device"),
+                tenant: text(entry, "vrf"),
+                remote_vteps,
+                macs,
+            });
+        }
+        result.sort_by_key(|vni| vni.vni);
+        return Ok(result);
     }
     let object = json.as_object().ok_or("not an object")?;
     let mut result = Vec::new();
@@ -443,6 +516,41 @@ mod tests {
         assert!(!peers[0].multihop);
         assert!(peers[1].multihop);
         assert_eq!(peers[1].interface, "");
+    }
+
+    #[test]
+    fn hna_routed_shapes_parse() {
+        let ospf = serde_json::json!([{"neighbor_id": "10.0.0.201", "priority": 1, "state": "Full", "role": "", "dead_time_ms": 3000, "address": "10.0.11.1", "interface": "pci-b0s4"}]);
+        let neighbors = parse_ospf_neighbors(&ospf).unwrap();
+        assert_eq!(
+            neighbors,
+            vec![OspfNeighbor {
+                router_id: "10.0.0.201".into(),
+                address: "10.0.11.1".into(),
+                interface: "pci-b0s4".into(),
+                state: "Full".into()
+            }]
+        );
+
+        let bfd = serde_json::json!([{"peer": "10.0.11.1", "local": null, "interface": "pci-b0s4", "multihop": false, "state": "up"}]);
+        let peers = parse_bfd_peers(&bfd).unwrap();
+        assert_eq!(peers[0].status, "up");
+        assert_eq!(peers[0].local, "");
+
+        let evpn = serde_json::json!([
+            {"vni": 10000, "kind": "L2", "vxlan_device": "vx10000", "vrf": "vrf100", "remote_vteps": ["10.0.0.2"], "local_macs": 2, "remote_macs": 1},
+            {"vni": 100, "kind": "L3", "vxlan_device": "vx100", "vrf": "vrf100", "remote_vteps": ["10.0.0.2"], "local_macs": 0, "remote_macs": 0}
+        ]);
+        let vnis = parse_evpn_vnis(&evpn).unwrap();
+        assert_eq!(vnis[0].vni, 100);
+        assert_eq!(vnis[0].remote_vteps, None, "an L3VNI's next hops are not a flood list");
+        assert_eq!(vnis[1].remote_vteps, Some(1));
+        assert_eq!(vnis[1].macs, Some(3));
+
+        let bgp = serde_json::json!([{"neighbor": "10.0.0.201", "state": "Established", "prefixes_received": 4}]);
+        let peers = parse_bgp_summary(&bgp).unwrap();
+        assert_eq!(peers[0].address, "10.0.0.201");
+        assert_eq!(peers[0].prefixes_received, Some(4));
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //!   it accepts requests. SIGTERM stops it; with graceful restart configured it leaves its
 //!   dataplane entries in place, and a new `run` with the same arguments takes them over.
 //! - Queries: `hna-routectl --socket PATH --json show ip ospf neighbor | bfd peers | bgp summary
-//!   | evpn vni`, printing JSON with the fields FRR 8.4 prints for the same commands; the lab
-//!   reads the fields named in [`super::backend`]'s parsers.
+//!   | evpn vni`. The lab reads the fields that the parsers in [`super::backend`] name, in
+//!   hna-routed's own shape (arrays of snapshots) or in FRR 8.4's.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;

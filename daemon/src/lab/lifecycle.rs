@@ -225,7 +225,14 @@ impl Lab {
             .cluster
             .routers
             .iter()
-            .map(|router| (router.name.clone(), self.backend(&router.name).dataplane()))
+            .map(|router| {
+                let mode = if self.settings.lab_builds_plane {
+                    Dataplane::Lab
+                } else {
+                    self.backend(&router.name).dataplane()
+                };
+                (router.name.clone(), mode)
+            })
             .collect();
 
         // Namespaces that the daemons create are recorded first, so that `down` removes them

@@ -33,6 +33,7 @@ pub use expect::{Comparison, Expected};
 pub use failover::{CutMode, Flow, LinkCutReport, PingLoss, RestartReport, link_cut, restart};
 pub use lifecycle::{Backends, Convergence, DownReport, Lab, LabOptions, RouterReport};
 pub use matrix::{MatrixResult, RowResult};
+pub use process::ProcessRecord;
 pub use shell::find_program;
 pub use state::{DEFAULT_STATE_ROOT, LabState, Timings};
 
