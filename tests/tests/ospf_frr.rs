@@ -26,7 +26,7 @@ struct Lab {
     _namespaces: [Netns; 3],
 }
 
-fn build(tag: &str, network_type: NetworkType, our_priority: u8) -> Lab {
+fn build(tag: &str, network_type: NetworkType, our_priority: u8, extra_b: &str) -> Lab {
     let a = Netns::new(&format!("{tag}-a"));
     let b = Netns::new(&format!("{tag}-b"));
     let c = Netns::new(&format!("{tag}-c"));
@@ -42,7 +42,8 @@ fn build(tag: &str, network_type: NetworkType, our_priority: u8) -> Lab {
 
     let p2p: &[&str] = &["ip ospf network point-to-point"];
     let first_link: &[&str] = if network_type == NetworkType::PointToPoint { p2p } else { &[] };
-    let frr_b = Frr::start(&b, &["ospfd"], &frr_ospf_config("10.0.0.2", &[("eth1", first_link), ("eth2", p2p)]));
+    let config_b = frr_ospf_config("10.0.0.2", &[("eth1", first_link), ("eth2", p2p)]) + extra_b;
+    let frr_b = Frr::start(&b, &["ospfd", "staticd"], &config_b);
     let frr_c = Frr::start(&c, &["ospfd"], &frr_ospf_config("10.0.0.3", &[("eth2", p2p)]));
     let mut config = our_config("10.0.0.1", network_type);
     config.default_interface.priority = our_priority;
@@ -100,7 +101,7 @@ fn check_lab(lab: &Lab, expected_lsas: usize) {
 
 #[test]
 fn ospf_frr_point_to_point_full_and_routes() {
-    let lab = build("ospf-p2p", NetworkType::PointToPoint, 1);
+    let lab = build("ospf-p2p", NetworkType::PointToPoint, 1, "");
     // Three router-LSAs.
     check_lab(&lab, 3);
     let counters = lab.ours.counters();
@@ -109,7 +110,7 @@ fn ospf_frr_point_to_point_full_and_routes() {
 
 #[test]
 fn ospf_frr_broadcast_full_and_routes() {
-    let lab = build("ospf-bcast", NetworkType::Broadcast, 1);
+    let lab = build("ospf-bcast", NetworkType::Broadcast, 1, "");
     // Three router-LSAs and FRR b's network-LSA (FRR b has the higher router id, so it is DR).
     check_lab(&lab, 4);
     let interfaces = lab.ours.runtime_block_interfaces();
@@ -125,7 +126,7 @@ fn ospf_frr_broadcast_full_and_routes() {
 #[test]
 fn ospf_frr_broadcast_we_are_dr() {
     // Priority 100 against FRR's 1 makes us DR, so FRR must accept our network-LSA.
-    let lab = build("ospf-ourdr", NetworkType::Broadcast, 100);
+    let lab = build("ospf-ourdr", NetworkType::Broadcast, 100, "");
     check_lab(&lab, 4);
     let interfaces = lab.ours.runtime_block_interfaces();
     let eth1 = interfaces.iter().find(|i| i.name == "eth1").expect("eth1 in OSPF");
@@ -135,4 +136,28 @@ fn ospf_frr_broadcast_we_are_dr() {
     assert!(lsdb.iter().any(|lsa| lsa.0 == 2 && lsa.1 == addr("10.0.12.1") && lsa.2 == addr("10.0.0.1")), "{lsdb:?}");
     let json = lab.frr_b.json("show ip ospf interface eth1 json");
     assert_eq!(json["interfaces"]["eth1"]["state"], "Backup", "{json}");
+}
+
+#[test]
+fn ospf_frr_external_routes_sync() {
+    // FRR b redistributes 300 static routes: 300 AS-external-LSAs, more than one DD packet and
+    // one Link State Request can carry.
+    let mut extra = String::new();
+    for index in 0..300u32 {
+        extra.push_str(&format!("ip route 172.{}.{}.0/24 blackhole\n", 16 + index / 256, index % 256));
+    }
+    extra.push_str("router ospf\n redistribute static\n!\n");
+    let lab = build("ospf-ext", NetworkType::PointToPoint, 1, &extra);
+    check_lab(&lab, 303);
+
+    let route = wait_until(Duration::from_secs(10), "our route to 172.17.43.0/24", || {
+        lab.ours.routes().get(&"172.17.43.0/24".parse().unwrap()).cloned()
+    });
+    assert_eq!(route.route_type, hna_ospf::RouteType::External2);
+    assert_eq!(route.type2_cost, 20, "FRR's default external metric");
+    assert_eq!(route.cost, 10, "cost to the ASBR");
+    let hops: Vec<_> = route.next_hops.iter().map(|hop| hop.address).collect();
+    assert_eq!(hops, vec![Some(addr("10.0.12.2"))]);
+    let externals = lab.ours.routes().routes.values().filter(|r| r.route_type == hna_ospf::RouteType::External2).count();
+    assert_eq!(externals, 300);
 }
