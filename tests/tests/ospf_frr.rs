@@ -161,3 +161,22 @@ fn ospf_frr_external_routes_sync() {
     let externals = lab.ours.routes().routes.values().filter(|r| r.route_type == hna_ospf::RouteType::External2).count();
     assert_eq!(externals, 300);
 }
+
+#[test]
+fn ospf_frr_restart_resyncs_above_old_sequence() {
+    let mut lab = build("ospf-restart", NetworkType::PointToPoint, 1, "");
+    check_lab(&lab, 3);
+    let own_sequence = |lsdb: &std::collections::BTreeSet<(u8, Ipv4Addr, Ipv4Addr, u32)>| {
+        lsdb.iter().find(|lsa| lsa.0 == 1 && lsa.2 == addr("10.0.0.1")).map(|lsa| lsa.3).unwrap()
+    };
+    let before = own_sequence(&lab.ours.lsdb());
+
+    // Restart our instance: FRR still holds our old router-LSA, which is newer than the
+    // InitialSequenceNumber the new instance starts with, so we must originate above it.
+    lab.ours.stop();
+    let config = our_config("10.0.0.1", NetworkType::PointToPoint);
+    lab.ours = Ours::start(&lab._namespaces[0], config);
+    check_lab(&lab, 3);
+    let after = own_sequence(&lab.ours.lsdb());
+    assert!(after > before, "router-LSA sequence {after:#x} is not above {before:#x}");
+}

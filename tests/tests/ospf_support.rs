@@ -160,8 +160,9 @@ impl Ours {
     }
 }
 
-impl Drop for Ours {
-    fn drop(&mut self) {
+impl Ours {
+    /// Stops the instance and waits for its thread; queries afterwards panic.
+    pub fn stop(&mut self) {
         // Stopping the instance closes its event channel, which ends the namespace thread.
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
@@ -169,6 +170,12 @@ impl Drop for Ours {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
