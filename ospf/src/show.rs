@@ -31,6 +31,24 @@ pub enum DecodeFailure {
     LsaCount,
 }
 
+impl DecodeFailure {
+    /// Returns the snake_case name of the failure.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DecodeFailure::TooShort => "too_short",
+            DecodeFailure::BadVersion => "bad_version",
+            DecodeFailure::UnknownType => "unknown_type",
+            DecodeFailure::BadLength => "bad_length",
+            DecodeFailure::LengthNotAligned => "length_not_aligned",
+            DecodeFailure::BadChecksum => "bad_checksum",
+            DecodeFailure::UnknownAuType => "unknown_au_type",
+            DecodeFailure::BadBody => "bad_body",
+            DecodeFailure::LsaFraming => "lsa_framing",
+            DecodeFailure::LsaCount => "lsa_count",
+        }
+    }
+}
+
 impl From<PacketError> for DecodeFailure {
     fn from(error: PacketError) -> DecodeFailure {
         match error {
@@ -48,9 +66,9 @@ impl From<PacketError> for DecodeFailure {
     }
 }
 
-/// The reason a received packet was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The reason a received packet was dropped. It serialises as a string such as `wrong_area`,
+/// `decode.bad_checksum` or `authentication.bad_digest`, so that it can key a JSON map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DropReason {
     Decode(DecodeFailure),
     UnknownInterface,
@@ -73,6 +91,26 @@ pub enum DropReason {
     NeighborState,
 }
 
+impl Serialize for DropReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl AuthErrorKind {
+    /// Returns the snake_case name of the failure.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthErrorKind::TypeMismatch => "type_mismatch",
+            AuthErrorKind::BadPassword => "bad_password",
+            AuthErrorKind::KeyIdMismatch => "key_id_mismatch",
+            AuthErrorKind::BadDigestLength => "bad_digest_length",
+            AuthErrorKind::MissingDigest => "missing_digest",
+            AuthErrorKind::BadDigest => "bad_digest",
+        }
+    }
+}
+
 /// The kind of an authentication failure, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +124,28 @@ pub enum AuthErrorKind {
 }
 
 impl DropReason {
+    /// Returns the name the reason is counted under.
+    pub fn name(&self) -> String {
+        let simple = match self {
+            DropReason::Decode(failure) => return format!("decode.{}", failure.name()),
+            DropReason::Authentication(kind) => return format!("authentication.{}", kind.name()),
+            DropReason::UnknownInterface => "unknown_interface",
+            DropReason::InterfaceDown => "interface_down",
+            DropReason::WrongArea => "wrong_area",
+            DropReason::NotDesignatedRouter => "not_designated_router",
+            DropReason::OwnRouterId => "own_router_id",
+            DropReason::WrongSubnet => "wrong_subnet",
+            DropReason::UnknownNeighbor => "unknown_neighbor",
+            DropReason::HelloMaskMismatch => "hello_mask_mismatch",
+            DropReason::HelloIntervalMismatch => "hello_interval_mismatch",
+            DropReason::DeadIntervalMismatch => "dead_interval_mismatch",
+            DropReason::HelloOptionsMismatch => "hello_options_mismatch",
+            DropReason::MtuMismatch => "mtu_mismatch",
+            DropReason::NeighborState => "neighbor_state",
+        };
+        simple.to_string()
+    }
+
     pub(crate) fn auth(error: AuthError) -> DropReason {
         DropReason::Authentication(match error {
             AuthError::TypeMismatch { .. } => AuthErrorKind::TypeMismatch,
