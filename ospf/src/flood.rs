@@ -173,8 +173,8 @@ impl Instance {
                 if lsa.header.ls_type.is_opaque() && !neighbor.options.has(lsa::Options::O) {
                     continue;
                 }
-                if neighbor.state != NeighborState::Full {
-                    if let Some(requested) = neighbor.ls_request.get(&key) {
+                if neighbor.state != NeighborState::Full
+                    && let Some(requested) = neighbor.ls_request.get(&key) {
                         match lsa::compare(&lsa.header, lsa_age, requested, requested.age()) {
                             Recency::Older => continue,
                             Recency::Same => {
@@ -186,7 +186,6 @@ impl Instance {
                             }
                         }
                     }
-                }
                 if from == Some((ifindex, neighbor.address)) {
                     continue;
                 }

@@ -243,11 +243,10 @@ impl Instance {
             AuthHeader::Cryptographic { sequence, .. } => Some(sequence),
             _ => None,
         };
-        if let (Some(sequence), Some(neighbor)) = (sequence, interface.neighbors.get(&source)) {
-            if neighbor.crypto_sequence.is_some_and(|last| sequence < last) {
+        if let (Some(sequence), Some(neighbor)) = (sequence, interface.neighbors.get(&source))
+            && neighbor.crypto_sequence.is_some_and(|last| sequence < last) {
                 return self.drop_packet(ifindex, source, DropReason::auth(AuthError::BadDigest));
             }
-        }
         for error in &decoded.discarded_lsas {
             *self.counters.lsas_discarded.entry(crate::show::LsaDropReason::from(*error)).or_default() += 1;
             debug!(ifindex, source = %source, error = %error, "discarded LSA");
@@ -269,11 +268,10 @@ impl Instance {
                 }
             }
         }
-        if let (Some(sequence), Some(interface)) = (sequence, self.interfaces.get_mut(&ifindex)) {
-            if let Some(neighbor) = interface.neighbors.get_mut(&source) {
+        if let (Some(sequence), Some(interface)) = (sequence, self.interfaces.get_mut(&ifindex))
+            && let Some(neighbor) = interface.neighbors.get_mut(&source) {
                 neighbor.crypto_sequence = Some(sequence);
             }
-        }
     }
 
     /// Builds, signs and queues a packet out of `ifindex`.

@@ -122,16 +122,15 @@ impl Instance {
         }
         let forced = force || self.next_sequence.contains_key(&key);
         let current = self.lsdb.get(&key);
-        if let Some(entry) = current {
-            if !forced && !entry.is_max_age(now) && entry.lsa.body == body {
+        if let Some(entry) = current
+            && !forced && !entry.is_max_age(now) && entry.lsa.body == body {
                 return;
             }
-        }
 
         // MinLSInterval applies, except to refreshes and to our own LSA coming back newer.
         let min_interval = self.config.lsa_throttle.min_ls_interval;
-        if !forced {
-            if let Some(last) = self.last_origination.get(&key) {
+        if !forced
+            && let Some(last) = self.last_origination.get(&key) {
                 let allowed = *last + min_interval;
                 if allowed > now {
                     let at = self.deferred_origination_at.map_or(allowed, |at| at.min(allowed));
@@ -139,7 +138,6 @@ impl Instance {
                     return;
                 }
             }
-        }
 
         let previous = self.next_sequence.remove(&key).map(|next| next.wrapping_sub(1)).or(current.map(|entry| entry.lsa.header.ls_sequence_number));
         let sequence = match previous {

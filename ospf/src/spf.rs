@@ -419,11 +419,10 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     for &v in &order {
         let vertex = &vertices[v];
         if vertex.kind == Kind::Network {
-            if let LsaBody::Network(network) = &vertex.lsa.body {
-                if let Ok(prefix) = Ipv4Net::with_netmask(vertex.id, network.network_mask) {
+            if let LsaBody::Network(network) = &vertex.lsa.body
+                && let Ok(prefix) = Ipv4Net::with_netmask(vertex.id, network.network_mask) {
                     add(&mut table, &mut hops, prefix.trunc(), vertex.distance, vertex.hops);
                 }
-            }
             continue;
         }
         for link in links[links_of(vertex)].iter().filter(|link| link.kind == LINK_STUB) {
@@ -447,11 +446,10 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     let mut asbrs: FastMap<u32, (u32, u32)> = FastMap::default();
     for &v in &order {
         let vertex = &vertices[v];
-        if vertex.kind == Kind::Router && v != root {
-            if router_body(vertex.lsa).is_some_and(|router| router.flags & RouterLsa::FLAG_E != 0) {
+        if vertex.kind == Kind::Router && v != root
+            && router_body(vertex.lsa).is_some_and(|router| router.flags & RouterLsa::FLAG_E != 0) {
                 asbrs.insert(u32::from(vertex.id), (vertex.distance, vertex.hops));
             }
-        }
     }
     for (key, entry) in lsdb.iter() {
         if key.scope != 0 || key.advertising_router == router_id || !matches!(key.ls_type.0, 3 | 4) || entry.is_max_age(now) {

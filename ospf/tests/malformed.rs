@@ -193,7 +193,7 @@ fn cases() -> Vec<Case> {
         Case { source: "10.1.12.7", ..case("ack from an unknown neighbor", ack_from_stranger, Dropped(DropReason::UnknownNeighbor)) },
         case("LSA length beyond the packet", ls_update(1, &[overflowing]), decode(DecodeFailure::LsaFraming)),
         case("LSA length below its header", ls_update(1, &[too_short]), decode(DecodeFailure::LsaFraming)),
-        case("LSA count disagrees", ls_update(2, &[good.clone()]), decode(DecodeFailure::LsaCount)),
+        case("LSA count disagrees", ls_update(2, std::slice::from_ref(&good)), decode(DecodeFailure::LsaCount)),
         case("LSA bad checksum", ls_update(1, &[router_lsa(0x8000_0001, 1, &[("10.9.0.0", "255.255.0.0")], true)]), Discarded(LsaDropReason::BadChecksum, 1)),
         case("router-LSA link count disagrees", ls_update(1, &[router_lsa(0x8000_0001, 2, &[("10.9.0.0", "255.255.0.0")], false)]), Discarded(LsaDropReason::RouterLinkCount, 1)),
         case("LSA sequence number 0x80000000", ls_update(1, &[router_lsa(0x8000_0000, 1, &[("10.9.0.0", "255.255.0.0")], false)]), Discarded(LsaDropReason::ReservedSequenceNumber, 1)),

@@ -202,11 +202,10 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
         for action in actions {
             match action {
                 Action::Send { ifindex, destination, data } => {
-                    if let Some((socket, _)) = interfaces.sockets.get(&ifindex) {
-                        if let Err(error) = socket.send(destination, &data).await {
+                    if let Some((socket, _)) = interfaces.sockets.get(&ifindex)
+                        && let Err(error) = socket.send(destination, &data).await {
                             warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
                         }
-                    }
                 }
                 Action::EnableInterface { ifindex, name } => interfaces.enable(ifindex, &name),
                 Action::DisableInterface { ifindex } => interfaces.disable(ifindex),

@@ -127,7 +127,7 @@ pub struct NetworkLsa {
 
 impl NetworkLsa {
     pub(super) fn decode(body: &[u8]) -> Option<NetworkLsa> {
-        if body.len() % 4 != 0 {
+        if !body.len().is_multiple_of(4) {
             return None;
         }
         let mut reader = Reader::new(body);
@@ -169,7 +169,7 @@ pub struct SummaryLsa {
 
 impl SummaryLsa {
     pub(super) fn decode(body: &[u8]) -> Option<SummaryLsa> {
-        if body.len() < 8 || body.len() % 4 != 0 {
+        if body.len() < 8 || !body.len().is_multiple_of(4) {
             return None;
         }
         let mut reader = Reader::new(body);
@@ -234,7 +234,7 @@ pub struct AsExternalLsa {
 
 impl AsExternalLsa {
     pub(super) fn decode(body: &[u8]) -> Option<AsExternalLsa> {
-        if body.len() < 16 || (body.len() - 4) % 12 != 0 {
+        if body.len() < 16 || !(body.len() - 4).is_multiple_of(12) {
             return None;
         }
         let mut reader = Reader::new(body);

@@ -110,7 +110,7 @@ pub(super) fn decode(
     let mut reader = Reader::new(body);
     Ok(match packet_type {
         PacketType::Hello => {
-            if body.len() < 20 || body.len() % 4 != 0 {
+            if body.len() < 20 || !body.len().is_multiple_of(4) {
                 return Err(bad_body);
             }
             let network_mask = reader.ipv4().ok_or(bad_body)?;
@@ -136,7 +136,7 @@ pub(super) fn decode(
             })
         }
         PacketType::DbDescription => {
-            if body.len() < 8 || (body.len() - 8) % LSA_HEADER_LEN != 0 {
+            if body.len() < 8 || !(body.len() - 8).is_multiple_of(LSA_HEADER_LEN) {
                 return Err(bad_body);
             }
             let interface_mtu = reader.u16().ok_or(bad_body)?;
@@ -147,7 +147,7 @@ pub(super) fn decode(
             PacketBody::DbDescription(DbDescription { interface_mtu, options, flags, dd_sequence_number, lsa_headers })
         }
         PacketType::LsRequest => {
-            if body.len() % 12 != 0 {
+            if !body.len().is_multiple_of(12) {
                 return Err(bad_body);
             }
             let mut entries = Vec::with_capacity(body.len() / 12);
@@ -162,7 +162,7 @@ pub(super) fn decode(
         }
         PacketType::LsUpdate => PacketBody::LsUpdate(decode_ls_update(body, discarded_lsas)?),
         PacketType::LsAck => {
-            if body.len() % LSA_HEADER_LEN != 0 {
+            if !body.len().is_multiple_of(LSA_HEADER_LEN) {
                 return Err(bad_body);
             }
             PacketBody::LsAck(LsAck { lsa_headers: read_headers(&mut reader).ok_or(bad_body)? })
