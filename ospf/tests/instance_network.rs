@@ -392,3 +392,67 @@ fn large_database_syncs_over_many_dd_packets() {
     assert!(dd_packets >= 6, "only {dd_packets} DD packets for 400 headers");
     assert!(network.neighbor_state(b, addr("10.0.0.1")) == vec![NeighborState::Full]);
 }
+
+#[test]
+fn interface_down_kills_adjacency_and_routes() {
+    let mut network = Network::new();
+    let mut config_a = config("10.0.0.1", NetworkType::PointToPoint);
+    config_a.default_interface.track_bfd = true;
+    let a = network.add_router(config_a, vec![loopback("10.0.0.1/32"), ethernet("eth1", 2, "10.1.12.1/24")]);
+    let b = network.add_router(
+        config("10.0.0.2", NetworkType::PointToPoint),
+        vec![loopback("10.0.0.2/32"), ethernet("eth1", 2, "10.1.12.2/24")],
+    );
+    network.link(&[(a, 2), (b, 2)]);
+    network.advance(Duration::from_secs(10));
+    assert!(network.routers[a].instance.routes().get(&net("10.0.0.2/32")).is_some());
+
+    let mut down = ethernet("eth1", 2, "10.1.12.1/24");
+    down.up = false;
+    network.input(a, Input::InterfaceUpdate(down));
+    network.advance(Duration::from_millis(100));
+    assert!(network.neighbor_state(a, addr("10.0.0.2")).is_empty());
+    assert!(network.routers[a].instance.routes().get(&net("10.0.0.2/32")).is_none());
+    assert_eq!(network.routers[a].bfd_unregistered.len(), 1);
+    let own = network.routers[a].instance.lsdb().get(&hna_ospf::lsa::LsaKey {
+        scope: 0,
+        ls_type: hna_ospf::lsa::LsType::ROUTER,
+        link_state_id: addr("10.0.0.1"),
+        advertising_router: addr("10.0.0.1"),
+    });
+    let hna_ospf::lsa::LsaBody::Router(router) = &own.expect("own router-LSA").lsa.body else { panic!("not a router-LSA") };
+    assert_eq!(router.links.len(), 1, "only the loopback stays: {:?}", router.links);
+
+    // Back up: the adjacency and the route return.
+    network.input(a, Input::InterfaceUpdate(ethernet("eth1", 2, "10.1.12.1/24")));
+    network.advance(Duration::from_secs(10));
+    assert_eq!(network.neighbor_state(a, addr("10.0.0.2")), vec![NeighborState::Full]);
+    assert!(network.routers[a].instance.routes().get(&net("10.0.0.2/32")).is_some());
+}
+
+#[test]
+fn backup_takes_over_when_dr_dies() {
+    let mut network = Network::new();
+    let mut routers = Vec::new();
+    for id in 1..=3 {
+        routers.push(network.add_router(
+            config(&format!("10.0.0.{id}"), NetworkType::Broadcast),
+            vec![loopback(&format!("10.0.0.{id}/32")), ethernet("eth0", 2, &format!("10.2.0.{id}/24"))],
+        ));
+    }
+    let segment = network.link(&[(routers[0], 2), (routers[1], 2), (routers[2], 2)]);
+    network.advance(Duration::from_secs(15));
+    assert_eq!(network.routers[0].instance.interfaces()[1].designated_router, addr("10.2.0.3"));
+
+    // The DR (10.0.0.3) leaves the segment; after the dead interval the BDR becomes DR.
+    network.links[segment].members.retain(|member| member.0 != routers[2]);
+    network.advance(Duration::from_secs(10));
+    let interface = &network.routers[0].instance.interfaces()[1];
+    assert_eq!(interface.designated_router, addr("10.2.0.2"));
+    assert_eq!(interface.backup_designated_router, addr("10.2.0.1"));
+    assert_eq!(network.neighbor_state(0, addr("10.0.0.2")), vec![NeighborState::Full]);
+    let database = network.database(0);
+    assert!(database.iter().any(|l| l.0 == 2 && l.1 == addr("10.2.0.2")), "new DR's network-LSA: {database:?}");
+    assert_eq!(database, network.database(1));
+    assert!(network.routers[0].instance.routes().get(&net("10.0.0.2/32")).is_some());
+}

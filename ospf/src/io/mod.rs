@@ -131,8 +131,14 @@ impl Handle {
     }
 }
 
+/// Interval between attempts to open a socket that failed to open (for example on an interface
+/// that the kernel has not finished setting up).
+const SOCKET_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 struct Interfaces {
     sockets: HashMap<u32, (Arc<OspfSocket>, JoinHandle<()>)>,
+    /// Interfaces whose socket failed to open, by ifindex, retried every [`SOCKET_RETRY`].
+    pending: HashMap<u32, String>,
     packets: mpsc::UnboundedSender<(u32, socket::Received)>,
 }
 
@@ -141,6 +147,7 @@ impl Interfaces {
         if self.sockets.contains_key(&ifindex) {
             return;
         }
+        self.pending.remove(&ifindex);
         match OspfSocket::open(name, ifindex) {
             Ok(socket) => {
                 let socket = Arc::new(socket);
@@ -164,11 +171,22 @@ impl Interfaces {
                 info!(interface = name, ifindex, fd = socket.raw_fd(), "OSPF socket opened");
                 self.sockets.insert(ifindex, (socket, task));
             }
-            Err(error) => warn!(interface = name, ifindex, error = %error, "cannot open the OSPF socket"),
+            Err(error) => {
+                warn!(interface = name, ifindex, error = %error, "cannot open the OSPF socket; retrying");
+                self.pending.insert(ifindex, name.to_string());
+            }
+        }
+    }
+
+    fn retry_pending(&mut self) {
+        let pending: Vec<(u32, String)> = self.pending.drain().collect();
+        for (ifindex, name) in pending {
+            self.enable(ifindex, &name);
         }
     }
 
     fn disable(&mut self, ifindex: u32) {
+        self.pending.remove(&ifindex);
         if let Some((_, task)) = self.sockets.remove(&ifindex) {
             task.abort();
         }
@@ -177,7 +195,8 @@ impl Interfaces {
 
 async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
     let (packets_tx, mut packets_rx) = mpsc::unbounded_channel();
-    let mut interfaces = Interfaces { sockets: HashMap::new(), packets: packets_tx };
+    let mut interfaces = Interfaces { sockets: HashMap::new(), pending: HashMap::new(), packets: packets_tx };
+    let mut retry = tokio::time::interval(SOCKET_RETRY);
     info!(router_id = %instance.router_id(), "OSPF instance started");
     loop {
         let deadline = instance.next_timer().map(tokio::time::Instant::from_std);
@@ -197,6 +216,10 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
                 data: received.payload,
             },
             _ = sleep_until(deadline) => Input::Timer,
+            _ = retry.tick(), if !interfaces.pending.is_empty() => {
+                interfaces.retry_pending();
+                continue;
+            }
         };
         let actions = instance.handle(input, Instant::now());
         for action in actions {
