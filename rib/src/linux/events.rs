@@ -6,6 +6,8 @@
 //! the plane's own mark (`extern_learn`) are not reported, and neither are static ones, nor the
 //! addresses and neighbors of the plane's leak links between VRFs.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -33,8 +35,14 @@ const RTNLGRP_IPV6_IFADDR: u32 = 9;
 /// How often a monitor without notifications checks whether its receiver is gone.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
-/// Starts the monitor thread of one namespace. It stops when `sender`'s receiver is dropped.
-pub(crate) fn spawn_monitor(vrf: VrfId, namespace: NamespaceHandle, sender: UnboundedSender<PlaneEvent>) -> Result<(), PlaneError> {
+/// Starts the monitor thread of one namespace. It stops when `sender`'s receiver is dropped or
+/// `stop` is set, within [`IDLE_CHECK`].
+pub(crate) fn spawn_monitor(
+    vrf: VrfId,
+    namespace: NamespaceHandle,
+    sender: UnboundedSender<PlaneEvent>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), PlaneError> {
     let io_error = |error: std::io::Error| PlaneError::Io(error.to_string());
     // Open both sockets in the namespace before returning, so that no event after
     // `subscribe` returns is missed.
@@ -48,7 +56,7 @@ pub(crate) fn spawn_monitor(vrf: VrfId, namespace: NamespaceHandle, sender: Unbo
     std::thread::Builder::new()
         .name(format!("plane-events-{}", vrf.0))
         .spawn(move || {
-            let mut monitor = Monitor { vrf, links: LinkTable::default(), sender };
+            let mut monitor = Monitor { vrf, links: LinkTable::default(), sender, stop };
             if let Err(error) = monitor.run(SocketPair { monitor: monitor_socket, requests }) {
                 warn!(%vrf, %error, "plane event monitor stopped");
             }
@@ -67,6 +75,8 @@ struct Monitor {
     vrf: VrfId,
     links: LinkTable,
     sender: UnboundedSender<PlaneEvent>,
+    /// Set when the plane forgets the VRF, so that the monitor releases the namespace.
+    stop: Arc<AtomicBool>,
 }
 
 impl Monitor {
@@ -86,7 +96,7 @@ impl Monitor {
             }
         }
 
-        while !self.sender.is_closed() {
+        while !self.sender.is_closed() && !self.stop.load(Ordering::Relaxed) {
             match monitor.receive_notifications() {
                 Ok(Some(messages)) => messages.into_iter().for_each(|message| self.handle(message)),
                 Ok(None) => {}
@@ -100,7 +110,7 @@ impl Monitor {
                 Err(error) => return Err(PlaneError::Io(error.to_string())),
             }
         }
-        debug!(vrf = %self.vrf, "plane event monitor stopped: no receiver");
+        debug!(vrf = %self.vrf, "plane event monitor stopped: no receiver, or the VRF was removed");
         Ok(())
     }
 

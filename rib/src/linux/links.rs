@@ -10,7 +10,7 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{InfoKind, LinkMessage};
-use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVxlan};
+use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkBridgePort, LinkDummy, LinkMessageBuilder, LinkUnspec, LinkVxlan};
 use tracing::info;
 
 use super::kernel::{Link, get_link, parse_address, parse_link};
@@ -184,6 +184,14 @@ impl Links {
         }
         self.create(builder.build())?;
         info!(name = %device.name, vni = %device.vni, local = %device.local, "VXLAN device created");
+        Ok(())
+    }
+
+    /// Creates a dummy device, down. It fails with EOPNOTSUPP when the kernel has no dummy
+    /// driver.
+    pub fn create_dummy(&mut self, name: &str) -> Result<(), PlaneError> {
+        self.create(LinkDummy::new(name).build())?;
+        info!(name, "dummy device created");
         Ok(())
     }
 

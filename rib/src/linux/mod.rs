@@ -33,10 +33,13 @@ mod socket;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ipnet::IpNet;
 use netlink_packet_route::neighbour::NeighbourFlags;
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 pub use leak::{LEAK_LINK_ALIAS, MAX_LEAK_TABLE, leak_link_name, parse_leak_link_name};
@@ -48,7 +51,7 @@ use self::socket::{Reply, Request, RouteSocket};
 use crate::model::{MacAddr, NextHop, Vni, VrfId, VxlanEncap};
 use crate::southbound::{
     BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry, PlaneError,
-    ResyncReport, RouteEntry, Southbound, diff, report,
+    PlaneEvent, ResyncReport, RouteEntry, Southbound, diff, report,
 };
 
 /// Route protocol number marking the routes of this plane (`proto 201` in `ip route`); not
@@ -87,6 +90,8 @@ pub struct LinuxPlane {
     /// Leak links created or released during the current batch: deleted after it when no
     /// route uses them.
     leak_checks: BTreeSet<(VrfId, VrfId)>,
+    /// The channel of the last [`Southbound::subscribe`], which VRFs added later report to.
+    events: Option<UnboundedSender<PlaneEvent>>,
 }
 
 #[derive(Debug)]
@@ -102,6 +107,16 @@ struct VrfSpace {
     encap_routes: HashMap<IpNet, Vec<(IpAddr, MacAddr)>>,
     /// The target VRFs of each installed route with next hops into other VRFs.
     leak_routes: HashMap<IpNet, Vec<VrfId>>,
+    /// Stop flags of the event monitors of this namespace, set when the space is dropped.
+    monitors: Vec<Arc<AtomicBool>>,
+}
+
+impl Drop for VrfSpace {
+    fn drop(&mut self) {
+        for stop in &self.monitors {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl VrfSpace {
@@ -118,6 +133,7 @@ impl VrfSpace {
             router_macs: BTreeMap::new(),
             encap_routes: HashMap::new(),
             leak_routes: HashMap::new(),
+            monitors: Vec::new(),
         })
     }
 
@@ -155,15 +171,27 @@ impl LinuxPlane {
     pub fn new() -> Result<LinuxPlane, PlaneError> {
         let default = VrfSpace::open(Namespace::Current)?;
         let mut plane =
-            LinuxPlane { vrfs: BTreeMap::new(), l2vnis: BTreeMap::new(), leaks: BTreeMap::new(), leak_checks: BTreeSet::new() };
+            LinuxPlane {
+            vrfs: BTreeMap::new(),
+            l2vnis: BTreeMap::new(),
+            leaks: BTreeMap::new(),
+            leak_checks: BTreeSet::new(),
+            events: None,
+        };
         plane.vrfs.insert(VrfId::DEFAULT, default);
         Ok(plane)
     }
 
     /// Places VRF `vrf` in `namespace` (for example [`Namespace::named`]`("vrf100")`), opening
-    /// a netlink socket there. Entries of `vrf` go to that namespace's `main` table.
+    /// a netlink socket there. Entries of `vrf` go to that namespace's `main` table. After
+    /// [`Southbound::subscribe`], the namespace's events go to the subscribed channel too.
     pub fn add_vrf(&mut self, vrf: VrfId, namespace: Namespace) -> Result<(), PlaneError> {
-        let space = VrfSpace::open(namespace.clone())?;
+        let mut space = VrfSpace::open(namespace.clone())?;
+        if let Some(sender) = self.events.as_ref().filter(|sender| !sender.is_closed()) {
+            let stop = Arc::new(AtomicBool::new(false));
+            events::spawn_monitor(vrf, space.handle.clone(), sender.clone(), Arc::clone(&stop))?;
+            space.monitors.push(stop);
+        }
         info!(%vrf, ?namespace, "VRF namespace added to the Linux plane");
         self.vrfs.insert(vrf, space);
         Ok(())
@@ -228,6 +256,13 @@ impl LinuxPlane {
         let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
         space.l3vni = Some(devices);
         Ok(())
+    }
+
+    /// Removes the L3VNI devices of `vrf`: routes with VXLAN next hops in `vrf` fail from now on.
+    pub fn unbind_l3vni(&mut self, vrf: VrfId) {
+        if let Some(space) = self.vrfs.get_mut(&vrf) {
+            space.l3vni = None;
+        }
     }
 
     fn refresh_links(&mut self, vrfs: &BTreeSet<VrfId>) -> Result<(), PlaneError> {
@@ -612,9 +647,12 @@ impl Southbound for LinuxPlane {
 
     fn subscribe(&mut self) -> Result<EventReceiver, PlaneError> {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        for (vrf, space) in &self.vrfs {
-            events::spawn_monitor(*vrf, space.handle.clone(), sender.clone())?;
+        for (vrf, space) in &mut self.vrfs {
+            let stop = Arc::new(AtomicBool::new(false));
+            events::spawn_monitor(*vrf, space.handle.clone(), sender.clone(), Arc::clone(&stop))?;
+            space.monitors.push(stop);
         }
+        self.events = Some(sender);
         Ok(receiver)
     }
 }
