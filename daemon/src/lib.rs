@@ -3,6 +3,7 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dataplane;
 pub mod lab;
 pub mod logging;
 pub mod metrics;
