@@ -2,10 +2,10 @@
 //!
 //! Two iBGP peers announce the same prefixes in UPDATEs of 1000 prefixes sharing one attribute
 //! set, with different next hops. Measured:
-//! - `second_path`: the RIB holds the first peer's paths; time to receive the second peer's
+//! - `second_path`: the RIB contains the first peer's paths; time to receive the second peer's
 //!   1M paths, which win on LOCAL_PREF, so every route's best changes (decision, event and
 //!   update-group bookkeeping included);
-//! - `nexthop_change`: the RIB holds both peers' paths; time for one `nexthop_update` whose
+//! - `nexthop_change`: the RIB contains both peers' paths; time for one `nexthop_update` whose
 //!   IGP cost change moves the best of every route to the other next hop, events drained.
 //!
 //! The heap in use after loading is printed as bytes per path (a counting allocator wraps the
@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hna_bgp::policy::PolicySet;
 use hna_bgp::rib::{LocalInfo, PeerFamily, PeerId, PeerInfo, Rib};
-use hna_bgp::{AfiSafi, AsPath, DecodedUpdate, Origin, PathAttributes, PathNlri, SessionContext, Update, UpdateAction};
+use hna_bgp::{
+    AfiSafi, AsPath, DecodedUpdate, Origin, PathAttributes, PathNlri, SessionContext, Update,
+    UpdateAction,
+};
 use ipnet::Ipv4Net;
 
 /// Counts the bytes currently allocated.
@@ -86,7 +89,7 @@ fn new_rib() -> Rib {
     rib
 }
 
-/// The UPDATEs announcing every prefix once, 1000 to a message.
+/// Builds the UPDATEs announcing every prefix once, 1000 to a message.
 fn updates(next_hop: Ipv4Addr, local_pref: u32) -> Vec<DecodedUpdate> {
     let attributes = PathAttributes {
         origin: Some(Origin::Igp),

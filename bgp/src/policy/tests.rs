@@ -10,7 +10,13 @@ fn net(s: &str) -> IpNet {
     s.parse().expect("valid prefix in test")
 }
 
-fn entry(seq: u32, action: Action, prefix: &str, ge: Option<u8>, le: Option<u8>) -> PrefixListEntry {
+fn entry(
+    seq: u32,
+    action: Action,
+    prefix: &str,
+    ge: Option<u8>,
+    le: Option<u8>,
+) -> PrefixListEntry {
     PrefixListEntry {
         seq,
         action,
@@ -70,7 +76,11 @@ fn prefix_list_ge_le_edges() {
     ];
     for &(ge, le, route, expected) in cases {
         let e = entry(5, Action::Permit, "10.0.0.0/8", ge, le);
-        assert_eq!(e.matches(&net(route)), expected, "ge {ge:?} le {le:?} route {route}");
+        assert_eq!(
+            e.matches(&net(route)),
+            expected,
+            "ge {ge:?} le {le:?} route {route}"
+        );
     }
 }
 
@@ -92,21 +102,30 @@ fn prefix_list_first_match_by_seq_and_implicit_deny() {
     assert_eq!(list.evaluate(&net("10.1.2.0/24")), Action::Deny);
     assert_eq!(list.evaluate(&net("10.2.0.0/24")), Action::Permit);
     assert_eq!(list.evaluate(&net("192.168.0.0/24")), Action::Deny);
-    assert_eq!(PrefixList::default().evaluate(&net("10.0.0.0/8")), Action::Deny);
+    assert_eq!(
+        PrefixList::default().evaluate(&net("10.0.0.0/8")),
+        Action::Deny
+    );
 }
 
 #[test]
 fn route_map_missing_denies() {
     let set = PolicySet::default();
     let attrs = PathAttributes::default();
-    assert!(set.evaluate("NOPE", &view(Some("10.0.0.0/8"), &attrs)).is_none());
+    assert!(
+        set.evaluate("NOPE", &view(Some("10.0.0.0/8"), &attrs))
+            .is_none()
+    );
 }
 
 #[test]
 fn route_map_no_matching_entry_denies() {
     let set = policy_with(vec![permit(10, vec![Match::EvpnRouteType(5)], vec![])]);
     let attrs = PathAttributes::default();
-    assert!(set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs)).is_none());
+    assert!(
+        set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs))
+            .is_none()
+    );
 }
 
 #[test]
@@ -125,28 +144,52 @@ fn route_map_deny_entry_denies_before_later_permit() {
         PrefixList::new(vec![entry(5, Action::Permit, "10.0.0.0/8", None, Some(32))]),
     );
     let attrs = PathAttributes::default();
-    assert!(set.evaluate("RM", &view(Some("10.1.0.0/16"), &attrs)).is_none());
-    assert!(set.evaluate("RM", &view(Some("192.0.2.0/24"), &attrs)).is_some());
+    assert!(
+        set.evaluate("RM", &view(Some("10.1.0.0/16"), &attrs))
+            .is_none()
+    );
+    assert!(
+        set.evaluate("RM", &view(Some("192.0.2.0/24"), &attrs))
+            .is_some()
+    );
 }
 
 #[test]
 fn match_prefix_list_missing_list_or_prefix_fails() {
-    let set = policy_with(vec![permit(10, vec![Match::PrefixList("ABSENT".into())], vec![])]);
+    let set = policy_with(vec![permit(
+        10,
+        vec![Match::PrefixList("ABSENT".into())],
+        vec![],
+    )]);
     let attrs = PathAttributes::default();
-    assert!(set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs)).is_none());
+    assert!(
+        set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs))
+            .is_none()
+    );
 
-    let mut set = policy_with(vec![permit(10, vec![Match::PrefixList("PL".into())], vec![])]);
+    let mut set = policy_with(vec![permit(
+        10,
+        vec![Match::PrefixList("PL".into())],
+        vec![],
+    )]);
     set.prefix_lists.insert(
         "PL".into(),
         PrefixList::new(vec![entry(5, Action::Permit, "0.0.0.0/0", None, Some(32))]),
     );
     assert!(set.evaluate("RM", &view(None, &attrs)).is_none());
-    assert!(set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs)).is_some());
+    assert!(
+        set.evaluate("RM", &view(Some("10.0.0.0/8"), &attrs))
+            .is_some()
+    );
 }
 
 #[test]
 fn match_source_l3vrf() {
-    let set = policy_with(vec![permit(10, vec![Match::SourceL3vrf("red".into())], vec![])]);
+    let set = policy_with(vec![permit(
+        10,
+        vec![Match::SourceL3vrf("red".into())],
+        vec![],
+    )]);
     let attrs = PathAttributes::default();
     let mut v = view(Some("10.0.0.0/24"), &attrs);
     assert!(set.evaluate("RM", &v).is_none());
@@ -179,7 +222,10 @@ fn match_evpn_route_type_and_vni() {
 fn match_community_requires_all_listed() {
     let set = policy_with(vec![permit(
         10,
-        vec![Match::Community(vec![Community(65000 << 16 | 1), Community(65000 << 16 | 2)])],
+        vec![Match::Community(vec![
+            Community(65000 << 16 | 1),
+            Community(65000 << 16 | 2),
+        ])],
         vec![],
     )]);
     let mut attrs = PathAttributes {
@@ -251,7 +297,9 @@ fn set_community_replace_and_additive() {
             additive: false,
         }],
     )]);
-    let result = replace.evaluate("RM", &view(None, &attrs)).expect("permitted");
+    let result = replace
+        .evaluate("RM", &view(None, &attrs))
+        .expect("permitted");
     assert_eq!(result.attributes.communities, Some(vec![c(2)]));
 
     let additive = policy_with(vec![permit(
@@ -262,7 +310,9 @@ fn set_community_replace_and_additive() {
             additive: true,
         }],
     )]);
-    let result = additive.evaluate("RM", &view(None, &attrs)).expect("permitted");
+    let result = additive
+        .evaluate("RM", &view(None, &attrs))
+        .expect("permitted");
     assert_eq!(result.attributes.communities, Some(vec![c(1), c(2)]));
 
     let clear = policy_with(vec![permit(
@@ -273,7 +323,9 @@ fn set_community_replace_and_additive() {
             additive: false,
         }],
     )]);
-    let result = clear.evaluate("RM", &view(None, &attrs)).expect("permitted");
+    let result = clear
+        .evaluate("RM", &view(None, &attrs))
+        .expect("permitted");
     assert_eq!(result.attributes.communities, None);
 }
 
@@ -292,7 +344,11 @@ fn set_route_target_adds_without_duplicates() {
         asn: 4_200_000_000,
         value: 9,
     };
-    let set = policy_with(vec![permit(10, vec![], vec![Set::RouteTargetAdd(vec![rt, rt2])])]);
+    let set = policy_with(vec![permit(
+        10,
+        vec![],
+        vec![Set::RouteTargetAdd(vec![rt, rt2])],
+    )]);
     let result = set.evaluate("RM", &view(None, &attrs)).expect("permitted");
     assert_eq!(
         result.attributes.extended_communities,
@@ -313,7 +369,10 @@ fn set_next_hop_v4_writes_attribute() {
     v.next_hop = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
     let result = set.evaluate("RM", &v).expect("permitted");
     assert_eq!(result.next_hop, Some(nh));
-    assert_eq!(result.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 9)));
+    assert_eq!(
+        result.attributes.next_hop,
+        Some(Ipv4Addr::new(192, 0, 2, 9))
+    );
 
     let v6: IpAddr = "2001:db8::1".parse().expect("valid address");
     let set = policy_with(vec![permit(10, vec![], vec![Set::NextHop(v6)])]);

@@ -37,7 +37,10 @@ impl Interner {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sets.iter().filter(|a| Arc::strong_count(a) > 1).count()
+        self.sets
+            .iter()
+            .filter(|a| Arc::strong_count(a) > 1)
+            .count()
     }
 }
 
@@ -50,6 +53,7 @@ pub(crate) fn reconcile_as4_path(attrs: &mut PathAttributes) {
     let Some(as_path) = attrs.as_path.as_ref() else {
         return;
     };
+
     let count = |p: &AsPath| p.path_length();
     let (as_count, as4_count) = (count(as_path), count(&as4));
     if as_count < as4_count {
@@ -77,9 +81,12 @@ pub(crate) fn reconcile_as4_path(attrs: &mut PathAttributes) {
                 segments.push(segment.clone());
                 keep -= 1;
             }
-            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet => segments.push(segment.clone()),
+            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet => {
+                segments.push(segment.clone())
+            }
         }
     }
+
     segments.extend(as4.segments);
     attrs.as_path = Some(AsPath { segments });
 }
@@ -106,18 +113,19 @@ pub(crate) fn prepend_as(path: Option<&AsPath>, asn: u32) -> AsPath {
 /// Removes the confederation segments, which never leave the confederation (RFC 5065
 /// section 5.3).
 pub(crate) fn strip_confederation(path: &mut AsPath) {
-    path.segments.retain(|s| {
-        matches!(s.segment_type, AsSegmentType::Sequence | AsSegmentType::Set)
-    });
+    path.segments
+        .retain(|s| matches!(s.segment_type, AsSegmentType::Sequence | AsSegmentType::Set));
 }
 
 /// Returns the AS the route was received from: the first AS of a leading AS_SEQUENCE, for the
 /// MED comparison of RFC 4271 section 9.1.2.2 (c). `None` for a route from inside our AS.
 pub(crate) fn neighbor_as(path: Option<&AsPath>) -> Option<u32> {
-    let first = path?
-        .segments
-        .iter()
-        .find(|s| !matches!(s.segment_type, AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet))?;
+    let first = path?.segments.iter().find(|s| {
+        !matches!(
+            s.segment_type,
+            AsSegmentType::ConfedSequence | AsSegmentType::ConfedSet
+        )
+    })?;
     match first.segment_type {
         AsSegmentType::Sequence => first.asns.first().copied(),
         _ => None,

@@ -1,7 +1,7 @@
 //! The decision process of RFC 4271 section 9.1.2, with the route reflection tie-breaks of
-//! RFC 4456 section 9, as an elimination over the candidate paths of one route: each step keeps
-//! the candidates that are best by its criterion, so the MED step (which compares only paths
-//! from the same neighbor AS and is not a total order) stays deterministic.
+//! RFC 4456 section 9. It runs as an elimination over the candidate paths of one route: each
+//! step keeps the candidates that are best by its criterion. The MED step compares only paths
+//! from the same neighbor AS and is no total order, and elimination keeps it deterministic.
 //!
 //! Locally originated paths win before LOCAL_PREF, as FRR 8.4 gives them weight 32768 against
 //! 0 for learned paths; among learned paths the order is the RFC's.
@@ -128,8 +128,8 @@ fn keep_lowest<T: Ord + Copy>(
     }
 }
 
-/// Runs the decision over `candidates` (the reachable paths; `total` counts the unreachable
-/// ones too) and returns the index of the best path and the step that chose it.
+/// Runs the decision over `candidates`, the reachable paths, and returns the index of the best
+/// path and the step that chose it. `total` also counts the paths with unreachable next hops.
 pub(crate) fn select(
     candidates: &mut Vec<Candidate>,
     total: usize,
@@ -145,7 +145,9 @@ pub(crate) fn select(
     };
     if candidates.len() > 1 {
         keep_lowest(candidates, LocallyOriginated, &mut decided, |c| !c.local);
-        keep_lowest(candidates, LocalPref, &mut decided, |c| Reverse(c.local_pref));
+        keep_lowest(candidates, LocalPref, &mut decided, |c| {
+            Reverse(c.local_pref)
+        });
         keep_lowest(candidates, AsPathLength, &mut decided, |c| c.as_path_length);
         keep_lowest(candidates, Origin, &mut decided, |c| c.origin);
         keep_lowest_med(candidates, &mut decided);

@@ -36,7 +36,7 @@ use crate::policy::PolicySet;
 use crate::types::AfiSafi;
 use crate::wire::{DecodedUpdate, SessionContext, UpdateAction};
 
-pub use decision::{DecisionStep, DEFAULT_LOCAL_PREF};
+pub use decision::{DEFAULT_LOCAL_PREF, DecisionStep};
 pub use out::UpdateGroupSnapshot;
 pub use snapshot::{PathSnapshot, RdSnapshot, RouteSnapshot, TableSnapshot};
 
@@ -355,7 +355,11 @@ impl Rib {
                 for afi_safi in FAMILIES {
                     with_table!(self, afi_safi, |t, sh| t.leave_group(sh, slot), ());
                 }
-                let state = self.shared.peers.get_mut(slot).expect("slot of a known peer");
+                let state = self
+                    .shared
+                    .peers
+                    .get_mut(slot)
+                    .expect("slot of a known peer");
                 state.info = info;
                 state.up = true;
                 state.ebgp = ebgp;
@@ -403,7 +407,12 @@ impl Rib {
         }
         for afi_safi in FAMILIES {
             let keep = keep_stale.contains(&afi_safi);
-            with_table!(self, afi_safi, |t, sh| t.peer_family_down(sh, slot, keep), ());
+            with_table!(
+                self,
+                afi_safi,
+                |t, sh| t.peer_family_down(sh, slot, keep),
+                ()
+            );
         }
         self.release_peer_if_unused(slot);
     }
@@ -445,49 +454,50 @@ impl Rib {
             let routes = Incoming::from_ipv4(&u.withdrawn);
             self.ipv4.withdraw(&mut self.shared, slot, routes);
         }
-        if let Some(unreach) = &u.mp_unreach {
-            if !disabled.contains(&unreach.afi_safi) {
-                self.withdraw_list(slot, unreach.afi_safi, &unreach.nlri);
-            }
+        if let Some(unreach) = &u.mp_unreach
+            && !disabled.contains(&unreach.afi_safi)
+        {
+            self.withdraw_list(slot, unreach.afi_safi, &unreach.nlri);
         }
 
         let mut touched = Vec::new();
         if treat_as_withdraw {
-            debug!(?peer, errors = update.errors.len(), "UPDATE treated as withdraw");
+            debug!(
+                ?peer,
+                errors = update.errors.len(),
+                "UPDATE treated as withdraw"
+            );
         }
         let (attributes, next_hop_v4) = self.prepare_attributes(slot, &u.attributes);
-        let accepted_attributes = if treat_as_withdraw {
-            None
-        } else {
-            attributes
-        };
+        let accepted_attributes = if treat_as_withdraw { None } else { attributes };
 
         if !u.nlri.is_empty() && !disabled.contains(&AfiSafi::IPV4_UNICAST) {
             let routes = Incoming::from_ipv4(&u.nlri);
             match &accepted_attributes {
                 Some(attrs) => {
                     let nh = next_hop_v4.map(IpAddr::V4);
-                    self.ipv4.announce(&mut self.shared, slot, routes, attrs, nh);
+                    self.ipv4
+                        .announce(&mut self.shared, slot, routes, attrs, nh);
                 }
                 None => self.ipv4.withdraw(&mut self.shared, slot, routes),
             }
             touched.push(AfiSafi::IPV4_UNICAST);
         }
-        if let Some(reach) = &u.mp_reach {
-            if !disabled.contains(&reach.afi_safi) {
-                let nh = match reach.next_hop {
-                    MpNextHop::Ipv4(a) => Some(IpAddr::V4(a)),
-                    MpNextHop::Ipv6 { global, .. } => Some(IpAddr::V6(global)),
-                    MpNextHop::Opaque(_) => None,
-                };
-                match (&accepted_attributes, nh) {
-                    (Some(attrs), Some(nh)) => {
-                        self.announce_list(slot, reach.afi_safi, &reach.nlri, attrs, nh)
-                    }
-                    _ => self.withdraw_list(slot, reach.afi_safi, &reach.nlri),
+        if let Some(reach) = &u.mp_reach
+            && !disabled.contains(&reach.afi_safi)
+        {
+            let nh = match reach.next_hop {
+                MpNextHop::Ipv4(a) => Some(IpAddr::V4(a)),
+                MpNextHop::Ipv6 { global, .. } => Some(IpAddr::V6(global)),
+                MpNextHop::Opaque(_) => None,
+            };
+            match (&accepted_attributes, nh) {
+                (Some(attrs), Some(nh)) => {
+                    self.announce_list(slot, reach.afi_safi, &reach.nlri, attrs, nh)
                 }
-                touched.push(reach.afi_safi);
+                _ => self.withdraw_list(slot, reach.afi_safi, &reach.nlri),
             }
+            touched.push(reach.afi_safi);
         }
 
         for afi_safi in touched {
@@ -510,7 +520,12 @@ impl Rib {
             return;
         };
         info!(?peer, %afi_safi, "family disabled for the peer");
-        with_table!(self, afi_safi, |t, sh| t.peer_family_down(sh, slot, false), ());
+        with_table!(
+            self,
+            afi_safi,
+            |t, sh| t.peer_family_down(sh, slot, false),
+            ()
+        );
         if let Some(state) = self.shared.peers.get_mut(slot) {
             state.info.families.retain(|f| f.afi_safi != afi_safi);
         }
@@ -758,9 +773,10 @@ impl Rib {
 
         let looped = if peer.ebgp {
             // RFC 4271 section 9.1.2: a route whose AS_PATH contains our AS is not used.
-            attrs.as_path.as_ref().is_some_and(|p| {
-                p.segments.iter().any(|s| s.asns.contains(&local.asn))
-            })
+            attrs
+                .as_path
+                .as_ref()
+                .is_some_and(|p| p.segments.iter().any(|s| s.asns.contains(&local.asn)))
         } else {
             // RFC 4456 section 8: our own route reflected back, or one that passed our cluster.
             attrs.originator_id == Some(local.router_id)

@@ -1,5 +1,5 @@
-//! Next-hop tracking: every next hop used by a path is interned here with the number of paths
-//! using it and its reachability, so that a path stores a 4-octet id and a reachability change
+//! Next-hop tracking. Every next hop used by a path is interned here with its reachability
+//! and the number of paths using it. A path stores a 4-octet id, and a reachability change
 //! touches only the routes indexed under that id.
 
 use std::collections::HashMap;
@@ -36,12 +36,17 @@ pub(crate) struct Nexthops {
 impl Nexthops {
     /// Takes a reference on `address` for a new path. `track` is false for next hops that need
     /// no tracking; the first reference to a tracked one emits [`RibEvent::TrackNexthop`].
-    pub(crate) fn acquire(&mut self, address: IpAddr, track: bool, events: &mut Vec<RibEvent>) -> NhId {
-        if let Some(&id) = self.by_address.get(&address) {
-            if let Some(entry) = self.entries[id as usize].as_mut() {
-                entry.refs += 1;
-                return id;
-            }
+    pub(crate) fn acquire(
+        &mut self,
+        address: IpAddr,
+        track: bool,
+        events: &mut Vec<RibEvent>,
+    ) -> NhId {
+        if let Some(&id) = self.by_address.get(&address)
+            && let Some(entry) = self.entries[id as usize].as_mut()
+        {
+            entry.refs += 1;
+            return id;
         }
         let entry = NhEntry {
             address,
@@ -75,7 +80,7 @@ impl Nexthops {
         let Some(entry) = self.entries.get_mut(id as usize).and_then(|e| e.as_mut()) else {
             return;
         };
-        entry.refs -= 1;
+        entry.refs = entry.refs.saturating_sub(1);
         if entry.refs > 0 {
             return;
         }

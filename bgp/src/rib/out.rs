@@ -1,7 +1,7 @@
-//! Adj-RIB-Out with update groups: peers of a family that would be sent the same UPDATEs (same
-//! peer type, reflection role, outbound route-map, next-hop rewriting, local address and
-//! encoding context) share one computation of the outbound attributes and one encoding of
-//! each message (the idea of FRR's update groups).
+//! Adj-RIB-Out with update groups, after FRR's: the peers of a family that would be sent the
+//! same UPDATEs share one computation of the outbound attributes and one encoding of each
+//! message. Peers are alike when they have the same peer type, reflection role, outbound
+//! route-map, next-hop rewriting, local address and encoding context.
 //!
 //! Advertisement rules: RFC 4271 section 9.2 (iBGP split horizon, eBGP AS_PATH prepend and
 //! next hop), RFC 4456 section 6 (what a reflector sends to clients and non-clients) and
@@ -30,7 +30,7 @@ use crate::policy::{RouteView, Verdict, blocked_by_rfc8212};
 use crate::types::AfiSafi;
 use crate::wire::{SessionContext, UpdatePacker, encode_end_of_rib, pack_withdrawals};
 
-/// What makes two peers receive the same UPDATEs in a family.
+/// The settings that make two peers receive the same UPDATEs in a family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GroupKey {
     pub(crate) ebgp: bool,
@@ -67,7 +67,7 @@ pub(crate) struct Group<K> {
     id: u64,
     key: GroupKey,
     pub(crate) members: Vec<PeerSlot>,
-    /// What the members were sent, after outbound policy.
+    /// The routes sent to the members, after outbound policy.
     pub(crate) adj_out: BTreeMap<K, OutRoute>,
     /// Messages encoded for the group, each shared by every member.
     messages_encoded: u64,
@@ -268,14 +268,12 @@ impl<K: FamilyKey> Table<K> {
             path.nexthop,
         );
         let use_cache = group.route_map_out.is_none();
-        if use_cache {
-            if let Some(cached) = cache.get(&cache_key) {
-                return cached.clone().map(|(attributes, next_hop)| OutRoute {
-                    attributes,
-                    next_hop,
-                    evpn: path.evpn.clone(),
-                });
-            }
+        if use_cache && let Some(cached) = cache.get(&cache_key) {
+            return cached.clone().map(|(attributes, next_hop)| OutRoute {
+                attributes,
+                next_hop,
+                evpn: path.evpn.clone(),
+            });
         }
         let computed = outbound(sh, group, k, path);
         if use_cache {
@@ -311,8 +309,8 @@ impl<K: FamilyKey> Table<K> {
     }
 }
 
-/// The add-path identifier sent with each route: the single best path gets identifier 1 when
-/// add-path send is negotiated (RFC 7911), none otherwise.
+/// Returns the add-path identifier sent with each route. The single best path gets identifier
+/// 1 when add-path send is negotiated (RFC 7911), and none otherwise.
 fn send_path_id(ctx: &SessionContext, afi_safi: AfiSafi) -> Option<u32> {
     ctx.add_path(afi_safi).then_some(1)
 }
@@ -362,8 +360,7 @@ fn outbound<K: FamilyKey>(
 
     let mut a: PathAttributes = (**src_attrs).clone();
     // Unrecognized non-transitive attributes are not passed on (RFC 4271 section 5).
-    a.unknown
-        .retain(|u| u.flags & attr_flags::TRANSITIVE != 0);
+    a.unknown.retain(|u| u.flags & attr_flags::TRANSITIVE != 0);
     if group.ebgp {
         let mut as_path = a.as_path.take().unwrap_or_default();
         strip_confederation(&mut as_path);
@@ -425,7 +422,11 @@ fn outbound<K: FamilyKey>(
             Some(IpAddr::V4(v4)) => a.next_hop = Some(v4),
             _ => {
                 // NOTE: IPv4 routes with an IPv6 next hop (RFC 8950) are not sent.
-                debug!(?k, ?next_hop, "IPv4 route without an IPv4 next hop not advertised");
+                debug!(
+                    ?k,
+                    ?next_hop,
+                    "IPv4 route without an IPv4 next hop not advertised"
+                );
                 return None;
             }
         }
@@ -443,17 +444,20 @@ fn set_as4_attributes(a: &mut PathAttributes, four_octet_as: bool) {
     if four_octet_as {
         return;
     }
-    if let Some(path) = &a.as_path {
-        if path.segments.iter().any(|s| s.asns.iter().any(|&n| n > 0xffff)) {
-            let mut as4 = path.clone();
-            strip_confederation(&mut as4);
-            a.as4_path = Some(as4);
-        }
+    if let Some(path) = &a.as_path
+        && path
+            .segments
+            .iter()
+            .any(|s| s.asns.iter().any(|&n| n > 0xffff))
+    {
+        let mut as4 = path.clone();
+        strip_confederation(&mut as4);
+        a.as4_path = Some(as4);
     }
-    if let Some(aggregator) = a.aggregator {
-        if aggregator.asn > 0xffff {
-            a.as4_aggregator = Some(aggregator);
-        }
+    if let Some(aggregator) = a.aggregator
+        && aggregator.asn > 0xffff
+    {
+        a.as4_aggregator = Some(aggregator);
     }
 }
 

@@ -231,7 +231,10 @@ pub(crate) fn evpn_key_display(key: &EvpnRouteKey) -> String {
             esi,
             originating_ip,
             ..
-        } => format!("[4]:[{esi}]:[{}]:[{originating_ip}]", ip_bits(originating_ip)),
+        } => format!(
+            "[4]:[{esi}]:[{}]:[{originating_ip}]",
+            ip_bits(originating_ip)
+        ),
         EvpnRouteKey::IpPrefix {
             ethernet_tag,
             prefix,

@@ -20,7 +20,7 @@ use crate::policy::{RouteView, Verdict, blocked_by_rfc8212};
 use crate::types::AfiSafi;
 use crate::wire::{EncodeError, UpdatePacker};
 
-/// What a family's table needs to know about its route keys.
+/// The operations a family's table needs on its route keys.
 pub(crate) trait FamilyKey: Ord + Clone + fmt::Debug {
     const AFI_SAFI: AfiSafi;
 
@@ -182,7 +182,12 @@ impl FamilyKey for EvpnRouteKey {
         NlriList::Evpn(
             routes
                 .into_iter()
-                .filter_map(|(_, r)| r.map(|nlri| PathNlri { path_id, nlri: *nlri }))
+                .filter_map(|(_, r)| {
+                    r.map(|nlri| PathNlri {
+                        path_id,
+                        nlri: *nlri,
+                    })
+                })
                 .collect(),
         )
     }
@@ -315,7 +320,7 @@ struct PrePolicyPath {
     evpn: Option<Box<EvpnRoute>>,
 }
 
-/// What a table keeps about one peer.
+/// The state a table keeps about one peer.
 #[derive(Debug)]
 pub(crate) struct PeerTableState<K> {
     /// Paths of the peer in the Loc-RIB, stale ones included.
@@ -406,7 +411,11 @@ impl<K: FamilyKey> Table<K> {
     }
 
     /// Returns the (route, path id) of every path of `slot` that satisfies `filter`.
-    fn paths_of(&self, slot: PeerSlot, filter: impl Fn(&StoredPath) -> bool) -> Vec<(K, Option<u32>)> {
+    fn paths_of(
+        &self,
+        slot: PeerSlot,
+        filter: impl Fn(&StoredPath) -> bool,
+    ) -> Vec<(K, Option<u32>)> {
         let mut found = Vec::new();
         for (key, dest) in &self.dests {
             for path in dest.paths.iter().filter(|p| p.peer == slot && filter(p)) {
@@ -438,11 +447,7 @@ impl<K: FamilyKey> Table<K> {
 
     /// Returns the limit when the peer has more accepted paths than its maximum-prefix.
     pub(crate) fn over_limit(&self, sh: &Shared, slot: PeerSlot) -> Option<u32> {
-        let limit = sh
-            .peers
-            .get(slot)?
-            .family(K::AFI_SAFI)?
-            .maximum_prefix?;
+        let limit = sh.peers.get(slot)?.family(K::AFI_SAFI)?.maximum_prefix?;
         let accepted = self.peers.get(&slot)?.accepted;
         (accepted > limit as u64).then_some(limit)
     }
@@ -472,7 +477,12 @@ impl<K: FamilyKey> Table<K> {
         attrs: &Arc<PathAttributes>,
         next_hop: Option<IpAddr>,
     ) {
-        let Some(family) = sh.peers.get(slot).and_then(|p| p.family(K::AFI_SAFI)).cloned() else {
+        let Some(family) = sh
+            .peers
+            .get(slot)
+            .and_then(|p| p.family(K::AFI_SAFI))
+            .cloned()
+        else {
             debug!(peer_slot = slot, afi_safi = %K::AFI_SAFI, routes = routes.len(), "routes of a family not negotiated ignored");
             return;
         };
@@ -585,7 +595,12 @@ impl<K: FamilyKey> Table<K> {
 
     /// Re-runs the inbound policy over the kept pre-policy paths of a peer.
     pub(crate) fn reapply_inbound(&mut self, sh: &mut Shared, slot: PeerSlot) {
-        let Some(family) = sh.peers.get(slot).and_then(|p| p.family(K::AFI_SAFI)).cloned() else {
+        let Some(family) = sh
+            .peers
+            .get(slot)
+            .and_then(|p| p.family(K::AFI_SAFI))
+            .cloned()
+        else {
             return;
         };
         let Some(pre) = self.peers.get(&slot).and_then(|s| s.pre_policy.clone()) else {
@@ -652,17 +667,13 @@ impl<K: FamilyKey> Table<K> {
                     // A refresh of the same path: only the stale mark may go.
                     old.stale = false;
                     sh.nexthops.release(path.nexthop, &mut sh.events);
-                    if was_stale {
-                        if let Some(s) = self.peers.get_mut(&slot) {
-                            s.stale -= 1;
-                        }
+                    if was_stale && let Some(s) = self.peers.get_mut(&slot) {
+                        s.stale = s.stale.saturating_sub(1);
                     }
                     return;
                 }
-                if was_stale {
-                    if let Some(s) = self.peers.get_mut(&slot) {
-                        s.stale -= 1;
-                    }
+                if was_stale && let Some(s) = self.peers.get_mut(&slot) {
+                    s.stale = s.stale.saturating_sub(1);
                 }
                 force = dest.best == i as u32;
                 let old = std::mem::replace(&mut dest.paths[i], path);
@@ -707,17 +718,17 @@ impl<K: FamilyKey> Table<K> {
         let was_best = dest.best == i as u32;
         let old = dest.paths.swap_remove(i);
         // swap_remove moved the last path into `i`: keep `best` pointing at the same path.
-        if dest.best == dest.paths.len() as u32 {
-            dest.best = i as u32;
-        } else if was_best {
+        if was_best {
             dest.best = NO_BEST;
+        } else if dest.best == dest.paths.len() as u32 {
+            dest.best = i as u32;
         }
-        if slot != LOCAL_SLOT {
-            if let Some(s) = self.peers.get_mut(&slot) {
-                s.accepted -= 1;
-                if old.stale {
-                    s.stale -= 1;
-                }
+        if slot != LOCAL_SLOT
+            && let Some(s) = self.peers.get_mut(&slot)
+        {
+            s.accepted = s.accepted.saturating_sub(1);
+            if old.stale {
+                s.stale = s.stale.saturating_sub(1);
             }
         }
         self.unindex_nexthop(sh, key, old.nexthop);
@@ -735,12 +746,10 @@ impl<K: FamilyKey> Table<K> {
             .dests
             .get(key)
             .is_some_and(|d| d.paths.iter().any(|p| p.nexthop == nexthop));
-        if !still_used {
-            if let Some(set) = self.by_nexthop.get_mut(&nexthop) {
-                set.remove(key);
-                if set.is_empty() {
-                    self.by_nexthop.remove(&nexthop);
-                }
+        if !still_used && let Some(set) = self.by_nexthop.get_mut(&nexthop) {
+            set.remove(key);
+            if set.is_empty() {
+                self.by_nexthop.remove(&nexthop);
             }
         }
     }
@@ -780,9 +789,7 @@ impl<K: FamilyKey> Table<K> {
         if dest.best == old_best && !force {
             return;
         }
-        let best = dest
-            .best()
-            .map(|p| Arc::new(make_path(key, p, sh)));
+        let best = dest.best().map(|p| Arc::new(make_path(key, p, sh)));
         let route = match &best {
             Some(p) => Some(p.route.clone()),
             None => dest
@@ -794,7 +801,7 @@ impl<K: FamilyKey> Table<K> {
         if dest.paths.is_empty() {
             self.dests.remove(key);
         }
-        if old_best == NO_BEST && best.is_none() {
+        if old_best == NO_BEST && best.is_none() && !force {
             return;
         }
         if let Some(route) = route {
@@ -826,7 +833,10 @@ fn usable_evpn(evpn: Option<&EvpnRoute>) -> bool {
 /// Whether `address` is one of ours: the router id or our end of a session.
 pub(crate) fn is_local_address(sh: &Shared, address: IpAddr) -> bool {
     address == IpAddr::V4(sh.local.router_id)
-        || sh.peers.iter().any(|(_, p)| p.info.local_address == address)
+        || sh
+            .peers
+            .iter()
+            .any(|(_, p)| p.info.local_address == address)
 }
 
 /// Builds the public view of a stored path.

@@ -8,7 +8,9 @@ use hna_evpn::{
 };
 
 use super::*;
-use crate::message::{AsPath, AsSegment, AsSegmentType, Community, MpReach, Origin, PathNlri, Update};
+use crate::message::{
+    AsPath, AsSegment, AsSegmentType, Community, MpReach, Origin, PathNlri, Update,
+};
 use crate::policy::{Action, Match, PrefixList, PrefixListEntry, RouteMap, RouteMapEntry, Set};
 use crate::wire::{DecodedMessage, decode_message};
 
@@ -121,7 +123,11 @@ fn route<'a>(table: &'a TableSnapshot, prefix: &str) -> Option<&'a RouteSnapshot
 
 fn best_of(rib: &Rib, prefix: &str) -> Option<PathSnapshot> {
     let table = rib.table(AfiSafi::IPV4_UNICAST);
-    route(&table, prefix)?.paths.iter().find(|p| p.best).cloned()
+    route(&table, prefix)?
+        .paths
+        .iter()
+        .find(|p| p.best)
+        .cloned()
 }
 
 /// Decodes every message queued for a peer into UPDATEs.
@@ -278,8 +284,11 @@ fn decision_each_step_in_isolation() {
         ),
         (
             "shorter AS path wins",
-            base.clone().attrs(|a| a.as_path = Some(AsPath::sequence(vec![1, 2]))),
-            other.clone().attrs(|a| a.as_path = Some(AsPath::sequence(vec![3]))),
+            base.clone()
+                .attrs(|a| a.as_path = Some(AsPath::sequence(vec![1, 2]))),
+            other
+                .clone()
+                .attrs(|a| a.as_path = Some(AsPath::sequence(vec![3]))),
             "192.0.2.20",
             "AsPathLength",
         ),
@@ -299,7 +308,9 @@ fn decision_each_step_in_isolation() {
                     ],
                 })
             }),
-            other.clone().attrs(|a| a.as_path = Some(AsPath::sequence(vec![3, 4, 5]))),
+            other
+                .clone()
+                .attrs(|a| a.as_path = Some(AsPath::sequence(vec![3, 4, 5]))),
             "192.0.2.10",
             "AsPathLength",
         ),
@@ -319,7 +330,9 @@ fn decision_each_step_in_isolation() {
                     ],
                 })
             }),
-            other.clone().attrs(|a| a.as_path = Some(AsPath::sequence(vec![3, 4]))),
+            other
+                .clone()
+                .attrs(|a| a.as_path = Some(AsPath::sequence(vec![3, 4]))),
             "192.0.2.10",
             "AsPathLength",
         ),
@@ -371,7 +384,8 @@ fn decision_each_step_in_isolation() {
         ),
         (
             "eBGP beats iBGP",
-            base.clone().attrs(|a| a.as_path = Some(AsPath::sequence(vec![65100]))),
+            base.clone()
+                .attrs(|a| a.as_path = Some(AsPath::sequence(vec![65100]))),
             ebgp("198.51.100.2", 65100, "198.51.100.2"),
             "198.51.100.2",
             "EbgpOverIbgp",
@@ -444,7 +458,11 @@ fn decision_med_elimination_is_per_neighbor_as() {
         rib.peer_up(Instant::now(), info);
         let mut attrs = attrs_with_path(&[asn]);
         attrs.med = Some(med);
-        receive(&mut rib, id, announce_v4(&["10.20.0.0/16"], "172.16.0.1", attrs));
+        receive(
+            &mut rib,
+            id,
+            announce_v4(&["10.20.0.0/16"], "172.16.0.1", attrs),
+        );
     }
     let best = best_of(&rib, "10.20.0.0/16").expect("best path");
     assert_eq!(best.peer, Some(ip("192.0.2.12")));
@@ -456,7 +474,11 @@ fn decision_local_route_beats_higher_local_pref() {
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.2", LOCAL_AS));
     let mut learned = attrs_with_path(&[]);
     learned.local_pref = Some(500);
-    receive(&mut rib, 1, announce_v4(&["10.30.0.0/16"], "192.0.2.2", learned));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.30.0.0/16"], "192.0.2.2", learned),
+    );
     rib.originate(
         AfiSafi::IPV4_UNICAST,
         Route::Ipv4("10.30.0.0/16".parse().expect("valid prefix")),
@@ -472,7 +494,10 @@ fn decision_local_route_beats_higher_local_pref() {
         AfiSafi::IPV4_UNICAST,
         &Route::Ipv4("10.30.0.0/16".parse().expect("valid prefix")),
     );
-    assert_eq!(best_of(&rib, "10.30.0.0/16").and_then(|p| p.peer), Some(ip("192.0.2.2")));
+    assert_eq!(
+        best_of(&rib, "10.30.0.0/16").and_then(|p| p.peer),
+        Some(ip("192.0.2.2"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -503,7 +528,11 @@ fn reflector_client_route_goes_to_all_with_originator_and_cluster() {
     let mut attrs = attrs_with_path(&[65100]);
     attrs.med = Some(7);
     attrs.communities = Some(vec![Community(65000 << 16 | 5)]);
-    receive(&mut rib, 1, announce_v4(&["10.40.0.0/16"], "172.16.1.1", attrs));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.40.0.0/16"], "172.16.1.1", attrs),
+    );
     for id in 2..=4 {
         let sent = announced(&sent_updates(&mut rib, id));
         assert_eq!(sent.len(), 1, "peer {id} gets the reflected route");
@@ -522,13 +551,20 @@ fn reflector_client_route_goes_to_all_with_originator_and_cluster() {
 #[test]
 fn reflector_non_client_route_goes_to_clients_only() {
     let mut rib = rr_setup();
-    receive(&mut rib, 3, announce_v4(&["10.41.0.0/16"], "172.16.1.3", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.41.0.0/16"], "172.16.1.3", attrs_with_path(&[])),
+    );
     for id in [1, 2] {
         let sent = announced(&sent_updates(&mut rib, id));
         assert_eq!(sent.len(), 1, "client {id} gets the route");
         assert_eq!(sent[0].1.cluster_list, Some(vec![v4("10.0.0.1")]));
     }
-    assert!(announced(&sent_updates(&mut rib, 4)).is_empty(), "non-client to non-client");
+    assert!(
+        announced(&sent_updates(&mut rib, 4)).is_empty(),
+        "non-client to non-client"
+    );
 }
 
 #[test]
@@ -541,13 +577,21 @@ fn ibgp_split_horizon_without_clients() {
     for id in 1..=3 {
         sent_updates(&mut rib, id);
     }
-    receive(&mut rib, 1, announce_v4(&["10.42.0.0/16"], "172.16.1.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.42.0.0/16"], "172.16.1.1", attrs_with_path(&[])),
+    );
     assert!(announced(&sent_updates(&mut rib, 2)).is_empty());
     let to_ebgp = announced(&sent_updates(&mut rib, 3));
     assert_eq!(to_ebgp.len(), 1);
     let a = &to_ebgp[0].1;
     assert_eq!(a.as_path, Some(AsPath::sequence(vec![LOCAL_AS])));
-    assert_eq!(a.next_hop, Some(v4("192.0.2.1")), "eBGP next hop is our address");
+    assert_eq!(
+        a.next_hop,
+        Some(v4("192.0.2.1")),
+        "eBGP next hop is our address"
+    );
     assert_eq!(a.local_pref, None, "no LOCAL_PREF to eBGP");
 }
 
@@ -556,11 +600,19 @@ fn reflector_drops_own_originator_or_cluster() {
     let mut rib = rr_setup();
     let mut own = attrs_with_path(&[]);
     own.originator_id = Some(v4("10.0.0.1"));
-    receive(&mut rib, 3, announce_v4(&["10.43.0.0/16"], "172.16.1.3", own));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.43.0.0/16"], "172.16.1.3", own),
+    );
     let mut looped = attrs_with_path(&[]);
     looped.originator_id = Some(v4("10.77.0.1"));
     looped.cluster_list = Some(vec![v4("10.0.0.99"), v4("10.0.0.1")]);
-    receive(&mut rib, 3, announce_v4(&["10.44.0.0/16"], "172.16.1.3", looped));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.44.0.0/16"], "172.16.1.3", looped),
+    );
     let table = rib.table(AfiSafi::IPV4_UNICAST);
     assert!(route(&table, "10.43.0.0/16").is_none());
     assert!(route(&table, "10.44.0.0/16").is_none());
@@ -569,11 +621,19 @@ fn reflector_drops_own_originator_or_cluster() {
 #[test]
 fn looped_update_replaces_earlier_path() {
     let mut rib = rr_setup();
-    receive(&mut rib, 3, announce_v4(&["10.45.0.0/16"], "172.16.1.3", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.45.0.0/16"], "172.16.1.3", attrs_with_path(&[])),
+    );
     assert!(best_of(&rib, "10.45.0.0/16").is_some());
     let mut looped = attrs_with_path(&[]);
     looped.cluster_list = Some(vec![v4("10.0.0.1")]);
-    receive(&mut rib, 3, announce_v4(&["10.45.0.0/16"], "172.16.1.3", looped));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.45.0.0/16"], "172.16.1.3", looped),
+    );
     assert!(best_of(&rib, "10.45.0.0/16").is_none());
 }
 
@@ -584,21 +644,33 @@ fn ebgp_as_path_loop_dropped() {
     receive(
         &mut rib,
         1,
-        announce_v4(&["10.46.0.0/16"], "198.51.100.1", attrs_with_path(&[65100, LOCAL_AS, 7])),
+        announce_v4(
+            &["10.46.0.0/16"],
+            "198.51.100.1",
+            attrs_with_path(&[65100, LOCAL_AS, 7]),
+        ),
     );
     assert!(best_of(&rib, "10.46.0.0/16").is_none());
 }
 
 #[test]
 fn withdrawal_sent_when_best_moves_to_unsendable_path() {
-    // Best comes from client 1 (reflected to non-client 4); then a better path arrives from
-    // non-client 3, which must not go to non-client 4: 4 gets a withdrawal.
+    // The best path comes from client 1 and is reflected to non-client 4. Then a better path
+    // arrives from non-client 3, which must not go to non-client 4, so 4 gets a withdrawal.
     let mut rib = rr_setup();
-    receive(&mut rib, 1, announce_v4(&["10.47.0.0/16"], "172.16.1.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.47.0.0/16"], "172.16.1.1", attrs_with_path(&[])),
+    );
     assert_eq!(announced(&sent_updates(&mut rib, 4)).len(), 1);
     let mut better = attrs_with_path(&[]);
     better.local_pref = Some(300);
-    receive(&mut rib, 3, announce_v4(&["10.47.0.0/16"], "172.16.1.3", better));
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.47.0.0/16"], "172.16.1.3", better),
+    );
     let updates = sent_updates(&mut rib, 4);
     assert_eq!(withdrawn(&updates), vec!["10.47.0.0/16".to_string()]);
     assert!(announced(&updates).is_empty());
@@ -636,7 +708,11 @@ fn update_groups_share_encoding_by_policy() {
     receive(
         &mut rib,
         1,
-        announce_v4(&["10.50.0.0/16", "10.51.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])),
+        announce_v4(
+            &["10.50.0.0/16", "10.51.0.0/16"],
+            "198.51.100.1",
+            attrs_with_path(&[65100]),
+        ),
     );
 
     let groups = rib.update_groups(AfiSafi::IPV4_UNICAST);
@@ -655,14 +731,22 @@ fn update_groups_share_encoding_by_policy() {
     let before = shared.messages_encoded;
     let to2 = rib.take_updates(PeerId(2));
     let to3 = rib.take_updates(PeerId(3));
-    assert_eq!(to2.len(), 1, "two prefixes with one attribute set pack into one UPDATE");
+    assert_eq!(
+        to2.len(),
+        1,
+        "two prefixes with one attribute set pack into one UPDATE"
+    );
     assert_eq!(to2, to3, "same bytes for the members of one group");
     let groups = rib.update_groups(AfiSafi::IPV4_UNICAST);
     let shared_after = groups
         .iter()
         .find(|g| g.route_map_out.is_none())
         .expect("group without route-map");
-    assert_eq!(shared_after.messages_encoded - before, 1, "one encoding for three members");
+    assert_eq!(
+        shared_after.messages_encoded - before,
+        1,
+        "one encoding for three members"
+    );
 
     let to4 = sent_updates(&mut rib, 4);
     let sent = announced(&to4);
@@ -685,7 +769,11 @@ fn update_group_encodes_once_for_members() {
         .iter()
         .map(|g| g.messages_encoded)
         .sum();
-    receive(&mut rib, 1, announce_v4(&["10.52.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.52.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])),
+    );
     let m2 = rib.take_updates(PeerId(2));
     let m3 = rib.take_updates(PeerId(3));
     let encoded_after: u64 = rib
@@ -695,7 +783,11 @@ fn update_group_encodes_once_for_members() {
         .sum();
     assert_eq!(m2.len(), 1);
     assert_eq!(m2, m3);
-    assert_eq!(encoded_after - encoded_before, 1, "one encoding for three members");
+    assert_eq!(
+        encoded_after - encoded_before,
+        1,
+        "one encoding for three members"
+    );
 }
 
 #[test]
@@ -707,7 +799,11 @@ fn joining_peer_gets_table_and_end_of_rib() {
     receive(
         &mut rib,
         1,
-        announce_v4(&["10.53.0.0/16", "10.54.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])),
+        announce_v4(
+            &["10.53.0.0/16", "10.54.0.0/16"],
+            "198.51.100.1",
+            attrs_with_path(&[65100]),
+        ),
     );
     rib.peer_up(now, peer_info(2, "198.51.100.2", 65200));
     let updates = sent_updates(&mut rib, 2);
@@ -715,7 +811,9 @@ fn joining_peer_gets_table_and_end_of_rib() {
     assert_eq!(prefixes, vec!["10.53.0.0/16", "10.54.0.0/16"]);
     assert_eq!(end_of_ribs(&updates), 1);
     assert!(
-        updates.last().is_some_and(|u| u.end_of_rib_family().is_some()),
+        updates
+            .last()
+            .is_some_and(|u| u.end_of_rib_family().is_some()),
         "End-of-RIB comes last"
     );
 
@@ -736,13 +834,28 @@ fn nexthop_unreachable_deselects_and_returns() {
     rib.peer_up(now, peer_info(1, "192.0.2.11", LOCAL_AS));
     rib.peer_up(now, peer_info(2, "198.51.100.2", 65200));
     sent_updates(&mut rib, 2);
-    receive(&mut rib, 1, announce_v4(&["10.60.0.0/16", "10.61.0.0/16"], "172.16.9.9", attrs_with_path(&[])));
-    receive(&mut rib, 1, announce_v4(&["10.62.0.0/16"], "172.16.9.8", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.60.0.0/16", "10.61.0.0/16"],
+            "172.16.9.9",
+            attrs_with_path(&[]),
+        ),
+    );
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.62.0.0/16"], "172.16.9.8", attrs_with_path(&[])),
+    );
     let events = rib.take_events();
     assert!(events.contains(&RibEvent::TrackNexthop(ip("172.16.9.9"))));
     assert!(events.contains(&RibEvent::TrackNexthop(ip("172.16.9.8"))));
     assert_eq!(
-        events.iter().filter(|e| matches!(e, RibEvent::TrackNexthop(_))).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, RibEvent::TrackNexthop(_)))
+            .count(),
         2,
         "one track per next hop"
     );
@@ -751,12 +864,17 @@ fn nexthop_unreachable_deselects_and_returns() {
     rib.nexthop_update(ip("172.16.9.9"), None);
     assert!(best_of(&rib, "10.60.0.0/16").is_none());
     assert!(best_of(&rib, "10.61.0.0/16").is_none());
-    assert!(best_of(&rib, "10.62.0.0/16").is_some(), "other next hop unaffected");
+    assert!(
+        best_of(&rib, "10.62.0.0/16").is_some(),
+        "other next hop unaffected"
+    );
     let events = rib.take_events();
     let lost: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            RibEvent::BestChanged { route, best: None, .. } => Some(route.clone()),
+            RibEvent::BestChanged {
+                route, best: None, ..
+            } => Some(route.clone()),
             _ => None,
         })
         .collect();
@@ -775,12 +893,26 @@ fn nexthop_unreachable_deselects_and_returns() {
 fn nexthop_untracked_after_last_path() {
     let mut rib = new_rib();
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
-    receive(&mut rib, 1, announce_v4(&["10.63.0.0/16", "10.64.0.0/16"], "172.16.9.7", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.63.0.0/16", "10.64.0.0/16"],
+            "172.16.9.7",
+            attrs_with_path(&[]),
+        ),
+    );
     rib.take_events();
     receive(&mut rib, 1, withdraw_v4(&["10.63.0.0/16"]));
-    assert!(!rib.take_events().contains(&RibEvent::UntrackNexthop(ip("172.16.9.7"))));
+    assert!(
+        !rib.take_events()
+            .contains(&RibEvent::UntrackNexthop(ip("172.16.9.7")))
+    );
     receive(&mut rib, 1, withdraw_v4(&["10.64.0.0/16"]));
-    assert!(rib.take_events().contains(&RibEvent::UntrackNexthop(ip("172.16.9.7"))));
+    assert!(
+        rib.take_events()
+            .contains(&RibEvent::UntrackNexthop(ip("172.16.9.7")))
+    );
 }
 
 #[test]
@@ -792,13 +924,23 @@ fn nexthop_cost_change_reselects() {
         let mut info = peer_info(i as u32 + 1, c.address, c.remote_as);
         info.bgp_identifier = v4(c.router_id);
         rib.peer_up(Instant::now(), info);
-        receive(&mut rib, i as u32 + 1, announce_v4(&["10.65.0.0/16"], c.next_hop, c.attrs.clone()));
+        receive(
+            &mut rib,
+            i as u32 + 1,
+            announce_v4(&["10.65.0.0/16"], c.next_hop, c.attrs.clone()),
+        );
     }
     rib.nexthop_update(ip("172.16.0.10"), Some(10));
     rib.nexthop_update(ip("172.16.0.20"), Some(20));
-    assert_eq!(best_of(&rib, "10.65.0.0/16").and_then(|p| p.peer), Some(ip("192.0.2.10")));
+    assert_eq!(
+        best_of(&rib, "10.65.0.0/16").and_then(|p| p.peer),
+        Some(ip("192.0.2.10"))
+    );
     rib.nexthop_update(ip("172.16.0.10"), Some(30));
-    assert_eq!(best_of(&rib, "10.65.0.0/16").and_then(|p| p.peer), Some(ip("192.0.2.20")));
+    assert_eq!(
+        best_of(&rib, "10.65.0.0/16").and_then(|p| p.peer),
+        Some(ip("192.0.2.20"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -811,21 +953,42 @@ fn graceful_restart_stale_then_swept_by_end_of_rib() {
     rib.peer_up(now, peer_info(1, "192.0.2.11", LOCAL_AS));
     rib.peer_up(now, peer_info(2, "198.51.100.2", 65200));
     sent_updates(&mut rib, 2);
-    receive(&mut rib, 1, announce_v4(&["10.70.0.0/16", "10.71.0.0/16"], "172.16.2.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.70.0.0/16", "10.71.0.0/16"],
+            "172.16.2.1",
+            attrs_with_path(&[]),
+        ),
+    );
     sent_updates(&mut rib, 2);
 
     rib.peer_down(PeerId(1), &[AfiSafi::IPV4_UNICAST]);
     let stale = best_of(&rib, "10.70.0.0/16").expect("kept");
     assert!(stale.stale);
-    assert!(sent_updates(&mut rib, 2).is_empty(), "nothing withdrawn during the restart");
+    assert!(
+        sent_updates(&mut rib, 2).is_empty(),
+        "nothing withdrawn during the restart"
+    );
 
     rib.peer_up(now, peer_info(1, "192.0.2.11", LOCAL_AS));
-    receive(&mut rib, 1, announce_v4(&["10.70.0.0/16"], "172.16.2.1", attrs_with_path(&[])));
-    assert!(!best_of(&rib, "10.70.0.0/16").expect("present").stale, "replaced by a fresh path");
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.70.0.0/16"], "172.16.2.1", attrs_with_path(&[])),
+    );
+    assert!(
+        !best_of(&rib, "10.70.0.0/16").expect("present").stale,
+        "replaced by a fresh path"
+    );
     assert!(best_of(&rib, "10.71.0.0/16").expect("present").stale);
 
     receive(&mut rib, 1, end_of_rib_v4());
-    assert!(best_of(&rib, "10.71.0.0/16").is_none(), "swept at End-of-RIB");
+    assert!(
+        best_of(&rib, "10.71.0.0/16").is_none(),
+        "swept at End-of-RIB"
+    );
     assert!(best_of(&rib, "10.70.0.0/16").is_some());
     assert_eq!(withdrawn(&sent_updates(&mut rib, 2)), vec!["10.71.0.0/16"]);
 }
@@ -834,9 +997,16 @@ fn graceful_restart_stale_then_swept_by_end_of_rib() {
 fn graceful_restart_timer_sweep_releases_down_peer() {
     let mut rib = new_rib();
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
-    receive(&mut rib, 1, announce_v4(&["10.72.0.0/16"], "172.16.2.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.72.0.0/16"], "172.16.2.1", attrs_with_path(&[])),
+    );
     rib.peer_down(PeerId(1), &[AfiSafi::IPV4_UNICAST]);
-    assert_eq!(rib.prefix_counts(PeerId(1)), vec![(AfiSafi::IPV4_UNICAST, 1, 1, 0)]);
+    assert_eq!(
+        rib.prefix_counts(PeerId(1)),
+        vec![(AfiSafi::IPV4_UNICAST, 1, 1, 0)]
+    );
     rib.sweep_stale(PeerId(1), AfiSafi::IPV4_UNICAST);
     assert!(best_of(&rib, "10.72.0.0/16").is_none());
     assert!(rib.prefix_counts(PeerId(1)).is_empty(), "peer forgotten");
@@ -846,12 +1016,20 @@ fn graceful_restart_timer_sweep_releases_down_peer() {
 fn peer_down_without_graceful_restart_withdraws() {
     let mut rib = new_rib();
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
-    receive(&mut rib, 1, announce_v4(&["10.73.0.0/16"], "172.16.2.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.73.0.0/16"], "172.16.2.1", attrs_with_path(&[])),
+    );
     rib.take_events();
     rib.peer_down(PeerId(1), &[]);
     assert!(best_of(&rib, "10.73.0.0/16").is_none());
     let events = rib.take_events();
-    assert!(events.iter().any(|e| matches!(e, RibEvent::BestChanged { best: None, .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RibEvent::BestChanged { best: None, .. }))
+    );
     assert!(events.contains(&RibEvent::UntrackNexthop(ip("172.16.2.1"))));
 }
 
@@ -859,7 +1037,15 @@ fn peer_down_without_graceful_restart_withdraws() {
 fn treat_as_withdraw_removes_announced_routes() {
     let mut rib = new_rib();
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
-    receive(&mut rib, 1, announce_v4(&["10.74.0.0/16", "10.75.0.0/16"], "172.16.2.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.74.0.0/16", "10.75.0.0/16"],
+            "172.16.2.1",
+            attrs_with_path(&[]),
+        ),
+    );
     let mut malformed = announce_v4(&["10.74.0.0/16"], "172.16.2.1", attrs_with_path(&[]));
     malformed.action = UpdateAction::TreatAsWithdraw;
     receive(&mut rib, 1, malformed);
@@ -882,12 +1068,22 @@ fn maximum_prefix_exceeded_returns_error() {
     let mut rib = new_rib();
     rib.peer_up(
         Instant::now(),
-        with_family(peer_info(1, "192.0.2.11", LOCAL_AS), |f| f.maximum_prefix = Some(2)),
+        with_family(peer_info(1, "192.0.2.11", LOCAL_AS), |f| {
+            f.maximum_prefix = Some(2)
+        }),
     );
-    let ok = announce_v4(&["10.77.0.0/16", "10.78.0.0/16"], "172.16.2.1", attrs_with_path(&[]));
+    let ok = announce_v4(
+        &["10.77.0.0/16", "10.78.0.0/16"],
+        "172.16.2.1",
+        attrs_with_path(&[]),
+    );
     assert_eq!(rib.receive(Instant::now(), PeerId(1), &ok), Ok(()));
     let again = announce_v4(&["10.77.0.0/16"], "172.16.2.1", attrs_with_path(&[]));
-    assert_eq!(rib.receive(Instant::now(), PeerId(1), &again), Ok(()), "replacement is not new");
+    assert_eq!(
+        rib.receive(Instant::now(), PeerId(1), &again),
+        Ok(()),
+        "replacement is not new"
+    );
     let over = announce_v4(&["10.79.0.0/16"], "172.16.2.1", attrs_with_path(&[]));
     assert_eq!(
         rib.receive(Instant::now(), PeerId(1), &over),
@@ -930,16 +1126,40 @@ fn rfc8212_blocks_ebgp_without_policy() {
     for id in 1..=3 {
         sent_updates(&mut rib, id);
     }
-    receive(&mut rib, 1, announce_v4(&["10.80.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])));
-    receive(&mut rib, 2, announce_v4(&["10.81.0.0/16"], "198.51.100.2", attrs_with_path(&[65200])));
-    assert!(best_of(&rib, "10.80.0.0/16").is_none(), "no inbound policy: nothing accepted");
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.80.0.0/16"], "198.51.100.1", attrs_with_path(&[65100])),
+    );
+    receive(
+        &mut rib,
+        2,
+        announce_v4(&["10.81.0.0/16"], "198.51.100.2", attrs_with_path(&[65200])),
+    );
+    assert!(
+        best_of(&rib, "10.80.0.0/16").is_none(),
+        "no inbound policy: nothing accepted"
+    );
     assert!(best_of(&rib, "10.81.0.0/16").is_some());
-    assert_eq!(rib.prefix_counts(PeerId(1)), vec![(AfiSafi::IPV4_UNICAST, 1, 0, 0)]);
+    assert_eq!(
+        rib.prefix_counts(PeerId(1)),
+        vec![(AfiSafi::IPV4_UNICAST, 1, 0, 0)]
+    );
 
-    receive(&mut rib, 3, announce_v4(&["10.82.0.0/16"], "192.0.2.3", attrs_with_path(&[])));
-    assert!(announced(&sent_updates(&mut rib, 1)).is_empty(), "no outbound policy: nothing sent");
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.82.0.0/16"], "192.0.2.3", attrs_with_path(&[])),
+    );
+    assert!(
+        announced(&sent_updates(&mut rib, 1)).is_empty(),
+        "no outbound policy: nothing sent"
+    );
     // Peer 2's own route goes back to it too: its AS_PATH loop check drops it.
-    let to2: Vec<String> = announced(&sent_updates(&mut rib, 2)).into_iter().map(|(p, _)| p).collect();
+    let to2: Vec<String> = announced(&sent_updates(&mut rib, 2))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     assert_eq!(to2, vec!["10.81.0.0/16", "10.82.0.0/16"]);
 }
 
@@ -972,16 +1192,28 @@ fn inbound_route_map_filters_and_sets() {
     let mut rib = Rib::new(local_info(), Arc::new(prefix_list_policy()));
     rib.peer_up(
         Instant::now(),
-        with_family(peer_info(1, "192.0.2.11", LOCAL_AS), |f| f.route_map_in = Some("IN".into())),
+        with_family(peer_info(1, "192.0.2.11", LOCAL_AS), |f| {
+            f.route_map_in = Some("IN".into())
+        }),
     );
     receive(
         &mut rib,
         1,
-        announce_v4(&["10.90.0.0/16", "172.20.0.0/16"], "172.16.3.1", attrs_with_path(&[])),
+        announce_v4(
+            &["10.90.0.0/16", "172.20.0.0/16"],
+            "172.16.3.1",
+            attrs_with_path(&[]),
+        ),
     );
-    assert_eq!(best_of(&rib, "10.90.0.0/16").and_then(|p| p.local_pref), Some(250));
+    assert_eq!(
+        best_of(&rib, "10.90.0.0/16").and_then(|p| p.local_pref),
+        Some(250)
+    );
     assert!(best_of(&rib, "172.20.0.0/16").is_none());
-    assert_eq!(rib.prefix_counts(PeerId(1)), vec![(AfiSafi::IPV4_UNICAST, 2, 1, 0)]);
+    assert_eq!(
+        rib.prefix_counts(PeerId(1)),
+        vec![(AfiSafi::IPV4_UNICAST, 2, 1, 0)]
+    );
 }
 
 #[test]
@@ -993,7 +1225,11 @@ fn missing_route_map_denies() {
             f.route_map_in = Some("UNDEFINED".into())
         }),
     );
-    receive(&mut rib, 1, announce_v4(&["10.91.0.0/16"], "172.16.3.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.91.0.0/16"], "172.16.3.1", attrs_with_path(&[])),
+    );
     assert!(best_of(&rib, "10.91.0.0/16").is_none());
 }
 
@@ -1007,11 +1243,25 @@ fn soft_reconfiguration_reapplies_new_policy() {
             f.soft_reconfiguration_inbound = true;
         }),
     );
-    receive(&mut rib, 1, announce_v4(&["10.92.0.0/16"], "172.16.3.1", attrs_with_path(&[])));
-    assert!(best_of(&rib, "10.92.0.0/16").is_none(), "IN is not defined yet");
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.92.0.0/16"], "172.16.3.1", attrs_with_path(&[])),
+    );
+    assert!(
+        best_of(&rib, "10.92.0.0/16").is_none(),
+        "IN is not defined yet"
+    );
     rib.set_policy(Arc::new(prefix_list_policy()));
-    assert_eq!(best_of(&rib, "10.92.0.0/16").and_then(|p| p.local_pref), Some(250));
-    assert!(rib.take_events().iter().all(|e| !matches!(e, RibEvent::SendRouteRefresh { .. })));
+    assert_eq!(
+        best_of(&rib, "10.92.0.0/16").and_then(|p| p.local_pref),
+        Some(250)
+    );
+    assert!(
+        rib.take_events()
+            .iter()
+            .all(|e| !matches!(e, RibEvent::SendRouteRefresh { .. }))
+    );
 }
 
 #[test]
@@ -1045,14 +1295,23 @@ fn outbound_policy_change_sends_only_differences() {
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
     rib.peer_up(
         Instant::now(),
-        with_family(peer_info(2, "198.51.100.2", 65200), |f| f.route_map_out = Some("OUT".into())),
+        with_family(peer_info(2, "198.51.100.2", 65200), |f| {
+            f.route_map_out = Some("OUT".into())
+        }),
     );
     sent_updates(&mut rib, 2);
-    receive(&mut rib, 1, announce_v4(&["10.93.0.0/16"], "172.16.3.1", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.93.0.0/16"], "172.16.3.1", attrs_with_path(&[])),
+    );
     assert_eq!(announced(&sent_updates(&mut rib, 2)).len(), 1);
 
     rib.set_policy(Arc::new(policy.clone()));
-    assert!(sent_updates(&mut rib, 2).is_empty(), "same policy: nothing resent");
+    assert!(
+        sent_updates(&mut rib, 2).is_empty(),
+        "same policy: nothing resent"
+    );
 
     policy.route_maps.get_mut("OUT").expect("defined").entries[0].action = Action::Deny;
     rib.set_policy(Arc::new(policy));
@@ -1097,7 +1356,9 @@ fn evpn_update(routes: Vec<EvpnRoute>, next_hop: &str) -> DecodedUpdate {
             mp_reach: Some(MpReach {
                 afi_safi: AfiSafi::L2VPN_EVPN,
                 next_hop: crate::message::MpNextHop::Ipv4(v4(next_hop)),
-                nlri: crate::message::NlriList::Evpn(routes.into_iter().map(PathNlri::new).collect()),
+                nlri: crate::message::NlriList::Evpn(
+                    routes.into_iter().map(PathNlri::new).collect(),
+                ),
             }),
             ..Default::default()
         },
@@ -1141,7 +1402,10 @@ fn evpn_route_reflected_unchanged_with_events_and_snapshot() {
         panic!("not an UPDATE");
     };
     let reach = u.update.mp_reach.expect("MP_REACH_NLRI");
-    assert_eq!(reach.next_hop, crate::message::MpNextHop::Ipv4(v4("10.1.1.1")));
+    assert_eq!(
+        reach.next_hop,
+        crate::message::MpNextHop::Ipv4(v4("10.1.1.1"))
+    );
     assert_eq!(
         reach.nlri,
         crate::message::NlriList::Evpn(vec![PathNlri::new(route.clone())])
@@ -1161,7 +1425,12 @@ fn evpn_route_reflected_unchanged_with_events_and_snapshot() {
     assert_eq!(r.prefix, "[3]:[0]:[32]:[10.1.1.1]");
     assert_eq!(r.route_type, Some(3));
     assert_eq!(r.paths[0].next_hop, Some(ip("10.1.1.1")));
-    assert!(r.paths[0].extended_communities.iter().any(|c| c.starts_with("RT:")));
+    assert!(
+        r.paths[0]
+            .extended_communities
+            .iter()
+            .any(|c| c.starts_with("RT:"))
+    );
 
     // Withdrawal: MP_UNREACH_NLRI to the other client and a BestChanged without best.
     let withdraw = DecodedUpdate {
@@ -1200,7 +1469,11 @@ fn evpn_unknown_route_type_not_installed() {
         value: vec![0; 12].into_boxed_slice(),
     };
     receive(&mut rib, 1, evpn_update(vec![unknown], "10.1.1.1"));
-    assert!(rib.table(AfiSafi::L2VPN_EVPN).route_distinguishers.is_empty());
+    assert!(
+        rib.table(AfiSafi::L2VPN_EVPN)
+            .route_distinguishers
+            .is_empty()
+    );
 }
 
 #[test]
@@ -1219,7 +1492,11 @@ fn evpn_route_map_matches_route_type_and_vni() {
     let mut info = evpn_peer(1, "192.0.2.11", false);
     info.families[0].route_map_in = Some("EVPN-IN".into());
     rib.peer_up(Instant::now(), info);
-    receive(&mut rib, 1, evpn_update(vec![imet(1, "10.1.1.1")], "10.1.1.1"));
+    receive(
+        &mut rib,
+        1,
+        evpn_update(vec![imet(1, "10.1.1.1")], "10.1.1.1"),
+    );
     assert_eq!(rib.table(AfiSafi::L2VPN_EVPN).route_distinguishers.len(), 1);
 }
 
@@ -1229,7 +1506,146 @@ fn interning_shares_attribute_sets() {
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
     rib.peer_up(Instant::now(), peer_info(2, "192.0.2.12", LOCAL_AS));
     // Same attributes with different next hops share one set: NEXT_HOP is kept apart.
-    receive(&mut rib, 1, announce_v4(&["10.95.0.0/16", "10.96.0.0/16"], "172.16.4.1", attrs_with_path(&[])));
-    receive(&mut rib, 2, announce_v4(&["10.95.0.0/16"], "172.16.4.2", attrs_with_path(&[])));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.95.0.0/16", "10.96.0.0/16"],
+            "172.16.4.1",
+            attrs_with_path(&[]),
+        ),
+    );
+    receive(
+        &mut rib,
+        2,
+        announce_v4(&["10.95.0.0/16"], "172.16.4.2", attrs_with_path(&[])),
+    );
     assert_eq!(rib.interned_attribute_sets(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Attribute handling towards and from other ASes.
+
+#[test]
+fn as4_path_merged_from_two_octet_peer() {
+    let mut rib = new_rib();
+    let mut info = peer_info(1, "198.51.100.1", 65002);
+    info.send_context.four_octet_as = false;
+    rib.peer_up(Instant::now(), info);
+    let mut attrs = attrs_with_path(&[65002, crate::types::AS_TRANS, 65001]);
+    attrs.as4_path = Some(AsPath::sequence(vec![4_200_000_000, 65001]));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.97.0.0/16"], "198.51.100.1", attrs),
+    );
+    let best = best_of(&rib, "10.97.0.0/16").expect("accepted");
+    assert_eq!(best.as_path, "65002 4200000000 65001");
+}
+
+#[test]
+fn no_export_not_sent_to_ebgp() {
+    let mut rib = new_rib();
+    rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
+    rib.peer_up(Instant::now(), peer_info(2, "198.51.100.2", 65200));
+    sent_updates(&mut rib, 2);
+    let mut attrs = attrs_with_path(&[]);
+    attrs.communities = Some(vec![Community::NO_EXPORT]);
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.98.0.0/16"], "172.16.5.1", attrs),
+    );
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.99.0.0/16"], "172.16.5.1", attrs_with_path(&[])),
+    );
+    let sent: Vec<String> = announced(&sent_updates(&mut rib, 2))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(sent, vec!["10.99.0.0/16"]);
+}
+
+#[test]
+fn ebgp_med_not_passed_between_ases() {
+    let mut rib = new_rib();
+    rib.peer_up(Instant::now(), peer_info(1, "198.51.100.1", 65100));
+    rib.peer_up(Instant::now(), peer_info(2, "198.51.100.2", 65200));
+    rib.peer_up(Instant::now(), peer_info(3, "192.0.2.3", LOCAL_AS));
+    for id in 1..=3 {
+        sent_updates(&mut rib, id);
+    }
+    let mut attrs = attrs_with_path(&[65100]);
+    attrs.med = Some(50);
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.100.0.0/16"], "198.51.100.1", attrs),
+    );
+    let to_ebgp = announced(&sent_updates(&mut rib, 2));
+    assert_eq!(to_ebgp.len(), 1);
+    assert_eq!(to_ebgp[0].1.med, None, "MED removed towards another AS");
+    assert_eq!(
+        to_ebgp[0].1.as_path,
+        Some(AsPath::sequence(vec![LOCAL_AS, 65100]))
+    );
+    let to_ibgp = announced(&sent_updates(&mut rib, 3));
+    assert_eq!(to_ibgp.len(), 1);
+    assert_eq!(to_ibgp[0].1.med, Some(50), "MED kept inside the AS");
+    assert_eq!(
+        to_ibgp[0].1.next_hop,
+        Some(v4("198.51.100.1")),
+        "iBGP next hop unchanged"
+    );
+    assert_eq!(to_ibgp[0].1.local_pref, Some(DEFAULT_LOCAL_PREF));
+}
+
+#[test]
+fn next_hop_self_rewrites_ebgp_routes_only() {
+    let mut rib = new_rib();
+    let now = Instant::now();
+    rib.peer_up(now, peer_info(1, "198.51.100.1", 65100));
+    rib.peer_up(
+        now,
+        with_family(peer_info(2, "192.0.2.12", LOCAL_AS), |f| {
+            f.next_hop_self = true;
+            f.route_reflector_client = true;
+        }),
+    );
+    rib.peer_up(now, peer_info(3, "192.0.2.13", LOCAL_AS));
+    for id in 1..=3 {
+        sent_updates(&mut rib, id);
+    }
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.101.0.0/16"],
+            "198.51.100.1",
+            attrs_with_path(&[65100]),
+        ),
+    );
+    receive(
+        &mut rib,
+        3,
+        announce_v4(&["10.102.0.0/16"], "172.16.6.3", attrs_with_path(&[])),
+    );
+    let sent = announced(&sent_updates(&mut rib, 2));
+    let next_hop_of = |prefix: &str| {
+        sent.iter()
+            .find(|(p, _)| p == prefix)
+            .and_then(|(_, a)| a.next_hop)
+    };
+    assert_eq!(
+        next_hop_of("10.101.0.0/16"),
+        Some(v4("192.0.2.1")),
+        "eBGP route: self"
+    );
+    assert_eq!(
+        next_hop_of("10.102.0.0/16"),
+        Some(v4("172.16.6.3")),
+        "reflected: kept"
+    );
 }
