@@ -146,6 +146,22 @@ impl Instance {
         self.finish(now)
     }
 
+    /// Flushes every LSA this router originated (premature aging, RFC 2328 section 14.1) and
+    /// returns the packets that announce it, so that neighbors drop our LSAs at once instead of
+    /// keeping them until they age out. Call it before stopping the instance.
+    pub fn shutdown(&mut self, now: Instant) -> Vec<Action> {
+        let own: Vec<LsaKey> = self
+            .lsdb
+            .iter()
+            .filter(|(key, entry)| key.advertising_router == self.router_id && !entry.is_max_age(now))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in own {
+            self.flush(&key, now);
+        }
+        std::mem::take(&mut self.actions)
+    }
+
     /// Returns when the next timer expires; the driver sends [`Input::Timer`] then.
     pub fn next_timer(&self) -> Option<Instant> {
         let mut next = Some(self.aging_at);

@@ -185,7 +185,9 @@ impl Instance {
                 LsType::NETWORK => self.build_network_lsas().iter().any(|(id, _)| *id == key.link_state_id),
                 _ => false,
             };
-        if wanted && lsa.header.age() < lsa::MAX_AGE {
+        // A flushed (MaxAge) instance of an LSA we still want counts too: after a restart a
+        // neighbor may send back the copy our previous run flushed.
+        if wanted {
             self.next_sequence.insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
             self.origination_needed = true;
         } else if lsa.header.age() < lsa::MAX_AGE {

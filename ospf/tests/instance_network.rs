@@ -456,3 +456,44 @@ fn backup_takes_over_when_dr_dies() {
     assert_eq!(database, network.database(1));
     assert!(network.routers[0].instance.routes().get(&net("10.0.0.2/32")).is_some());
 }
+
+#[test]
+fn shutdown_flushes_own_lsas_from_neighbors() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+    assert!(own_router_sequence(&network, b, "10.0.0.1").is_some());
+
+    // A stops: its flushed router-LSA reaches B, which removes it once acknowledged.
+    let actions = network.routers[a].instance.shutdown(network.now);
+    let sends = actions.iter().filter(|action| matches!(action, hna_ospf::Action::Send { .. })).count();
+    assert_eq!(sends, 1, "one Link State Update with the flushed router-LSA");
+    for action in actions {
+        if let hna_ospf::Action::Send { data, destination, .. } = action {
+            network.input(b, Input::Packet { ifindex: 2, source: addr("10.1.12.1"), destination, data });
+        }
+    }
+    let flushed = network.routers[b].instance.database(network.now).into_iter().find(|l| l.ls_type.0 == 1 && l.link_state_id == addr("10.0.0.1"));
+    assert_eq!(flushed.map(|l| l.age), Some(3600));
+    network.links[0].up = false;
+    network.advance(Duration::from_secs(6));
+    assert!(own_router_sequence(&network, b, "10.0.0.1").is_none(), "B still has A's router-LSA");
+}
+
+#[test]
+fn flushed_own_lsa_coming_back_is_reoriginated() {
+    let mut network = Network::new();
+    let (a, b) = point_to_point_pair(&mut network);
+    network.advance(Duration::from_secs(10));
+
+    // B sends A a flushed copy of A's router-LSA with a higher sequence number, as after a
+    // restart of A whose previous run flushed its LSAs.
+    let mut lsa = stub_router_lsa("10.0.0.1", 0x8000_0100);
+    lsa[0..2].copy_from_slice(&3600u16.to_be_bytes());
+    let data = update_from("10.0.0.2", lsa);
+    network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data });
+    network.advance(Duration::from_secs(5));
+    assert_eq!(own_router_sequence(&network, a, "10.0.0.1"), Some(0x8000_0101));
+    assert_eq!(own_router_sequence(&network, b, "10.0.0.1"), Some(0x8000_0101));
+    assert!(network.routers[b].instance.routes().get(&net("10.0.0.1/32")).is_some());
+}

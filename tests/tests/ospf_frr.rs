@@ -171,8 +171,9 @@ fn ospf_frr_restart_resyncs_above_old_sequence() {
     };
     let before = own_sequence(&lab.ours.lsdb());
 
-    // Restart our instance: FRR still holds our old router-LSA, which is newer than the
-    // InitialSequenceNumber the new instance starts with, so we must originate above it.
+    // Restart our instance. Stopping flushes our router-LSA, and FRR 8.4 keeps the flushed copy
+    // for its MaxAge removal delay (60 s by default), so the new instance learns a copy newer
+    // than InitialSequenceNumber and must originate above it.
     lab.ours.stop();
     let config = our_config("10.0.0.1", NetworkType::PointToPoint);
     lab.ours = Ours::start(&lab._namespaces[0], config);

@@ -95,7 +95,8 @@ impl Handle {
         let _ = self.commands.send(Command::Input(Input::BfdDown { ifindex, neighbor }));
     }
 
-    /// Stops the instance and closes its sockets; the event channel closes after it.
+    /// Flushes our LSAs from the neighbors' databases, stops the instance and closes its
+    /// sockets; the event channel closes after it.
     pub fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown);
     }
@@ -202,7 +203,18 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
         let deadline = instance.next_timer().map(tokio::time::Instant::from_std);
         let input = tokio::select! {
             command = commands.recv() => match command {
-                None | Some(Command::Shutdown) => break,
+                None => break,
+                Some(Command::Shutdown) => {
+                    let actions = instance.shutdown(Instant::now());
+                    for action in actions {
+                        if let Action::Send { ifindex, destination, data } = action {
+                            if let Some((socket, _)) = interfaces.sockets.get(&ifindex) {
+                                let _ = socket.send(destination, &data).await;
+                            }
+                        }
+                    }
+                    break;
+                }
                 Some(Command::Input(input)) => input,
                 Some(Command::Query(query)) => {
                     query(&instance, Instant::now());
