@@ -221,7 +221,7 @@ impl Packet {
     }
 
     /// Encodes the packet with its length and, for AuType 0 and 1, its checksum. A cryptographic
-    /// digest is not appended here: [`auth::append_digest`] does it with the key.
+    /// digest is not appended here: [`auth::Authentication::append_digest`] does it with the key.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.put_u8(2);
