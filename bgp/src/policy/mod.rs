@@ -15,7 +15,7 @@ use crate::message::{Community, PathAttributes};
 #[cfg(test)]
 mod tests;
 
-/// What an entry does with a route it matches.
+/// The action of an entry on a route it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Permit,
@@ -139,8 +139,8 @@ impl RouteMap {
     }
 }
 
-/// What a policy sees of a route. It borrows everything, so a caller can evaluate a route that
-/// is in no table without building one.
+/// The fields of a route that a policy evaluates. It borrows everything, so a caller can
+/// evaluate a route that is in no table without building one.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteView<'a> {
     /// The IP prefix: the route of a unicast family, the prefix of an EVPN type-5 route, the

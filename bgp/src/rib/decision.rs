@@ -3,8 +3,8 @@
 //! step keeps the candidates that are best by its criterion. The MED step compares only paths
 //! from the same neighbor AS and is no total order, and elimination keeps it deterministic.
 //!
-//! Locally originated paths win before LOCAL_PREF, as FRR 8.4 gives them weight 32768 against
-//! 0 for learned paths; among learned paths the order is the RFC's.
+//! Locally originated paths win before LOCAL_PREF, because FRR 8.4 gives them weight 32768
+//! against 0 for learned paths. Among learned paths the order is the RFC's.
 
 use std::cmp::Reverse;
 use std::net::IpAddr;

@@ -1,7 +1,8 @@
-//! The BGP RIBs of one instance (RFC 4271 section 3.2 and section 9): Adj-RIB-In per peer and
-//! family, Loc-RIB per family with the decision process of section 9.1 and the tie-breaks of
-//! RFC 4456 section 9, Adj-RIB-Out per update group, route reflection (RFC 4456), next-hop
-//! tracking, graceful restart stale paths (RFC 4724), maximum-prefix and route refresh.
+//! The BGP RIBs of one instance (RFC 4271 section 3.2 and section 9). It keeps an Adj-RIB-In
+//! per peer and family, and a Loc-RIB per family with the decision process of section 9.1 and
+//! the tie-breaks of RFC 4456 section 9. It also implements Adj-RIB-Out per update group, route
+//! reflection (RFC 4456), next-hop tracking, graceful restart stale paths (RFC 4724),
+//! maximum-prefix and route refresh.
 //!
 //! The RIB is sans-IO: the instance feeds it decoded UPDATEs and peer state changes and takes
 //! back encoded UPDATEs per peer ([`Rib::take_updates`]) and events ([`Rib::take_events`]).
@@ -142,7 +143,7 @@ pub struct Path {
     pub path_id: Option<u32>,
 }
 
-/// What the RIB asks of its owner, or tells it.
+/// An event the RIB emits for its owner: a request or a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RibEvent {
     /// The best path of a route changed; `None` when the route has no usable path any more.
@@ -178,7 +179,7 @@ pub enum RibError {
 pub(crate) type PeerSlot = u32;
 pub(crate) const LOCAL_SLOT: PeerSlot = u32::MAX;
 
-/// What the RIB keeps about a peer, up or down with stale paths left.
+/// The RIB's state of a peer that is up, or down with stale paths left.
 #[derive(Debug)]
 pub(crate) struct PeerState {
     pub(crate) info: PeerInfo,
@@ -393,9 +394,9 @@ impl Rib {
         }
     }
 
-    /// Unregisters a peer whose session ended. The paths of the families in `keep_stale` stay
-    /// as stale (graceful restart helper, RFC 4724 section 4.2) until the peer replaces them,
-    /// sends End-of-RIB, or [`Rib::sweep_stale`] runs; the other paths are withdrawn.
+    /// Unregisters a peer whose session ended, and withdraws its paths except those of the
+    /// families in `keep_stale`. Those stay as stale (graceful restart helper, RFC 4724 section
+    /// 4.2) until the peer replaces them, sends End-of-RIB, or [`Rib::sweep_stale`] runs.
     pub fn peer_down(&mut self, peer: PeerId, keep_stale: &[AfiSafi]) {
         let Some(slot) = self.shared.peers.slot(peer) else {
             return;

@@ -351,8 +351,8 @@ pub(crate) struct Table<K: FamilyKey> {
     pub(crate) peers: HashMap<PeerSlot, PeerTableState<K>>,
     pub(crate) groups: Vec<Group<K>>,
     pub(crate) next_group_id: u64,
-    /// Routes whose best path changed since the update groups last looked, possibly repeated;
-    /// a vector, sorted and deduplicated at flush, costs less per change than a set.
+    /// Routes whose best path changed since the update groups last looked, possibly repeated.
+    /// A vector, sorted and deduplicated at flush, costs less per change than a set.
     pub(crate) dirty: Vec<K>,
     scratch: Vec<Candidate>,
 }

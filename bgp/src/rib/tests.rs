@@ -1649,3 +1649,89 @@ fn next_hop_self_rewrites_ebgp_routes_only() {
         "reflected: kept"
     );
 }
+
+#[test]
+fn disable_family_withdraws_and_ignores() {
+    let mut rib = new_rib();
+    rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.103.0.0/16"], "172.16.7.1", attrs_with_path(&[])),
+    );
+    rib.disable_family(PeerId(1), AfiSafi::IPV4_UNICAST);
+    assert!(best_of(&rib, "10.103.0.0/16").is_none(), "paths withdrawn");
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.104.0.0/16"], "172.16.7.1", attrs_with_path(&[])),
+    );
+    assert!(
+        best_of(&rib, "10.104.0.0/16").is_none(),
+        "later routes ignored"
+    );
+    assert!(
+        rib.update_groups(AfiSafi::IPV4_UNICAST).is_empty(),
+        "nothing more sent"
+    );
+}
+
+#[test]
+fn ipv6_route_reflected_in_mp_reach() {
+    let mut rib = new_rib();
+    let v6_peer = |id: u32, address: &str, client: bool| {
+        let mut info = peer_info(id, address, LOCAL_AS);
+        let mut family = PeerFamily::new(AfiSafi::IPV6_UNICAST);
+        family.route_reflector_client = client;
+        info.families = vec![family];
+        info
+    };
+    rib.peer_up(Instant::now(), v6_peer(1, "2001:db8::11", true));
+    rib.peer_up(Instant::now(), v6_peer(2, "2001:db8::12", false));
+    rib.take_updates(PeerId(2));
+    let next_hop: std::net::Ipv6Addr = "2001:db8:1::1".parse().expect("valid address");
+    let prefix: ipnet::Ipv6Net = "2001:db8:100::/48".parse().expect("valid prefix");
+    let update = DecodedUpdate {
+        update: Update {
+            attributes: attrs_with_path(&[]),
+            mp_reach: Some(MpReach {
+                afi_safi: AfiSafi::IPV6_UNICAST,
+                next_hop: crate::message::MpNextHop::Ipv6 {
+                    global: next_hop,
+                    link_local: None,
+                },
+                nlri: crate::message::NlriList::Ipv6(vec![PathNlri::new(prefix)]),
+            }),
+            ..Default::default()
+        },
+        action: UpdateAction::None,
+        errors: Vec::new(),
+    };
+    receive(&mut rib, 1, update);
+
+    let table = rib.table(AfiSafi::IPV6_UNICAST);
+    assert_eq!(table.routes.len(), 1);
+    assert_eq!(table.routes[0].prefix, "2001:db8:100::/48");
+    let ctx = SessionContext {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    let messages = rib.take_updates(PeerId(2));
+    assert_eq!(messages.len(), 1);
+    let Ok(DecodedMessage::Update(u)) = decode_message(&messages[0], &ctx) else {
+        panic!("not an UPDATE");
+    };
+    let reach = u.update.mp_reach.expect("MP_REACH_NLRI");
+    assert_eq!(
+        reach.next_hop,
+        crate::message::MpNextHop::Ipv6 {
+            global: next_hop,
+            link_local: None
+        }
+    );
+    assert_eq!(
+        reach.nlri,
+        crate::message::NlriList::Ipv6(vec![PathNlri::new(prefix)])
+    );
+    assert_eq!(u.update.attributes.next_hop, None);
+}
