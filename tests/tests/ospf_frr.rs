@@ -181,3 +181,35 @@ fn ospf_frr_restart_resyncs_above_old_sequence() {
     let after = own_sequence(&lab.ours.lsdb());
     assert!(after > before, "router-LSA sequence {after:#x} is not above {before:#x}");
 }
+
+#[test]
+fn ospf_frr_link_down_withdraws_routes() {
+    let a = Netns::new("ospf-down-a");
+    let b = Netns::new("ospf-down-b");
+    veth(&a, "eth1", &b, "eth1", 1500);
+    a.ip(&["addr", "add", "10.0.12.1/24", "dev", "eth1"]);
+    b.ip(&["addr", "add", "10.0.12.2/24", "dev", "eth1"]);
+    a.ip(&["addr", "add", "10.0.0.1/32", "dev", "lo"]);
+    b.ip(&["addr", "add", "10.0.0.2/32", "dev", "lo"]);
+    let p2p: &[&str] = &["ip ospf network point-to-point"];
+    let frr = Frr::start(&b, &["ospfd"], &frr_ospf_config("10.0.0.2", &[("eth1", p2p)]));
+    let ours = Ours::start_watching(&a, our_config("10.0.0.1", NetworkType::PointToPoint), Duration::from_millis(100));
+    let loopback = "10.0.0.2/32".parse().unwrap();
+    wait_until(Duration::from_secs(30), "our route to FRR's loopback", || ours.routes().get(&loopback).cloned());
+
+    // Taking our side down reaches the instance through the interface watcher.
+    a.ip(&["link", "set", "eth1", "down"]);
+    wait_until(Duration::from_secs(3), "the adjacency and route to go", || {
+        let gone = ours.neighbor_state(addr("10.0.0.2")).is_none() && ours.routes().get(&loopback).is_none();
+        gone.then_some(())
+    });
+    wait_until_ok(Duration::from_secs(10), "FRR to drop the adjacency", || {
+        let state = frr_neighbor_state(&frr, "10.0.0.1");
+        if state == "absent" { Ok(()) } else { Err(state) }
+    });
+
+    // Up again: the adjacency and the route come back.
+    a.ip(&["link", "set", "eth1", "up"]);
+    wait_until(Duration::from_secs(30), "the route to return", || ours.routes().get(&loopback).cloned());
+    assert_eq!(ours.neighbor_state(addr("10.0.0.2")), Some(NeighborState::Full));
+}

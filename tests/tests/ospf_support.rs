@@ -52,17 +52,27 @@ impl Ours {
     /// Starts an instance in `ns` over the namespace's interfaces, as read by
     /// `hna_ospf::io::read_interfaces`.
     pub fn start(ns: &Netns, config: Config) -> Ours {
-        Ours::start_inner(ns, config, None)
+        Ours::start_inner(ns, config, None, None)
+    }
+
+    /// Starts an instance that also follows interface changes, polling them every `period`.
+    pub fn start_watching(ns: &Netns, config: Config, period: std::time::Duration) -> Ours {
+        Ours::start_inner(ns, config, None, Some(period))
     }
 
     /// Starts an instance wired to an hna-bfd instance in the same namespace: each BFD request
     /// registers a single-hop session with `params`, and a session leaving Up reports
     /// `bfd_down` to OSPF. The time of each report goes to `bfd_downs`.
     pub fn start_with_bfd(ns: &Netns, config: Config, params: hna_bfd::session::SessionParams) -> Ours {
-        Ours::start_inner(ns, config, Some(params))
+        Ours::start_inner(ns, config, Some(params), None)
     }
 
-    fn start_inner(ns: &Netns, config: Config, bfd_params: Option<hna_bfd::session::SessionParams>) -> Ours {
+    fn start_inner(
+        ns: &Netns,
+        config: Config,
+        bfd_params: Option<hna_bfd::session::SessionParams>,
+        watch: Option<std::time::Duration>,
+    ) -> Ours {
         let routes = Arc::new(Mutex::new(RoutingTable::default()));
         let bfd_events = Arc::new(Mutex::new(Vec::new()));
         let bfd_downs = Arc::new(Mutex::new(Vec::new()));
@@ -74,6 +84,7 @@ impl Ours {
                 let interfaces = hna_ospf::io::read_interfaces().expect("read interfaces");
                 let (handle, mut events, task) = hna_ospf::io::spawn(config, interfaces).expect("valid configuration");
                 handle_tx.send(handle.clone()).expect("test still waiting");
+                let watcher = watch.map(|period| tokio::spawn(hna_ospf::io::watch_interfaces(handle.clone(), period)));
                 // BFD runs on its own real-time thread, so that a loaded test machine does not
                 // delay its packets past the peer's 300 ms detection time.
                 let bfd_config = hna_bfd::BfdConfig { realtime_priority: Some(50), ..Default::default() };
@@ -105,6 +116,9 @@ impl Ours {
                 });
                 let _ = task.await;
                 collector.abort();
+                if let Some(watcher) = watcher {
+                    watcher.abort();
+                }
             });
         });
         let handle = handle_rx.recv().expect("instance started");

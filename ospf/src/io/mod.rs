@@ -136,6 +136,40 @@ impl Handle {
 /// that the kernel has not finished setting up).
 const SOCKET_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Polls the interfaces of the current network namespace every `period` and reports each
+/// change to the instance behind `handle`, until the instance stops.
+///
+/// A simple stand-in for netlink link and address events: run it on the same runtime (and so in
+/// the same namespace) as the instance.
+pub async fn watch_interfaces(handle: Handle, period: std::time::Duration) {
+    let mut known: HashMap<u32, InterfaceInfo> = HashMap::new();
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        ticker.tick().await;
+        let current = match read_interfaces() {
+            Ok(current) => current,
+            Err(error) => {
+                warn!(error = %error, "cannot read the interfaces");
+                continue;
+            }
+        };
+        let mut seen = HashMap::new();
+        for info in current {
+            if known.get(&info.ifindex) != Some(&info) {
+                handle.update_interface(info.clone());
+            }
+            seen.insert(info.ifindex, info);
+        }
+        for ifindex in known.keys().filter(|ifindex| !seen.contains_key(ifindex)) {
+            handle.remove_interface(*ifindex);
+        }
+        known = seen;
+        if handle.query(|_, _| ()).await.is_none() {
+            return;
+        }
+    }
+}
+
 struct Interfaces {
     sockets: HashMap<u32, (Arc<OspfSocket>, JoinHandle<()>)>,
     /// Interfaces whose socket failed to open, by ifindex, retried every [`SOCKET_RETRY`].
