@@ -241,10 +241,10 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
                 Some(Command::Shutdown) => {
                     let actions = instance.shutdown(Instant::now());
                     for action in actions {
-                        if let Action::Send { ifindex, destination, data } = action {
-                            if let Some((socket, _)) = interfaces.sockets.get(&ifindex) {
-                                let _ = socket.send(destination, &data).await;
-                            }
+                        if let Action::Send { ifindex, destination, data } = action
+                            && let Some((socket, _)) = interfaces.sockets.get(&ifindex)
+                        {
+                            let _ = socket.send(destination, &data).await;
                         }
                     }
                     break;
