@@ -187,6 +187,8 @@ pub(crate) struct PeerState {
     pub(crate) ebgp: bool,
     /// Encoded messages waiting for [`Rib::take_updates`], shared with the peer's update group.
     pub(crate) queue: Vec<Arc<Vec<u8>>>,
+    /// The initial table and End-of-RIB wait for the end of update deferral.
+    pub(crate) initial_pending: bool,
 }
 
 impl PeerState {
@@ -256,6 +258,8 @@ pub(crate) struct Shared {
     pub(crate) nexthops: Nexthops,
     pub(crate) interner: Interner,
     pub(crate) events: Vec<RibEvent>,
+    /// Whether peers that come up wait for their initial table ([`Rib::defer_initial_updates`]).
+    pub(crate) deferring: bool,
 }
 
 /// The RIBs of one BGP instance.
@@ -307,6 +311,7 @@ impl Rib {
                 nexthops: Nexthops::default(),
                 interner: Interner::default(),
                 events: Vec::new(),
+                deferring: false,
             },
             ipv4: Table::new(),
             ipv6: Table::new(),
@@ -344,7 +349,8 @@ impl Rib {
     }
 
     /// Registers a peer whose session reached Established, and queues for it the current
-    /// table of every negotiated family followed by End-of-RIB (RFC 4724 section 2).
+    /// table of every negotiated family followed by End-of-RIB (RFC 4724 section 2), or
+    /// later when [`Rib::defer_initial_updates`] is on.
     pub fn peer_up(&mut self, now: Instant, info: PeerInfo) {
         let _ = now;
         let id = info.id;
@@ -365,6 +371,7 @@ impl Rib {
                 state.up = true;
                 state.ebgp = ebgp;
                 state.queue.clear();
+                state.initial_pending = false;
                 slot
             }
             None => self.shared.peers.insert(PeerState {
@@ -372,8 +379,56 @@ impl Rib {
                 up: true,
                 ebgp,
                 queue: Vec::new(),
+                initial_pending: false,
             }),
         };
+        let families: Vec<AfiSafi> = self
+            .shared
+            .peers
+            .get(slot)
+            .map(|p| p.info.families.iter().map(|f| f.afi_safi).collect())
+            .unwrap_or_default();
+        for &afi_safi in &families {
+            with_table!(self, afi_safi, |t, sh| t.peer_family_up(sh, slot), ());
+        }
+
+        if self.shared.deferring {
+            if let Some(state) = self.shared.peers.get_mut(slot) {
+                state.initial_pending = true;
+            }
+            debug!(peer = ?id, "initial table deferred");
+            return;
+        }
+        self.send_initial_table(slot);
+    }
+
+    /// Holds back, while `defer` is true, the initial table and End-of-RIB of peers that come
+    /// up, as a restarting speaker does until its peers' End-of-RIB arrived and its own routes
+    /// are originated again (RFC 4724 section 4.1). Paths are still received and selected.
+    /// Turning it off sends every waiting peer its table and End-of-RIB.
+    pub fn defer_initial_updates(&mut self, defer: bool) {
+        self.shared.deferring = defer;
+        if defer {
+            return;
+        }
+        let pending: Vec<PeerSlot> = self
+            .shared
+            .peers
+            .iter()
+            .filter(|(_, p)| p.up && p.initial_pending)
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in pending {
+            if let Some(state) = self.shared.peers.get_mut(slot) {
+                state.initial_pending = false;
+            }
+            self.send_initial_table(slot);
+        }
+    }
+
+    /// Puts a peer in its update group of every family and queues the table and End-of-RIB.
+    fn send_initial_table(&mut self, slot: PeerSlot) {
+        let id = self.shared.peers.get(slot).map(|p| p.info.id);
 
         let families: Vec<AfiSafi> = self
             .shared
@@ -385,10 +440,7 @@ impl Rib {
             with_table!(
                 self,
                 afi_safi,
-                |t, sh| {
-                    t.peer_family_up(sh, slot);
-                    t.join_group_and_dump(sh, slot);
-                },
+                |t, sh| t.join_group_and_dump(sh, slot),
                 debug!(peer = ?id, %afi_safi, "family not kept by the RIB, ignored")
             );
         }

@@ -1735,3 +1735,45 @@ fn ipv6_route_reflected_in_mp_reach() {
     );
     assert_eq!(u.update.attributes.next_hop, None);
 }
+
+#[test]
+fn deferred_initial_table_waits_for_release() {
+    let mut rib = new_rib();
+    rib.defer_initial_updates(true);
+    rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
+    rib.peer_up(Instant::now(), peer_info(2, "198.51.100.2", 65200));
+    receive(
+        &mut rib,
+        2,
+        announce_v4(
+            &["10.105.0.0/16"],
+            "198.51.100.2",
+            attrs_with_path(&[65200]),
+        ),
+    );
+    assert!(
+        best_of(&rib, "10.105.0.0/16").is_some(),
+        "selection runs while deferred"
+    );
+    assert!(
+        rib.take_updates(PeerId(1)).is_empty(),
+        "nothing sent while deferred"
+    );
+    rib.originate(
+        AfiSafi::IPV4_UNICAST,
+        Route::Ipv4("10.106.0.0/16".parse().expect("valid prefix")),
+        PathAttributes::default(),
+    );
+
+    rib.defer_initial_updates(false);
+    let updates = sent_updates(&mut rib, 1);
+    let mut prefixes: Vec<String> = announced(&updates).into_iter().map(|(p, _)| p).collect();
+    prefixes.sort();
+    assert_eq!(prefixes, vec!["10.105.0.0/16", "10.106.0.0/16"]);
+    assert_eq!(end_of_ribs(&updates), 1);
+    assert!(
+        updates
+            .last()
+            .is_some_and(|u| u.end_of_rib_family().is_some())
+    );
+}
