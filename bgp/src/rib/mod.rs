@@ -7,7 +7,7 @@
 //! The RIB is sans-IO: the instance feeds it decoded UPDATEs and peer state changes and takes
 //! back encoded UPDATEs per peer ([`Rib::take_updates`]) and events ([`Rib::take_events`]).
 //!
-//! Storage: the Loc-RIB of a family holds every candidate path of a route, so the post-policy
+//! Storage: the Loc-RIB of a family contains every candidate path of a route, so the post-policy
 //! Adj-RIB-In of a peer is the set of that peer's paths in the Loc-RIB. Pre-policy paths are
 //! kept apart, only for peers with soft reconfiguration inbound. Attribute sets are interned
 //! behind an `Arc`, and next hops are interned in a table indexed by the routes that use them.
@@ -82,7 +82,10 @@ pub struct PeerInfo {
 pub struct PeerFamily {
     pub afi_safi: AfiSafi,
     pub route_reflector_client: bool,
+    /// Inbound route-map. A name that the policy set does not define denies every route, as
+    /// in FRR 8.4; no route-map accepts every route, except for eBGP under RFC 8212.
     pub route_map_in: Option<String>,
+    /// Outbound route-map, with the same rules as `route_map_in`.
     pub route_map_out: Option<String>,
     /// The number of accepted paths above which [`Rib::receive`] returns
     /// [`RibError::MaximumPrefix`].
