@@ -324,57 +324,35 @@ impl Lab {
         matrix::verify(&self.cluster, &self.names, &|row| self.buildable(row))
     }
 
-    /// Waits until the sessions are up and the matrix holds, or `timeout` passes; records the
-    /// times from the first daemon start in the state file.
+    /// Waits until the sessions are up and the matrix passes, or `timeout` passes, and records
+    /// the times from the first daemon start in the state file.
     ///
-    /// A cheap round (every row that expects a reply pinged at once, replies only) runs until
-    /// it passes, and then a verified round confirms it. The time recorded is the end of the cheap
-    /// round.
+    /// The sessions are polled on a thread of their own, so that the matrix probes, which take
+    /// seconds, do not delay their time.
     pub fn converge(&mut self, timeout: Duration) -> Result<Convergence, LabError> {
         let deadline = Instant::now() + timeout;
-        let mut result = Convergence::default();
-        let all_buildable = self.cluster.expectations.iter().all(|row| self.buildable(row));
-        loop {
-            if result.sessions_up.is_none() && self.sessions_up() {
-                result.sessions_up = Some(self.since_start());
-                info!(
-                    seconds = secs(result.sessions_up),
-                    "every OSPF, BFD and BGP session is up and every VNI present"
-                );
-            }
-            if result.buildable_rows.is_none() {
-                let answered = matrix::quick_round(&self.cluster, &self.names, &|row| self.buildable(row), QUICK_PROBE_TIMEOUT)?;
-                if answered {
-                    let at = self.since_start();
-                    // The verified round takes seconds; check the sessions before it so that
-                    // their time is not pushed back by it.
-                    if result.sessions_up.is_none() && self.sessions_up() {
-                        result.sessions_up = Some(self.since_start());
+        let this = &*self;
+        let (sessions_up, rows) = std::thread::scope(|scope| {
+            let sessions = scope.spawn(move || {
+                loop {
+                    if this.sessions_up() {
+                        let at = this.since_start();
                         info!(
-                            seconds = secs(result.sessions_up),
+                            seconds = at.as_secs_f64(),
                             "every OSPF, BFD and BGP session is up and every VNI present"
                         );
+                        return Some(at);
                     }
-                    let verified = self.verify_matrix()?;
-                    if result.unleaked_rows.is_none() && verified.unleaked_pass() {
-                        result.unleaked_rows = Some(at);
+                    if Instant::now() >= deadline {
+                        return None;
                     }
-                    if verified.buildable_pass() {
-                        result.buildable_rows = Some(at);
-                        info!(seconds = at.as_secs_f64(), "every row the backends can build passes");
-                    }
-                    if verified.all_pass() {
-                        result.matrix = Some(at);
-                        info!(seconds = at.as_secs_f64(), "every row of the matrix passes");
-                    }
+                    std::thread::sleep(CONVERGE_POLL);
                 }
-            }
-            let done = result.sessions_up.is_some() && result.buildable_rows.is_some() && (result.matrix.is_some() || !all_buildable);
-            if done || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(CONVERGE_POLL);
-        }
+            });
+            let rows = this.wait_for_matrix(deadline);
+            (sessions.join().unwrap_or(None), rows)
+        });
+        let result = Convergence { sessions_up, ..rows? };
         let millis = |duration: Option<Duration>| duration.map(|duration| duration.as_millis() as u64);
         self.session.update(|state| {
             state.timings = Timings {
@@ -385,6 +363,39 @@ impl Lab {
             }
         })?;
         Ok(result)
+    }
+
+    /// Probes the matrix until every row the backends can build passes, or the deadline.
+    ///
+    /// A cheap round (every row that expects a reply pinged at once, replies only) runs until
+    /// it passes, and then a verified round confirms it. The time recorded is the end of the cheap
+    /// round.
+    fn wait_for_matrix(&self, deadline: Instant) -> Result<Convergence, LabError> {
+        let mut result = Convergence::default();
+        let all_buildable = self.cluster.expectations.iter().all(|row| self.buildable(row));
+        loop {
+            let answered = matrix::quick_round(&self.cluster, &self.names, &|row| self.buildable(row), QUICK_PROBE_TIMEOUT)?;
+            if answered {
+                let at = self.since_start();
+                let verified = self.verify_matrix()?;
+                if result.unleaked_rows.is_none() && verified.unleaked_pass() {
+                    result.unleaked_rows = Some(at);
+                }
+                if verified.buildable_pass() {
+                    result.buildable_rows = Some(at);
+                    info!(seconds = at.as_secs_f64(), "every row the backends can build passes");
+                }
+                if verified.all_pass() {
+                    result.matrix = Some(at);
+                    info!(seconds = at.as_secs_f64(), "every row of the matrix passes");
+                }
+            }
+            let done = result.buildable_rows.is_some() && (result.matrix.is_some() || !all_buildable);
+            if done || Instant::now() >= deadline {
+                return Ok(result);
+            }
+            std::thread::sleep(CONVERGE_POLL);
+        }
     }
 
     /// Stops every process the lab started and deletes every namespace it made.
@@ -434,10 +445,6 @@ impl Lab {
         }
         notes
     }
-}
-
-fn secs(duration: Option<Duration>) -> f64 {
-    duration.map_or(f64::NAN, |duration| duration.as_secs_f64())
 }
 
 /// Removes everything the state records: processes, FRR path spaces, the ospfd file the lab
