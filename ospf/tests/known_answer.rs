@@ -214,3 +214,109 @@ fn frr_capture_packets_match_tshark() {
         ]
     );
 }
+
+/// Fields tshark prints for every packet of a capture, in this order, values of repeated fields
+/// joined by commas.
+const TSHARK_FIELDS: [&str; 13] = [
+    "ospf.msg",
+    "ospf.packet_length",
+    "ospf.srcrouter",
+    "ospf.area_id",
+    "ospf.auth.type",
+    "ospf.lsa",
+    "ospf.lsa.id",
+    "ospf.advrouter",
+    "ospf.lsa.seqnum",
+    "ospf.lsa.chksum",
+    "ospf.lsa.age",
+    "ospf.hello.active_neighbor",
+    "ospf.lsa.router.linkid",
+];
+
+fn tshark_fields(path: &str) -> Vec<Vec<String>> {
+    let mut args = vec!["-r", path, "-T", "fields", "-E", "separator=|", "-E", "aggregator=,"];
+    for field in TSHARK_FIELDS {
+        args.push("-e");
+        args.push(field);
+    }
+    let output = std::process::Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("tshark is needed by this test: install the Debian package tshark");
+    assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.split('|').map(str::to_string).collect())
+        .collect()
+}
+
+fn joined<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
+    values.into_iter().map(|value| value.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Compares every packet of `path` with what tshark decodes from it.
+fn check_against_tshark(path: &str) {
+    let payloads = ospf_payloads(path);
+    let expected = tshark_fields(path);
+    assert_eq!(payloads.len(), expected.len());
+    for (index, (payload, fields)) in payloads.iter().zip(&expected).enumerate() {
+        let frame = index + 1;
+        let decoded = Packet::decode(payload).unwrap();
+        let packet = &decoded.packet;
+        let mut ours = vec![
+            (packet.body.packet_type() as u8).to_string(),
+            decoded.packet_length.to_string(),
+            packet.router_id.to_string(),
+            packet.area_id.to_string(),
+            packet.auth.au_type().to_string(),
+        ];
+        let headers: Vec<_> = match &packet.body {
+            PacketBody::DbDescription(dd) => dd.lsa_headers.clone(),
+            PacketBody::LsUpdate(update) => update.lsas.iter().map(|lsa| lsa.header).collect(),
+            PacketBody::LsAck(ack) => ack.lsa_headers.clone(),
+            _ => Vec::new(),
+        };
+        let (types, ids, advertising) = match &packet.body {
+            PacketBody::LsRequest(request) => (
+                joined(request.entries.iter().map(|e| e.ls_type)),
+                String::new(),
+                joined(request.entries.iter().map(|e| e.advertising_router)),
+            ),
+            _ => (
+                joined(headers.iter().map(|h| h.ls_type.0)),
+                joined(headers.iter().map(|h| h.link_state_id)),
+                joined(headers.iter().map(|h| h.advertising_router)),
+            ),
+        };
+        ours.extend([types, ids, advertising]);
+        ours.push(joined(headers.iter().map(|h| format!("{:#010x}", h.ls_sequence_number as u32))));
+        ours.push(joined(headers.iter().map(|h| format!("{:#06x}", h.ls_checksum))));
+        ours.push(joined(headers.iter().map(|h| h.ls_age)));
+        ours.push(match &packet.body {
+            PacketBody::Hello(hello) => joined(&hello.neighbors),
+            _ => String::new(),
+        });
+        let router_links = match &packet.body {
+            PacketBody::LsUpdate(update) => joined(update.lsas.iter().flat_map(|lsa| match &lsa.body {
+                LsaBody::Router(router) => router.links.iter().map(|link| link.link_id).collect(),
+                _ => Vec::new(),
+            })),
+            _ => String::new(),
+        };
+        ours.push(router_links);
+        for (name, (value, expected)) in TSHARK_FIELDS.iter().zip(ours.iter().zip(fields)) {
+            assert_eq!(value, expected, "frame {frame} of {path}: field {name}");
+        }
+    }
+}
+
+#[test]
+fn md5_capture_matches_tshark_fields() {
+    check_against_tshark("tests/data/ospfv2-md5-lls.pcap");
+}
+
+#[test]
+fn frr_capture_matches_tshark_fields() {
+    check_against_tshark("tests/data/frr-fabric-ospf.pcap");
+}
