@@ -241,6 +241,10 @@ impl Instance {
         if neighbor.ls_request.is_empty() {
             neighbor.ls_request_retransmit_at = None;
             neighbor.ls_request_sent.clear();
+            // The list can also empty through flooding from another neighbor (13.3 step 1b).
+            if neighbor.state == NeighborState::Loading {
+                self.neighbor_event(ifindex, address, NeighborEvent::LoadingDone, now);
+            }
             return;
         }
         let keys: Vec<LsaKey> = neighbor.ls_request.keys().take(capacity).copied().collect();

@@ -150,6 +150,7 @@ impl Instance {
         let key = lsa.header.key(scope);
         let lsa_age = lsa.header.age();
         let mut flooded_back = false;
+        let mut loading_done = Vec::new();
         let ifindexes: Vec<u32> = self.interfaces.keys().copied().collect();
         for ifindex in ifindexes {
             if scope != 0 && scope != ifindex {
@@ -179,10 +180,16 @@ impl Instance {
                             Recency::Older => continue,
                             Recency::Same => {
                                 neighbor.ls_request.remove(&key);
+                                if neighbor.state == NeighborState::Loading && neighbor.ls_request.is_empty() {
+                                    loading_done.push((ifindex, neighbor.address));
+                                }
                                 continue;
                             }
                             Recency::Newer => {
                                 neighbor.ls_request.remove(&key);
+                                if neighbor.state == NeighborState::Loading && neighbor.ls_request.is_empty() {
+                                    loading_done.push((ifindex, neighbor.address));
+                                }
                             }
                         }
                     }
@@ -220,6 +227,9 @@ impl Instance {
             };
             let age = lsa_age.saturating_add(interface.config.transmit_delay).min(lsa::MAX_AGE);
             self.send_lsas(ifindex, destination, vec![lsa.with_age(age)]);
+        }
+        for (ifindex, address) in loading_done {
+            self.neighbor_event(ifindex, address, NeighborEvent::LoadingDone, now);
         }
         flooded_back
     }
