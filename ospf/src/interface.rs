@@ -122,6 +122,8 @@ impl Interface {
 impl Instance {
     /// Adds or updates an interface from the caller's view of it.
     pub(crate) fn update_interface(&mut self, info: InterfaceInfo, now: Instant) {
+        // NOTE: only the first address matched by a `network` statement runs OSPF; secondary
+        // addresses of the same interface are neither advertised nor used for adjacencies.
         let matched = info.addresses.iter().copied().find(|address| self.config.matching_network(address.addr()).is_some());
         let config = self.config.interface_config(&info.name).clone();
         let kind = match (info.loopback || matched.is_some_and(|address| address.prefix_len() == 32), config.network_type) {
