@@ -113,6 +113,7 @@ impl Bfd {
             previous: State::Down,
             state: State::Down,
             diagnostic: Diagnostic::NoDiagnostic,
+            remote_state: State::Down,
             at: Instant::now(),
         };
         let (events_sender, events) = mpsc::unbounded_channel();

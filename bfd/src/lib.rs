@@ -35,9 +35,11 @@
 //!
 //! // The first change is the state at registration; then every transition, in order.
 //! while let Some(change) = subscription.recv().await {
-//!     if change.state != State::Up && change.previous == State::Up {
-//!         // Tear down the adjacency: change.diagnostic says why
-//!         // (ControlDetectionTimeExpired, NeighborSignaledSessionDown, ...).
+//!     if change.state != State::Up && change.previous == State::Up && change.remote_state != State::AdminDown {
+//!         // Tear down the adjacency: change.diagnostic gives the reason
+//!         // (ControlDetectionTimeExpired, NeighborSignaledSessionDown, ...). A peer in
+//!         // AdminDown shut BFD down on purpose, which RFC 5882 section 3.2 does not count as
+//!         // a path failure.
 //!     }
 //! }
 //!
@@ -48,14 +50,18 @@
 //! # }
 //! ```
 //!
-//! - [`Bfd::spawn`]`(config) -> Bfd`: a cloneable handle. [`Bfd::try_spawn`] returns the socket
-//!   error instead of retrying in the background.
+//! - [`Bfd::spawn`]`(config) -> Bfd`: a cloneable handle, with the instance task on the
+//!   caller's runtime. [`Bfd::try_spawn`] returns the socket error instead of retrying in the
+//!   background. [`Bfd::spawn_on_thread`] runs the instance on a thread of its own, optionally
+//!   with SCHED_FIFO ([`BfdConfig::realtime_priority`]), which timers of 50 ms on a busy host
+//!   need: a peer declares the session down when our transmissions are delayed past its
+//!   detection time.
 //! - [`Bfd::register`]`(key, params) -> Subscription`: clients registering the same
 //!   [`SessionKey`] (peer, optional local address, optional interface, single-hop or multihop)
 //!   share one session, reference counted; it runs with the fastest timers any client asks
 //!   for. Dropping the last [`Subscription`] deletes the session after an AdminDown packet.
 //! - [`Subscription::recv`] yields every [`StateChange`] (Down, Init, Up, AdminDown with the
-//!   [`Diagnostic`] and the time of the change) in order; [`Subscription::latest`] and
+//!   [`Diagnostic`], the peer's last reported state and the time of the change) in order; [`Subscription::latest`] and
 //!   [`Subscription::watch`] give the current state. A Down is delivered in the same wake-up in
 //!   which the detection time expires; a client never waits on BFD, since registering returns
 //!   at once and a session that never comes Up simply stays Down.

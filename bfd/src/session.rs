@@ -126,6 +126,9 @@ pub struct StateChange {
     /// The local diagnostic: why the session left Up, for example
     /// `ControlDetectionTimeExpired` or `NeighborSignaledSessionDown`.
     pub diagnostic: Diagnostic,
+    /// The peer's last reported state. AdminDown means the peer took the session down on
+    /// purpose, which RFC 5882 section 3.2 says clients should not treat as a path failure.
+    pub remote_state: State,
     /// When the session core made the change.
     pub at: Instant,
 }
@@ -508,7 +511,13 @@ impl Session {
         );
         out.push(Output::StateChange {
             discriminator: self.local_discr,
-            change: StateChange { previous, state: new, diagnostic: self.local_diag, at: now },
+            change: StateChange {
+                previous,
+                state: new,
+                diagnostic: self.local_diag,
+                remote_state: self.remote_state,
+                at: now,
+            },
         });
         self.apply_intervals(now, random);
         // The peer learns of the change at once instead of at the next periodic packet.

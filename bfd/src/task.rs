@@ -269,7 +269,13 @@ impl InstanceTask {
 
         if let Some((_, session)) = self.instance.session(discriminator) {
             let state = session.state();
-            let current = StateChange { previous: state, state, diagnostic: session.local_diagnostic(), at: now };
+            let current = StateChange {
+                previous: state,
+                state,
+                diagnostic: session.local_diagnostic(),
+                remote_state: session.remote_state(),
+                at: now,
+            };
             let _ = events.send(current);
             latest.send_replace(current);
         }

@@ -167,6 +167,7 @@ fn peer_down_signal_brings_session_down() {
     let change = link.a.changes.last().expect("A changed");
     assert_eq!(change.state, State::Down);
     assert_eq!(change.diagnostic, Diagnostic::NeighborSignaledSessionDown);
+    assert_eq!(change.remote_state, State::AdminDown);
     assert_eq!(link.a.session().remote_state(), State::AdminDown);
 
     // Back from AdminDown, both sides come Up again.

@@ -52,6 +52,7 @@ fn bfd_shared_session_lives_until_last_subscription() {
     drop(second);
     let down = ours_b.wait_for_state(&mut peer, State::Down, Duration::from_secs(2));
     assert_eq!(down.diagnostic, Diagnostic::NeighborSignaledSessionDown, "the peer heard AdminDown");
+    assert_eq!(down.remote_state, State::AdminDown, "clients can tell an administrative shutdown");
     assert!(ours_a.sessions().is_empty(), "the last client removed the session");
 }
 
