@@ -407,10 +407,11 @@ impl EvpnRoute {
     /// RFC 9136 section 3.1: the ESI and the gateway IP address of an IP prefix route must not
     /// both be non-zero, and such a route is treated as withdrawn.
     pub fn validate(&self) -> Result<(), EvpnError> {
-        if let EvpnRoute::IpPrefix(r) = self {
-            if !r.esi.is_zero() && !r.value.gateway().is_unspecified() {
-                return Err(EvpnError::EsiAndGatewayBothSet);
-            }
+        if let EvpnRoute::IpPrefix(r) = self
+            && !r.esi.is_zero()
+            && !r.value.gateway().is_unspecified()
+        {
+            return Err(EvpnError::EsiAndGatewayBothSet);
         }
         Ok(())
     }

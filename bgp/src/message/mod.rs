@@ -20,6 +20,8 @@ pub use update::Update;
 use crate::types::AfiSafi;
 
 /// A BGP message.
+// UPDATE is the frequent message and the large one; boxing it would add an allocation to each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Open(Open),

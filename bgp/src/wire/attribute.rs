@@ -201,7 +201,7 @@ fn decode_known(
             attrs.aggregator = Some(decode_aggregator(value, ctx.four_octet_as)?)
         }
         attr_type::COMMUNITIES => {
-            if value.is_empty() || value.len() % 4 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(4) {
                 return Err(AttributeLength);
             }
             attrs.communities = Some(
@@ -215,7 +215,7 @@ fn decode_known(
             attrs.originator_id = Some(Ipv4Addr::from(u32_of(value).ok_or(AttributeLength)?))
         }
         attr_type::CLUSTER_LIST => {
-            if value.is_empty() || value.len() % 4 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(4) {
                 return Err(AttributeLength);
             }
             attrs.cluster_list = Some(
@@ -226,7 +226,7 @@ fn decode_known(
             );
         }
         attr_type::EXTENDED_COMMUNITIES => {
-            if value.is_empty() || value.len() % 8 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(8) {
                 return Err(AttributeLength);
             }
             attrs.extended_communities = Some(
@@ -256,7 +256,7 @@ fn decode_known(
         attr_type::AS4_AGGREGATOR => attrs.as4_aggregator = Some(decode_aggregator(value, true)?),
         attr_type::PMSI_TUNNEL => attrs.pmsi_tunnel = Some(decode_pmsi(value)?),
         attr_type::LARGE_COMMUNITY => {
-            if value.is_empty() || value.len() % 12 != 0 {
+            if value.is_empty() || !value.len().is_multiple_of(12) {
                 return Err(AttributeLength);
             }
             attrs.large_communities = Some(

@@ -44,6 +44,7 @@ pub mod message_type {
 }
 
 /// A decoded message: an UPDATE comes with its RFC 7606 outcome.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodedMessage {
     Open(crate::message::Open),

@@ -181,7 +181,7 @@ fn decode_capability(code: u8, body: &[u8]) -> Capability {
         FOUR_OCTET_AS if body.len() == 4 => {
             Capability::FourOctetAs(u32::from_be_bytes([body[0], body[1], body[2], body[3]]))
         }
-        GRACEFUL_RESTART if body.len() >= 2 && (body.len() - 2) % 4 == 0 => {
+        GRACEFUL_RESTART if body.len() >= 2 && (body.len() - 2).is_multiple_of(4) => {
             let head = u16::from_be_bytes([body[0], body[1]]);
             let families = body[2..]
                 .chunks_exact(4)
@@ -196,7 +196,7 @@ fn decode_capability(code: u8, body: &[u8]) -> Capability {
                 families,
             })
         }
-        ADD_PATH if !body.is_empty() && body.len() % 4 == 0 => {
+        ADD_PATH if !body.is_empty() && body.len().is_multiple_of(4) => {
             let mut families = Vec::with_capacity(body.len() / 4);
             for c in body.chunks_exact(4) {
                 let direction = match c[3] {
@@ -212,15 +212,17 @@ fn decode_capability(code: u8, body: &[u8]) -> Capability {
             }
             Capability::AddPath(families)
         }
-        LONG_LIVED_GRACEFUL_RESTART if body.len() % 7 == 0 => Capability::LongLivedGracefulRestart(
-            body.chunks_exact(7)
-                .map(|c| LlgrFamily {
-                    afi_safi: afi_safi_at(c),
-                    flags: c[3],
-                    stale_time: u32::from_be_bytes([0, c[4], c[5], c[6]]),
-                })
-                .collect(),
-        ),
+        LONG_LIVED_GRACEFUL_RESTART if body.len().is_multiple_of(7) => {
+            Capability::LongLivedGracefulRestart(
+                body.chunks_exact(7)
+                    .map(|c| LlgrFamily {
+                        afi_safi: afi_safi_at(c),
+                        flags: c[3],
+                        stale_time: u32::from_be_bytes([0, c[4], c[5], c[6]]),
+                    })
+                    .collect(),
+            )
+        }
         FQDN => decode_fqdn(body).unwrap_or_else(unknown),
         SOFTWARE_VERSION => {
             let mut r = Reader::new(body);
