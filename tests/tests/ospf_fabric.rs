@@ -1,4 +1,4 @@
-//! The underlay of the seed fabric with FRR 8.4 leaves: our instance as hna1, dual-homed to
+//! The underlay of the fabric in examples/seed/, with FRR 8.4 leaves: our instance as hna1, dual-homed to
 //! leaf1 and leaf2, and FRR as hna2. hna2's loopback must be reachable over both leaves (ECMP),
 //! and every router's database must match ours.
 //!
