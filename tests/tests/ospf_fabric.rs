@@ -1,6 +1,6 @@
-//! The underlay of the fabric in examples/seed/, with FRR 8.4 leaves: our instance as hna1, dual-homed to
-//! leaf1 and leaf2, and FRR as hna2. hna2's loopback must be reachable over both leaves (ECMP),
-//! and every router's database must match ours.
+//! The underlay of the fabric in examples/seed/, with FRR 8.4 leaves: our instance as hna1,
+//! dual-homed to leaf1 and leaf2, and FRR as hna2. hna2's loopback must be reachable over both
+//! leaves (ECMP), and every router's database must match ours.
 //!
 //! Links: leaf L to HNA H on 10.0.(10L+H).0/24, point-to-point, hello 1 s, dead 4 s; loopbacks
 //! 10.0.0.1 (hna1), 10.0.0.2 (hna2), 10.0.0.201 and 10.0.0.202 (leaves).
