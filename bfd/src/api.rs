@@ -234,6 +234,8 @@ pub struct SessionSnapshot {
     /// Negotiated intervals and detection time.
     #[serde(flatten)]
     pub timers: Timers,
+    /// True while a Poll Sequence for changed intervals waits for the peer's Final.
+    pub poll_pending: bool,
     /// Time since the session came Up; `None` when not Up.
     pub uptime_ms: Option<u64>,
     /// Number of clients registered for this session.

@@ -428,6 +428,7 @@ impl InstanceTask {
                     remote_desired_min_tx_us: session.remote_desired_min_tx().as_micros() as u64,
                     remote_required_min_rx_us: session.remote_required_min_rx().as_micros() as u64,
                     timers: session.timers(),
+                    poll_pending: session.poll_pending(),
                     uptime_ms: session.up_since().map(|since| now.duration_since(since).as_millis() as u64),
                     clients: self.by_session.get(&session.local_discriminator()).map_or(0, Vec::len),
                     counters: session.counters().clone(),

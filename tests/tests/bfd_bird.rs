@@ -72,8 +72,10 @@ fn bfd_bird_sessions_up_with_negotiated_intervals() {
 
         // Our side: we send at max(100 ms, BIRD's 200 ms RX) = 200 ms and detect in BIRD's
         // 4 x max(60 ms, BIRD's 70 ms TX) = 280 ms.
+        // The Poll announcing our 100 ms after Up ends with BIRD's Final.
         let snapshot = wait_until(Duration::from_secs(5), "our fast timers in force", || {
-            ours.session(ip(peer_of_ours), multihop).filter(|session| session.timers.detection_time_us == 280_000)
+            ours.session(ip(peer_of_ours), multihop)
+                .filter(|session| session.timers.detection_time_us == 280_000 && !session.poll_pending)
         });
         assert_eq!(snapshot.timers.tx_interval_us, 200_000, "{what}");
         assert_eq!(snapshot.timers.rx_interval_us, 70_000, "{what}");

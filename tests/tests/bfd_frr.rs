@@ -75,8 +75,10 @@ fn bfd_frr_sessions_up_with_negotiated_intervals() {
 
         // Our side: we send at max(100 ms, FRR's 200 ms RX) = 200 ms and expect FRR's packets at
         // max(60 ms, FRR's 70 ms TX) = 70 ms, so detect in FRR's 4 x 70 ms.
+        // The Poll announcing our 100 ms after Up ends with FRR's Final.
         let snapshot = wait_until(Duration::from_secs(5), "our fast timers in force", || {
-            ours.session(ip(peer_of_ours), multihop).filter(|session| session.timers.detection_time_us == 280_000)
+            ours.session(ip(peer_of_ours), multihop)
+                .filter(|session| session.timers.detection_time_us == 280_000 && !session.poll_pending)
         });
         assert_eq!(snapshot.timers.tx_interval_us, 200_000, "{what}");
         assert_eq!(snapshot.timers.rx_interval_us, 70_000, "{what}");
@@ -100,6 +102,24 @@ fn bfd_frr_sessions_up_with_negotiated_intervals() {
     }
     assert_eq!(single_hop.latest().state, State::Up);
     assert_eq!(multihop.latest().state, State::Up);
+
+    // A second client asking for faster timers on the single-hop session changes them while Up:
+    // a Poll Sequence carries 50 ms TX and 40 ms RX to FRR without a flap.
+    let faster = SessionParams::new(millis(50), millis(40), 3).expect("valid parameters");
+    let _second =
+        ours.bfd.register(SessionKey::single_hop(ip(LINK_B)).with_local(ip(LINK_A)).with_interface("eth0"), faster);
+    let frr_view = wait_until(Duration::from_secs(5), "FRR sees our faster timers", || {
+        frr_peer(&frr, LINK_A, false)
+            .filter(|entry| entry["remote-transmit-interval"] == 50 && entry["remote-receive-interval"] == 40)
+    });
+    assert_eq!(frr_view["status"], "up");
+    let snapshot = wait_until(Duration::from_secs(5), "Poll Sequence ended", || {
+        ours.session(ip(LINK_B), false).filter(|session| !session.poll_pending)
+    });
+    assert_eq!(snapshot.clients, 2);
+    assert_eq!(snapshot.timers.tx_interval_us, 200_000, "still max(50 ms, FRR's 200 ms RX)");
+    assert_eq!(snapshot.counters.down_count, 0, "no flap during the change");
+    assert_eq!(single_hop.latest().state, State::Up);
 }
 
 #[test]
