@@ -192,6 +192,12 @@ impl Subscription {
         *self.latest.borrow()
     }
 
+    /// Unregisters the client, as dropping the subscription does. The session is deleted when
+    /// this was its last client.
+    pub fn unregister(self) {
+        drop(self);
+    }
+
     /// Returns a watch receiver of the latest state change, for clients that only need the current
     /// state (intermediate changes may be skipped) or want to `select!` on it.
     pub fn watch(&self) -> watch::Receiver<StateChange> {

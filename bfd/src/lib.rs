@@ -58,8 +58,9 @@
 //!   detection time.
 //! - [`Bfd::register`]`(key, params) -> Subscription`: clients registering the same
 //!   [`SessionKey`] (peer, optional local address, optional interface, single-hop or multihop)
-//!   share one session, reference counted; it runs with the fastest timers any client asks
-//!   for. Dropping the last [`Subscription`] deletes the session after an AdminDown packet.
+//!   share one session, reference counted, which runs with the fastest timers any client
+//!   requests. Dropping the last [`Subscription`] (or [`Subscription::unregister`]) deletes the
+//!   session after an AdminDown packet.
 //! - [`Subscription::recv`] yields every [`StateChange`] (Down, Init, Up, AdminDown with the
 //!   [`Diagnostic`], the peer's last reported state and the time of the change) in order; [`Subscription::latest`] and
 //!   [`Subscription::watch`] give the current state. A Down is delivered in the same wake-up in

@@ -49,7 +49,7 @@ fn bfd_shared_session_lives_until_last_subscription() {
     assert_eq!(ours_a.session(ip(LINK_B), false).expect("session kept").state, State::Up);
     assert_eq!(second.latest().state, State::Up);
 
-    drop(second);
+    second.unregister();
     let down = ours_b.wait_for_state(&mut peer, State::Down, Duration::from_secs(2));
     assert_eq!(down.diagnostic, Diagnostic::NeighborSignaledSessionDown, "the peer heard AdminDown");
     assert_eq!(down.remote_state, State::AdminDown, "clients can tell an administrative shutdown");
