@@ -106,7 +106,7 @@ impl Bfd {
     /// Clients registering the same key share one session. The session runs with the fastest
     /// timers any of its clients requests (smallest intervals and multiplier) and with the
     /// authentication of its oldest client. Dropping the last subscription deletes the session,
-    /// after one AdminDown packet tells the peer.
+    /// after one AdminDown packet informs the peer.
     pub fn register(&self, key: SessionKey, params: SessionParams) -> Subscription {
         let id = self.next_subscriber.fetch_add(1, Ordering::Relaxed);
         let initial = StateChange {

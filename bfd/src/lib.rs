@@ -64,7 +64,7 @@
 //! - [`Subscription::recv`] yields every [`StateChange`] (Down, Init, Up, AdminDown with the
 //!   [`Diagnostic`], the peer's last reported state and the time of the change) in order; [`Subscription::latest`] and
 //!   [`Subscription::watch`] give the current state. A Down is delivered in the same wake-up in
-//!   which the detection time expires; a client never waits on BFD, since registering returns
+//!   which the detection time expires. A client never waits on BFD, because registering returns
 //!   at once and a session that never comes Up simply stays Down.
 //! - [`Bfd::sessions`] returns a [`SessionSnapshot`] per session: addresses, states,
 //!   discriminators, negotiated intervals, multipliers, uptime, packets in and out, and drops
