@@ -69,10 +69,10 @@ impl From<BackendArg> for BackendKind {
 
 #[derive(Debug, Clone, Args)]
 struct UpArgs {
-    /// What routes the leaves.
+    /// Backend of the leaves.
     #[arg(long, value_enum, default_value = "hna-routed")]
     leaves: BackendArg,
-    /// What routes the HNAs.
+    /// Backend of the HNAs.
     #[arg(long, value_enum, default_value = "hna-routed")]
     hnas: BackendArg,
     /// FRR on every router: the reference fabric.

@@ -26,7 +26,7 @@
 //! [reachability.reach]           # every pod is a key: the pods it reaches; it reaches no other
 //! green1 = ["green2", "green3"]
 //!
-//! [[reachability.address]]       # a ping to an address that one pod must answer, others never
+//! [[reachability.address]]       # a ping to an address: one pod must reply, others never receive it
 //! from = "green1"
 //! address = "10.61.0.3"
 //! answered-by = "green3"
@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::error::LabError;
 use crate::config::{self, Config, InterfaceKind};
 
-/// Longest router or pod name: namespace names are prefixed and suffixed (`PREFIX-hna1-vrf100`)
+/// Maximum length of a router or pod name: namespace names are prefixed and suffixed (`PREFIX-hna1-vrf100`)
 /// and FRR puts the instance name into socket paths, which the kernel limits to 108 bytes.
 const MAX_NODE_NAME: usize = 24;
 
@@ -111,7 +111,7 @@ struct AddressEntry {
     never: Vec<String>,
 }
 
-/// What a router is in the fabric; the lab picks a backend per role.
+/// The function of a router in the fabric. The lab picks a backend per role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
@@ -214,14 +214,14 @@ pub struct Expectation {
     pub outcome: Outcome,
 }
 
-/// What a ping from a pod to an address must show.
+/// The outcome a ping from a pod to an address must show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The pod owning the address answers, and no other pod receives the request.
+    /// The pod owning the address replies, and no other pod receives the request.
     Reaches(String),
-    /// The pod never receives the request (another pod with the same address may answer).
+    /// The pod never receives the request (another pod with the same address may reply).
     NeverReaches(String),
-    /// `pod` answers, and none of `never` receives the request.
+    /// `pod` replies, and none of `never` receives the request.
     AnsweredBy { pod: String, never: Vec<String> },
 }
 
@@ -262,7 +262,7 @@ impl Cluster {
         self.pods.iter().find(|pod| pod.name == name)
     }
 
-    /// The links with one end on `router`, as (local end, remote end).
+    /// Returns the links with one end on `router`, as (local end, remote end).
     pub fn links_of<'a>(&'a self, router: &'a str) -> impl Iterator<Item = (&'a Endpoint, &'a Endpoint)> + 'a {
         self.links.iter().filter_map(move |link| {
             let [a, b] = &link.ends;
@@ -276,7 +276,7 @@ impl Cluster {
         })
     }
 
-    /// The router that owns `address` on one of its interfaces.
+    /// Returns the router that owns `address` on one of its interfaces.
     pub fn router_with_address(&self, address: Ipv4Addr) -> Option<&Router> {
         self.routers.iter().find(|router| {
             router
@@ -287,8 +287,8 @@ impl Cluster {
         })
     }
 
-    /// Whether the row needs route leaking between two tenants to hold: a pod reaching a pod
-    /// of another tenant.
+    /// Returns whether the row needs route leaking between two tenants to pass: a pod reaching
+    /// a pod of another tenant.
     pub fn needs_leaking(&self, expectation: &Expectation) -> bool {
         let Some(responder) = expectation.responder() else { return false };
         match (self.pod(&expectation.from), self.pod(responder)) {
@@ -537,7 +537,7 @@ impl Builder<'_> {
 
 const NAME_FORM: &str = "expected 1 to 24 characters among letters, digits, `-` and `_`, starting with a letter or digit";
 
-/// Whether `name` can be part of a namespace name and of an FRR instance name.
+/// Returns whether `name` can be part of a namespace name and of an FRR instance name.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NODE_NAME

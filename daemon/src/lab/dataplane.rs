@@ -41,11 +41,11 @@ const TENANT_SYSCTLS: &[&str] = &[
 /// or a neighbor is still unresolved does not wait a full second.
 const POD_SYSCTLS: &[&str] = &["net.ipv4.neigh.eth0.retrans_time_ms=100"];
 
-/// Prefix of the bridge the lab gives an L3VNI's VXLAN device (the L3VNI's SVI, whose MAC is the
-/// router MAC of symmetric IRB); `l3br` and up to eight digits fit the 15-byte name limit.
+/// Prefix of the bridge the lab gives an L3VNI's VXLAN device. The bridge is the L3VNI's SVI,
+/// whose MAC is the router MAC of symmetric IRB. `l3br` and eight digits fit in 15 bytes.
 pub const L3VNI_BRIDGE_PREFIX: &str = "l3br";
 
-/// Every namespace the lab would create or the daemons would, for a free-name check.
+/// Returns every namespace the lab or the daemons would create, for a free-name check.
 pub fn planned_namespaces(cluster: &Cluster, names: &Names) -> Vec<String> {
     let mut planned = Vec::new();
     for router in &cluster.routers {
@@ -194,7 +194,7 @@ fn warn_uncabled(cluster: &Cluster, router: &Router) {
     }
 }
 
-/// The bridge that has `member` as a port.
+/// Returns the bridge that has `member` as a port.
 fn bridge_of<'c>(config: &'c Config, member: &str) -> Option<(&'c String, &'c Interface)> {
     config.interfaces.iter().find(|(_, interface)| {
         interface
@@ -204,7 +204,7 @@ fn bridge_of<'c>(config: &'c Config, member: &str) -> Option<(&'c String, &'c In
     })
 }
 
-/// The member setting `learning` of `member` on its bridge.
+/// Returns the `learning` setting of `member` on its bridge.
 fn member_learning(config: &Config, member: &str) -> Option<bool> {
     let (_, bridge) = bridge_of(config, member)?;
     bridge.bridge.as_ref()?.members.iter().find(|port| port.name == member)?.learning

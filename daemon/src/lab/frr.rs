@@ -8,9 +8,10 @@
 //! only that router's tenant namespaces, under their L3VRF names. Without it every zebra would
 //! take every namespace on the machine (other routers, pods) for one of its VRFs.
 //!
-//! What FRR 8.4 does with namespace VRFs, found on this lab: L2VNIs (type-2 and type-3),
-//! L3VNIs with type-5 routes and symmetric IRB host routes work when the tenant's bridges and
-//! VXLAN devices (created in the router namespace, then moved) live in the tenant namespace.
+//! FRR 8.4 with namespace VRFs, as tried on this lab: L2VNIs (type-2 and type-3), and L3VNIs with
+//! type-5 routes and symmetric IRB host routes, work. The tenant's bridges and VXLAN devices
+//! must live in the tenant namespace; the VXLAN devices are created in the router namespace and
+//! then moved.
 //! Route leaking between two such VRFs (`import vrf`) does not: zebra installs the leaked
 //! routes with an interface index of the source namespace, which names another device (or
 //! none) in the target namespace, so the leaked rows of a matrix fail and are left out.

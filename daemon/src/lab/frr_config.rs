@@ -29,7 +29,7 @@ pub const BFD_PROFILE: &str = "hna-config";
 /// values a configuration leaves unset when it sets some of them.
 const FRR_SPF_THROTTLE_MS: (u32, u32, u32) = (0, 50, 5000);
 
-/// How the tenants are represented in the kernel where FRR runs.
+/// Kernel representation of the tenants where FRR runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VrfBackend {
     /// Linux VRF devices (`ip link add vrf100 type vrf table 100`).
@@ -129,7 +129,7 @@ impl Out {
     }
 }
 
-/// Whether any OSPF interface or BGP neighbor asks for BFD.
+/// Returns whether any OSPF interface or BGP neighbor tracks BFD.
 fn wants_bfd(config: &Config) -> bool {
     let ospf = config
         .routing_interfaces
@@ -405,7 +405,7 @@ fn neighbor_settings(key: &str, settings: &NeighborSettings, bfd_profile: bool, 
     }
 }
 
-/// The address families a neighbor or group activates, after inheriting from its group.
+/// Returns the address families a neighbor or group activates, after inheriting from its group.
 ///
 /// A family named without `enabled` is enabled. A neighbor that names no family at all, in
 /// itself or its group, runs ipv4-unicast, the BGP default.
@@ -501,7 +501,7 @@ fn translate_bgp(config: &Config, bgp: &Bgp, uses_bfd: bool, vrf_backend: VrfBac
                 (address.to_string(), settings, group)
             }));
         for (key, settings, group) in keys {
-            // A member inherits activation from its peer-group in FRR; say it only where it differs.
+            // A member inherits activation from its peer-group in FRR, so only a difference is written.
             let active = active_families(settings, group).contains(&family);
             let group_active = group.is_some_and(|group| active_families(group, None).contains(&family));
             if active && !group_active {
@@ -738,7 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn lab_timers_translate_to_bfd_profile_and_ospf_throttles() {
+    fn lab_timers_translate_to_frr_timers() {
         let mut text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli")).unwrap();
         text.push_str(
             "/ vrf main routing bfd desired-min-tx-interval 100 required-min-rx-interval 100 detection-multiplier 3\n\

@@ -4,10 +4,10 @@
 //!
 //! - Start: `ip netns exec ROUTER hna-routed run --config FILE --control-socket PATH
 //!   --netns-prefix ROUTER- [--log-level LEVEL]`, in the foreground, logging to stdout or
-//!   stderr. The daemon builds its Linux plane from the configuration: addresses and MTUs of the
-//!   interfaces the lab created (cabled interfaces, loopbacks, pod ports, all up and without
-//!   addresses), VXLAN devices, bridges, bridge members, and one namespace per L3VRF named
-//!   `ROUTER-L3VRF` (it sets `net.ipv4.ip_forward` there). It creates the control socket once
+//!   stderr. The lab creates the cabled interfaces, the loopbacks and the pod ports, all up and
+//!   without addresses. The daemon builds the rest of its Linux plane from the configuration:
+//!   their addresses and MTUs, VXLAN devices, bridges and bridge members, and one namespace per
+//!   L3VRF named `ROUTER-L3VRF`, with `net.ipv4.ip_forward` set there. It creates the control socket once
 //!   it accepts requests. SIGTERM stops it; with graceful restart configured it leaves its
 //!   dataplane entries in place, and a new `run` with the same arguments takes them over.
 //! - Queries: `hna-routectl --socket PATH --json show ip ospf neighbor | bfd peers | bgp summary

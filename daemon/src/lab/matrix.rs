@@ -44,12 +44,12 @@ impl MatrixResult {
         self.rows.iter().all(|row| row.pass)
     }
 
-    /// Whether every row the backends can build passes.
+    /// Returns whether every row the backends can build passes.
     pub fn buildable_pass(&self) -> bool {
         self.rows.iter().filter(|row| row.buildable).all(|row| row.pass)
     }
 
-    /// Whether every row that needs no route leaking passes.
+    /// Returns whether every row that needs no route leaking passes.
     pub fn unleaked_pass(&self) -> bool {
         self.rows.iter().filter(|row| !row.needs_leaking).all(|row| row.pass)
     }
@@ -75,7 +75,7 @@ fn parse_in_echos(snmp: &str) -> Option<u64> {
     values.split_whitespace().nth(index)?.parse().ok()
 }
 
-/// Starts one ping from `namespace`; its exit status says whether a reply came.
+/// Starts one ping from `namespace`. Its exit status is 0 when a reply came.
 fn spawn_ping(namespace: &str, address: &str, timeout: Duration) -> Result<Child, LabError> {
     let timeout = format!("{:.3}", timeout.as_secs_f64());
     Command::new("ip")
@@ -128,7 +128,7 @@ fn counters(cluster: &Cluster, names: &Names) -> Result<Vec<u64>, LabError> {
     cluster.pods.iter().map(|pod| in_echos(&names.pod(&pod.name))).collect()
 }
 
-/// Whether a probe's outcome matches the row.
+/// Returns whether a probe's outcome matches the row.
 fn judge(outcome: &Outcome, replied: bool, receivers: &[String]) -> bool {
     match outcome {
         Outcome::Reaches(pod) => replied && receivers == std::slice::from_ref(pod),
@@ -146,7 +146,7 @@ pub fn describe(outcome: &Outcome) -> String {
     }
 }
 
-/// Pings every row that must be answered, all at once, and returns whether all were answered.
+/// Pings every row that expects a reply, all at once, and returns whether every reply came.
 ///
 /// This is the cheap test used while waiting for convergence; it does not look at counters,
 /// so [`verify`] must confirm a round that passes.

@@ -1,8 +1,9 @@
-//! `hna-lab`: a fabric of routers and pods in network namespaces on one machine, built from a
-//! cluster description (router configurations, cables, pods, expected reachability), routed by
-//! FRR 8.4 or by `hna-routed` per router role, and checked end to end: protocol state against
-//! what the configurations imply, and a reachability matrix whose receivers are identified by
-//! the pods' ICMP counters.
+//! `hna-lab`: a fabric of routers and pods in network namespaces on one machine.
+//!
+//! The lab is built from a cluster description (router configurations, cables, pods, expected
+//! reachability), and FRR 8.4 or `hna-routed` routes it, chosen per router role. The check is
+//! end to end: protocol state against what the configurations imply, and a reachability matrix
+//! whose receivers the pods' ICMP counters identify.
 //!
 //! Everything the lab makes is recorded in a state file under `/run/hna-lab`, and `down`
 //! removes exactly that.

@@ -31,7 +31,7 @@ impl ProcessRecord {
         })
     }
 
-    /// Whether the recorded process still runs (a zombie does not).
+    /// Returns whether the recorded process still runs (a zombie does not).
     pub fn is_alive(&self) -> bool {
         matches!(stat(self.pid), Some((state, start_time)) if start_time == self.start_time && state != 'Z')
     }
