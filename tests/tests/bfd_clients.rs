@@ -45,8 +45,11 @@ fn bfd_shared_session_lives_until_last_subscription() {
     drop(third);
 
     drop(first);
-    std::thread::sleep(millis(300));
-    assert_eq!(ours_a.session(ip(LINK_B), false).expect("session kept").state, State::Up);
+    let kept = wait_until(Duration::from_secs(5), "one client left", || {
+        ours_a.session(ip(LINK_B), false).filter(|session| session.clients == 1)
+    });
+    assert_eq!(kept.state, State::Up);
+    assert_eq!(kept.desired_min_tx_us, 300_000, "the remaining client's timers apply");
     assert_eq!(second.latest().state, State::Up);
 
     second.unregister();
