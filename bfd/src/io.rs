@@ -169,8 +169,10 @@ impl Receiver {
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
+                    // A pending socket error is consumed by the failed call, so reading goes
+                    // on; the limit bounds a socket that keeps failing.
                     debug!(multihop = self.multihop, %error, "recvmsg on the BFD socket failed");
-                    break;
+                    count += 1;
                 }
             }
         }
