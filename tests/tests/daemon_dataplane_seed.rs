@@ -150,7 +150,7 @@ fn dataplane_builds_seed_hna1() {
     assert_eq!(links(&red)["irb101"]["address"], ROUTER_MAC);
     assert_eq!(bridge_ports(&red).len(), 4, "{:?}", bridge_ports(&red));
 
-    // The plane knows the tenants' namespaces, and the daemon where each interface is.
+    // The plane has the tenants' namespaces, and the dataplane returns where each interface is.
     assert!(hna.plane.namespace(VrfId(100)).is_some());
     assert!(hna.plane.namespace(VrfId(101)).is_some());
     let place = hna.dataplane.interface("vho-1000000000").expect("pod port placed");
@@ -204,4 +204,39 @@ fn dataplane_builds_seed_hna1() {
         let sockets = run_ok("ip", &["netns", "exec", &underlay, "ss", "-uln"]);
         (!sockets.contains(":4789")).then_some(())
     });
+}
+
+#[test]
+fn dataplane_restart_adopts_existing_setup() {
+    let mut hna = Hna1::new("dpa", &UPLINKS, &POD_PORTS);
+    let config = seed_config();
+    let (green, red) = (hna.tenant("vrf100"), hna.tenant("vrf101"));
+    let underlay = hna.underlay.name().to_string();
+    let report = hna.apply(&config);
+    assert!(report.is_complete(), "{report:?}");
+    let before: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
+
+    // A restarted daemon finds everything in place and changes nothing.
+    hna.restart();
+    let report = hna.apply(&config);
+
+    assert!(report.changes.is_empty(), "{:?}", report.changes);
+    assert!(report.is_complete(), "{report:?}");
+    let after: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
+    assert_eq!(before, after);
+    assert!(hna.plane.namespace(VrfId(100)).is_some());
+    assert!(hna.plane.namespace(VrfId(101)).is_some());
+
+    // It recognises what an earlier run created, and tears it down.
+    let report = hna.dataplane.teardown(&mut hna.plane).expect("teardown");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let listed = namespaces();
+    assert!(!listed.contains(&green), "{green} left: {listed:?}");
+    assert!(!listed.contains(&red), "{red} left: {listed:?}");
+    let under = links(&underlay);
+    for port in POD_PORTS {
+        assert!(under.contains_key(port), "pod port {port} not back in the underlay");
+    }
+    let ours: Vec<&String> = under.iter().filter(|(_, link)| link["ifalias"] == OWNER_ALIAS).map(|(name, _)| name).collect();
+    assert!(ours.is_empty(), "links of the daemon left in the underlay: {ours:?}");
 }

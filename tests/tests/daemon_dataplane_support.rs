@@ -92,6 +92,13 @@ impl Hna1 {
         settings::vrf_namespace(&self.options.namespace_prefix, l3vrf)
     }
 
+    /// Replaces the dataplane and the plane with new ones, as a restarted daemon has, leaving
+    /// the kernel as it is.
+    pub fn restart(&mut self) {
+        self.dataplane = Dataplane::new();
+        self.plane = self.underlay.spawn(|| LinuxPlane::new().expect("create Linux plane")).join().expect("plane thread");
+    }
+
     pub fn apply(&mut self, config: &Config) -> DataplaneReport {
         self.dataplane.apply(config, &self.options, &mut self.plane).expect("apply the configuration")
     }
@@ -149,8 +156,8 @@ pub fn namespaces() -> Vec<String> {
     run_ok("ip", &["netns", "list"]).lines().filter_map(|line| line.split_whitespace().next()).map(str::to_string).collect()
 }
 
-/// `ip monitor link address` in one namespace, bracketed by a marker link so that the test
-/// knows when the monitor listens and when it has seen everything before the marker's removal.
+/// `ip monitor link address` in one namespace, bracketed by a marker link: the marker's first
+/// event shows that the monitor listens, and its removal that every earlier event was read.
 pub struct LinkMonitor {
     namespace: String,
     child: Child,

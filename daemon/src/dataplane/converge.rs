@@ -62,6 +62,12 @@ pub(crate) fn changed(report: &mut DataplaneReport, namespace: &str, what: Strin
     report.changes.push(format!("{what} in {namespace}"));
 }
 
+/// Records the creation or deletion (`action`) of a namespace in the report and the log.
+pub(crate) fn namespace_changed(report: &mut DataplaneReport, action: &str, namespace: &str) {
+    info!(namespace, action, "tenant namespace changed");
+    report.changes.push(format!("{action} namespace {namespace}"));
+}
+
 /// Makes bridge `name` exist with the plan's MAC and MTU.
 pub(crate) fn bridge(links: &mut Links, namespace: &str, name: &str, bridge: &Bridge, report: &mut DataplaneReport) -> Step {
     let Some(link) = links.link(name)? else {

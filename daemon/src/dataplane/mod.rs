@@ -245,11 +245,13 @@ impl Dataplane {
             plane.unbind_l2vni(vni);
         }
         if let Some((_, underlay)) = self.underlay.as_mut() {
-            let addresses: Vec<((Option<String>, String), BTreeSet<IpNet>)> =
-                std::mem::take(&mut self.addresses).into_iter().filter(|((l3vrf, _), _)| l3vrf.is_none()).collect();
+            let addresses: Vec<(String, BTreeSet<IpNet>)> = std::mem::take(&mut self.addresses)
+                .into_iter()
+                .filter_map(|((l3vrf, name), previous)| l3vrf.is_none().then_some((name, previous)))
+                .collect();
             match underlay.addresses() {
                 Ok(held) => {
-                    for ((_, name), previous) in addresses {
+                    for (name, previous) in addresses {
                         if let Err(error) = converge::addresses(underlay, "the underlay", &name, &[], &previous, &held, &mut report) {
                             report.fail(&name, error);
                         }
@@ -583,7 +585,7 @@ impl Dataplane {
             let mut links = Links::open(&namespace)?;
             if !exists {
                 links.set_alias("lo", OWNER_ALIAS)?;
-                changed(report, name, format!("created namespace {name}"));
+                converge::namespace_changed(report, "created", name);
             }
             let owned = links.link("lo")?.is_some_and(|lo| is_ours(&lo));
             self.tenants.insert(
@@ -682,6 +684,9 @@ impl Dataplane {
         self.addresses.retain(|(tenant, _), _| tenant.as_deref() != Some(l3vrf));
 
         let namespace = state.namespace.clone();
+        // Deleting the namespace would delete the veth ends still in it, so it stays when a
+        // foreign port could not be moved out.
+        let mut stranded = false;
         match state.links.links() {
             Ok(links) => {
                 let underlay = &mut self.underlay.as_mut().expect("a tenant exists only after the underlay").1;
@@ -693,20 +698,25 @@ impl Dataplane {
                     let result = if is_ours(link) {
                         state.links.delete(&link.name).map(|()| changed(report, &namespace, format!("deleted {}", link.name)))
                     } else {
-                        move_back(&mut state.links, underlay, &namespace, &link.name, report)
+                        move_back(&mut state.links, underlay, &namespace, &link.name, report).inspect_err(|_| stranded = true)
                     };
                     if let Err(error) = result {
                         report.fail(&link.name, error);
                     }
                 }
             }
-            Err(error) => report.fail(&namespace, error),
+            Err(error) => {
+                stranded = true;
+                report.fail(&namespace, error);
+            }
         }
         let owned = state.owned;
         drop(state);
-        if owned {
+        if owned && stranded {
+            report.fail(&namespace, "namespace kept: it still contains ports that could not be moved back to the underlay");
+        } else if owned {
             match delete_namespace(&namespace) {
-                Ok(()) => changed(report, &namespace, format!("deleted namespace {namespace}")),
+                Ok(()) => converge::namespace_changed(report, "deleted", &namespace),
                 Err(error) => report.fail(&namespace, error),
             }
         }
