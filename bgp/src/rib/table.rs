@@ -685,6 +685,9 @@ impl<K: FamilyKey> Table<K> {
                 }
             }
             None => {
+                // Grow by one: the default doubling starts at four elements, which would more
+                // than double the memory of the common route with two paths.
+                dest.paths.reserve_exact(1);
                 dest.paths.push(path);
                 if slot != LOCAL_SLOT {
                     self.peers.entry(slot).or_default().accepted += 1;
