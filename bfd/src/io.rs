@@ -152,10 +152,9 @@ impl Receiver {
     /// the socket is empty, so that [`Receiver::poll_readable`] waits for new datagrams.
     pub(crate) fn drain(&mut self, limit: usize, mut handle: impl FnMut(&[u8], Metadata)) -> usize {
         let fd = self.socket.get_ref().as_raw_fd();
-        let clocks = (Instant::now(), SystemTime::now());
         let mut count = 0;
         while count < limit {
-            match receive_one(fd, &mut self.buffer, &mut self.control, clocks) {
+            match receive_one(fd, &mut self.buffer, &mut self.control) {
                 Ok(Some((length, metadata))) => {
                     count += 1;
                     handle(self.buffer.get(..length).unwrap_or_default(), metadata);
@@ -196,14 +195,8 @@ impl Receiver {
 
 /// Reads one datagram into `buffer`. Returns its length and metadata, or `None` for a datagram
 /// without the expected ancillary data (which the socket options make impossible on Linux, but
-/// which is no reason to stop). `clocks` is a reading of the monotonic and the wall clock taken
-/// together, to convert the kernel's wall-clock timestamp.
-fn receive_one(
-    fd: RawFd,
-    buffer: &mut [u8],
-    control: &mut [u8],
-    clocks: (Instant, SystemTime),
-) -> io::Result<Option<(usize, Metadata)>> {
+/// which is no reason to stop).
+fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8]) -> io::Result<Option<(usize, Metadata)>> {
     let mut iov = [IoSliceMut::new(buffer)];
     let message =
         recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)?;
@@ -229,10 +222,13 @@ fn receive_one(
             ControlMessageOwned::ScmTimestampns(stamp) => {
                 let received = UNIX_EPOCH
                     + Duration::new(stamp.tv_sec().max(0) as u64, stamp.tv_nsec().clamp(0, 999_999_999) as u32);
-                // A timestamp after the wall-clock reading (the datagram arrived after it) or
-                // far before it (a clock step) is replaced by the reading itself.
-                let age = clocks.1.duration_since(received).unwrap_or_default().min(MAX_TIMESTAMP_AGE);
-                arrival = clocks.0.checked_sub(age);
+                // The kernel stamps with the wall clock, so the packet's age on the wall clock,
+                // read together with the monotonic clock, converts the stamp. A stamp in the
+                // future or older than MAX_TIMESTAMP_AGE (a clock step) counts as age zero.
+                let (monotonic, wall) = (Instant::now(), SystemTime::now());
+                let age =
+                    wall.duration_since(received).ok().filter(|age| *age <= MAX_TIMESTAMP_AGE).unwrap_or_default();
+                arrival = monotonic.checked_sub(age);
             }
             _ => {}
         }
