@@ -1777,3 +1777,88 @@ fn deferred_initial_table_waits_for_release() {
             .is_some_and(|u| u.end_of_rib_family().is_some())
     );
 }
+
+/// Feeds every UPDATE that `from` queued for `peer_in_from` into `to` as received from
+/// `peer_in_to`, through the real encoder and decoder. Returns the number of routes announced.
+fn relay(from: &mut Rib, peer_in_from: u32, to: &mut Rib, peer_in_to: u32) -> usize {
+    let mut announced = 0;
+    let ctx = SessionContext {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    for message in from.take_updates(PeerId(peer_in_from)) {
+        let Ok(DecodedMessage::Update(update)) = decode_message(&message, &ctx) else {
+            panic!("not an UPDATE");
+        };
+        announced += update.update.nlri.len();
+        to.receive(Instant::now(), PeerId(peer_in_to), &update)
+            .expect("no maximum-prefix configured");
+    }
+    announced
+}
+
+#[test]
+fn reflected_route_loops_back_and_is_dropped() {
+    // Client A (router id 10.0.0.2) and client C (10.0.0.4) of reflector B (10.0.0.3), all in
+    // AS 65000. A originates a route; B reflects it to C and, as a group member, back to A.
+    let rib_for = |router_id: &str| {
+        let mut local = local_info();
+        local.router_id = v4(router_id);
+        local.cluster_id = v4(router_id);
+        Rib::new(local, Arc::new(PolicySet::default()))
+    };
+    let (mut a, mut b, mut c) = (
+        rib_for("10.0.0.2"),
+        rib_for("10.0.0.3"),
+        rib_for("10.0.0.4"),
+    );
+    let session = |id: u32, address: &str, router_id: &str, client: bool| {
+        let mut info = peer_info(id, address, LOCAL_AS);
+        info.bgp_identifier = v4(router_id);
+        with_family(info, |f| f.route_reflector_client = client)
+    };
+    let now = Instant::now();
+    a.peer_up(now, session(1, "192.0.2.3", "10.0.0.3", false));
+    c.peer_up(now, session(1, "192.0.2.3", "10.0.0.3", false));
+    b.peer_up(now, session(1, "192.0.2.2", "10.0.0.2", true));
+    b.peer_up(now, session(2, "192.0.2.4", "10.0.0.4", true));
+    for rib in [&mut a, &mut c] {
+        rib.take_updates(PeerId(1));
+    }
+    for id in [1, 2] {
+        b.take_updates(PeerId(id));
+    }
+
+    let mut attrs = PathAttributes::default();
+    attrs.next_hop = Some(v4("192.0.2.2"));
+    a.originate(
+        AfiSafi::IPV4_UNICAST,
+        Route::Ipv4("10.110.0.0/16".parse().expect("valid prefix")),
+        attrs,
+    );
+    assert_eq!(relay(&mut a, 1, &mut b, 1), 1);
+    assert_eq!(relay(&mut b, 2, &mut c, 1), 1);
+    assert_eq!(
+        relay(&mut b, 1, &mut a, 1),
+        1,
+        "the reflector sends it back to A too"
+    );
+
+    let at_c = best_of(&c, "10.110.0.0/16").expect("reflected to C");
+    assert_eq!(at_c.originator_id, Some(v4("10.0.0.2")));
+    assert_eq!(at_c.cluster_list, vec![v4("10.0.0.3")]);
+    assert_eq!(
+        at_c.next_hop,
+        Some(ip("192.0.2.2")),
+        "next hop unchanged by the reflector"
+    );
+
+    let table_a = a.table(AfiSafi::IPV4_UNICAST);
+    let at_a = route(&table_a, "10.110.0.0/16").expect("own route");
+    assert_eq!(
+        at_a.paths.len(),
+        1,
+        "the reflected copy was dropped by ORIGINATOR_ID"
+    );
+    assert!(at_a.paths[0].local);
+}
