@@ -17,8 +17,8 @@ use super::{LOCAL_SLOT, Shared};
 /// the implementation; FRR, BIRD and GoBGP use 100).
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
 
-/// A step of the decision process, in the order applied; [`select`] reports the one that
-/// decided.
+/// A step of the decision process, in the order applied. The table snapshot names the step
+/// that chose each best path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DecisionStep {
     /// Only one path has a reachable next hop (RFC 4271 section 9.1.2).
