@@ -94,7 +94,7 @@ fn prefix_list_other_family_never_matches() {
 }
 
 #[test]
-fn prefix_list_first_match_by_seq_and_implicit_deny() {
+fn prefix_list_order_and_implicit_deny() {
     let list = PrefixList::new(vec![
         entry(20, Action::Permit, "10.0.0.0/8", None, Some(32)),
         entry(10, Action::Deny, "10.1.0.0/16", None, Some(32)),

@@ -148,7 +148,7 @@ fn sent_updates(rib: &mut Rib, peer: u32) -> Vec<Update> {
         .collect()
 }
 
-/// The IPv4 prefixes announced in `updates` with their attributes, End-of-RIB excluded.
+/// Returns the IPv4 prefixes announced in `updates` with their attributes.
 fn announced(updates: &[Update]) -> Vec<(String, PathAttributes)> {
     updates
         .iter()
@@ -523,7 +523,7 @@ fn rr_setup() -> Rib {
 }
 
 #[test]
-fn reflector_client_route_goes_to_all_with_originator_and_cluster() {
+fn reflector_client_route_reflected_to_all() {
     let mut rib = rr_setup();
     let mut attrs = attrs_with_path(&[65100]);
     attrs.med = Some(7);
@@ -947,7 +947,7 @@ fn nexthop_cost_change_reselects() {
 // Graceful restart, RFC 7606 actions, maximum-prefix.
 
 #[test]
-fn graceful_restart_stale_then_swept_by_end_of_rib() {
+fn graceful_restart_end_of_rib_sweeps() {
     let mut rib = new_rib();
     let now = Instant::now();
     rib.peer_up(now, peer_info(1, "192.0.2.11", LOCAL_AS));
