@@ -1862,3 +1862,91 @@ fn reflected_route_loops_back_and_is_dropped() {
     );
     assert!(at_a.paths[0].local);
 }
+
+mod decision_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One random candidate: (LOCAL_PREF, AS path length, origin, MED, neighbor AS index,
+    /// eBGP, IGP cost, router id octet).
+    type Spec = (u32, usize, u8, u32, u8, bool, u32, u8);
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (
+            prop_oneof![Just(100u32), Just(200)],
+            1usize..3,
+            0u8..3,
+            0u32..3,
+            0u8..2,
+            any::<bool>(),
+            0u32..3,
+            1u8..4,
+        )
+    }
+
+    /// Loads the candidates in the given order and returns the address of the best path.
+    fn best_address(specs: &[Spec], order: &[usize]) -> Option<IpAddr> {
+        let mut rib = new_rib();
+        for &i in order {
+            let (local_pref, length, origin, med, neighbor, ebgp, igp, router_id) = specs[i];
+            let id = i as u32 + 1;
+            let address = format!("192.0.2.{}", id + 10);
+            let remote_as = if ebgp {
+                65100 + neighbor as u32
+            } else {
+                LOCAL_AS
+            };
+            let mut info = peer_info(id, &address, remote_as);
+            info.bgp_identifier = Ipv4Addr::new(10, 9, router_id, id as u8);
+            rib.peer_up(Instant::now(), info);
+
+            let mut asns = vec![65100 + neighbor as u32];
+            asns.extend(std::iter::repeat_n(65500, length - 1));
+            let attrs = PathAttributes {
+                origin: Some(match origin {
+                    0 => Origin::Igp,
+                    1 => Origin::Egp,
+                    _ => Origin::Incomplete,
+                }),
+                as_path: Some(AsPath::sequence(asns)),
+                local_pref: Some(local_pref),
+                med: Some(med),
+                ..Default::default()
+            };
+            let next_hop = format!("172.16.0.{id}");
+            receive(
+                &mut rib,
+                id,
+                announce_v4(&["10.200.0.0/16"], &next_hop, attrs),
+            );
+            rib.nexthop_update(ip(&next_hop), Some(igp));
+        }
+        best_of(&rib, "10.200.0.0/16").and_then(|p| p.peer)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn decision_independent_of_arrival_order(
+            specs in prop::collection::vec(spec(), 2..5),
+            seed in any::<u64>(),
+        ) {
+            let forward: Vec<usize> = (0..specs.len()).collect();
+            let mut shuffled = forward.clone();
+            // A permutation chosen by the seed, without a random number generator.
+            let n = shuffled.len();
+            for i in (1..n).rev() {
+                let j = (seed.wrapping_mul(i as u64 + 7) % (i as u64 + 1)) as usize;
+                shuffled.swap(i, j);
+            }
+            let reversed: Vec<usize> = forward.iter().rev().copied().collect();
+
+            let first = best_address(&specs, &forward);
+            prop_assert!(first.is_some());
+            prop_assert_eq!(first, best_address(&specs, &shuffled));
+            prop_assert_eq!(first, best_address(&specs, &reversed));
+        }
+    }
+}
