@@ -2,7 +2,7 @@
 //! VRF devices to look a destination up in another table.
 //!
 //! VRFs `a` and `b` (table ids) share one veth pair: `lk{a}-{b}` in the namespace of `a`, and
-//! `lk{b}-{a}` in the namespace of `b`. The pair holds a /31 of 169.254.0.0/16 (RFC 3021,
+//! `lk{b}-{a}` in the namespace of `b`. The pair uses a /31 of 169.254.0.0/16 (RFC 3021,
 //! point-to-point) numbered from the ids: subnet number `a XOR b` (15 bits), the lower address
 //! on the side of the lower table id. For a fixed `a`, `a XOR b` differs for every `b`, so the
 //! subnets of one namespace's leak links never overlap. A route of VRF `a` into VRF `b` becomes

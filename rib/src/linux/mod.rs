@@ -14,7 +14,10 @@
 //!
 //! A route leaked into another VRF (a [`NextHop::vrf`] next hop) goes over a veth pair between
 //! the two VRF namespaces, which the plane creates when the first route needs it and deletes
-//! when the last route using it goes; see [`leak_link_name`] for names and addresses.
+//! when the last route using it goes. VRFs 100 and 101 share `lk100-101` (in 100's namespace)
+//! and `lk101-100`, numbered 169.254.0.2/31 and 169.254.0.3/31, and the route in VRF 100 is
+//! `PREFIX via 169.254.0.3 dev lk100-101`. The /31 is derived from the table ids, which must
+//! be at most [`MAX_LEAK_TABLE`].
 //!
 //! Everything the plane installs carries its mark ([`ROUTE_PROTOCOL`] on routes,
 //! `extern_learn` on neighbor and FDB entries), and [`Southbound::dump`] reads back only
