@@ -26,10 +26,20 @@ pub struct DaemonOptions {
 pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
     let (plane, _plane_thread) = PlaneThread::spawn(hna_rib::linux::LinuxPlane::new)
         .map_err(|error| format!("cannot open the Linux forwarding plane: {error}"))?;
-    let plane_events = plane.subscribe().await.map_err(|error| format!("cannot subscribe to kernel events: {error}"))?;
+    let plane_events = plane
+        .subscribe()
+        .await
+        .map_err(|error| format!("cannot subscribe to kernel events: {error}"))?;
 
-    let graceful_restart = config.bgp.as_ref().and_then(|bgp| bgp.graceful_restart.enabled).unwrap_or(false);
-    let router_options = RouterOptions { netns_prefix: options.netns_prefix.clone(), config_path: Some(options.config_path.clone()) };
+    let graceful_restart = config
+        .bgp
+        .as_ref()
+        .and_then(|bgp| bgp.graceful_restart.enabled)
+        .unwrap_or(false);
+    let router_options = RouterOptions {
+        netns_prefix: options.netns_prefix.clone(),
+        config_path: Some(options.config_path.clone()),
+    };
     let router = Router::start(config, router_options, plane).await?;
 
     let (core, messages) = mpsc::channel::<CoreMessage>(64);
@@ -69,9 +79,11 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
 
     let signals = core.clone();
     tokio::spawn(async move {
-        let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) =
-            (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
+        let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = (
+            signal(SignalKind::hangup()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             warn!("cannot install signal handlers");
             return;
         };

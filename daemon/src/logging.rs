@@ -8,13 +8,18 @@ pub fn init(level: &str, json: bool) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
             .map_err(|error| format!("invalid RUST_LOG `{directives}`: {error}"))?,
-        _ => EnvFilter::try_new(level).map_err(|error| format!("invalid log level `{level}`: {error}"))?,
+        _ => EnvFilter::try_new(level)
+            .map_err(|error| format!("invalid log level `{level}`: {error}"))?,
     };
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    let result = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
     result.map_err(|error| format!("cannot install the logger: {error}"))
 }

@@ -38,15 +38,28 @@ pub struct Metric {
 
 impl Metric {
     pub fn gauge(name: &'static str, help: &'static str) -> Metric {
-        Metric { name, help, kind: MetricKind::Gauge, samples: Vec::new() }
+        Metric {
+            name,
+            help,
+            kind: MetricKind::Gauge,
+            samples: Vec::new(),
+        }
     }
 
     pub fn counter(name: &'static str, help: &'static str) -> Metric {
-        Metric { name, help, kind: MetricKind::Counter, samples: Vec::new() }
+        Metric {
+            name,
+            help,
+            kind: MetricKind::Counter,
+            samples: Vec::new(),
+        }
     }
 
     pub fn sample(&mut self, labels: &[(&str, &str)], value: u64) {
-        let labels = labels.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        let labels = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
         self.samples.push((labels, value));
     }
 }
@@ -62,7 +75,9 @@ pub fn encode_text(metrics: &[Metric]) -> String {
             MetricKind::Gauge => {
                 let family = Family::<Labels, Gauge>::default();
                 for (labels, value) in &metric.samples {
-                    family.get_or_create(labels).set(i64::try_from(*value).unwrap_or(i64::MAX));
+                    family
+                        .get_or_create(labels)
+                        .set(i64::try_from(*value).unwrap_or(i64::MAX));
                 }
                 registry.register(metric.name, metric.help, family);
             }
@@ -85,24 +100,37 @@ pub fn encode_text(metrics: &[Metric]) -> String {
 pub async fn serve(address: SocketAddr, core: mpsc::Sender<MetricsRequest>) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     info!(%address, "metrics endpoint listening");
-    let app = Router::new().route("/metrics", get(scrape)).with_state(core);
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(core);
     axum::serve(listener, app).await
 }
 
 async fn scrape(State(core): State<mpsc::Sender<MetricsRequest>>) -> impl IntoResponse {
     let (reply, metrics) = oneshot::channel();
     if core.send(reply).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "daemon shutting down\n".to_string());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "daemon shutting down\n".to_string(),
+        );
     }
     match metrics.await {
         Ok(metrics) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             encode_text(&metrics),
         ),
         Err(_) => {
             warn!("metrics request dropped by the core");
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain")], "no metrics\n".to_string())
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "no metrics\n".to_string(),
+            )
         }
     }
 }
@@ -113,13 +141,25 @@ mod tests {
 
     #[test]
     fn encoded_metrics_carry_prefix_labels_and_values() {
-        let mut sessions = Metric::gauge("bgp_session_established", "1 when the BGP session is Established");
+        let mut sessions = Metric::gauge(
+            "bgp_session_established",
+            "1 when the BGP session is Established",
+        );
         sessions.sample(&[("peer", "10.0.0.201")], 1);
         let mut updates = Metric::counter("bgp_updates_received", "UPDATE messages received");
         updates.sample(&[("peer", "10.0.0.201")], 42);
         let text = encode_text(&[sessions, updates]);
-        assert!(text.contains("# TYPE hna_bgp_session_established gauge"), "{text}");
-        assert!(text.contains("hna_bgp_session_established{peer=\"10.0.0.201\"} 1"), "{text}");
-        assert!(text.contains("hna_bgp_updates_received_total{peer=\"10.0.0.201\"} 42"), "{text}");
+        assert!(
+            text.contains("# TYPE hna_bgp_session_established gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hna_bgp_session_established{peer=\"10.0.0.201\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hna_bgp_updates_received_total{peer=\"10.0.0.201\"} 42"),
+            "{text}"
+        );
     }
 }

@@ -66,7 +66,9 @@ impl PlaneThread {
                 }
             })
             .map_err(|error| PlaneError::Io(error.to_string()))?;
-        ready_rx.recv().map_err(|_| PlaneError::Io("the plane thread ended before starting".into()))??;
+        ready_rx
+            .recv()
+            .map_err(|_| PlaneError::Io("the plane thread ended before starting".into()))??;
         Ok((PlaneThread { jobs }, thread))
     }
 
@@ -80,8 +82,12 @@ impl PlaneThread {
         let job: Job = Box::new(move |plane| {
             let _ = reply.send(work(plane));
         });
-        self.jobs.send(job).map_err(|_| PlaneError::Io("the plane thread has stopped".into()))?;
-        result.await.map_err(|_| PlaneError::Io("the plane thread dropped a request".into()))
+        self.jobs
+            .send(job)
+            .map_err(|_| PlaneError::Io("the plane thread has stopped".into()))?;
+        result
+            .await
+            .map_err(|_| PlaneError::Io("the plane thread dropped a request".into()))
     }
 
     /// Applies `changes` and logs every entry that failed; a failure never stops the batch.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use hna_evpn::control::{AutoRouteTarget, DuplicateDetection, EvpnConfig, IpVrfConfig, MacVrfConfig};
+use hna_evpn::control::{
+    AutoRouteTarget, DuplicateDetection, EvpnConfig, IpVrfConfig, MacVrfConfig,
+};
 use hna_evpn::{MacAddress, RouteDistinguisher, RouteTarget};
 
 use crate::config::{self, Config, InterfaceKind, OspfAuthentication, OspfNetworkType, RdOrRt};
@@ -77,7 +79,10 @@ pub fn route_distinguisher(value: RdOrRt) -> RouteDistinguisher {
 pub fn route_target(value: RdOrRt) -> RouteTarget {
     match value {
         RdOrRt::As2 { asn, number } => RouteTarget::As2 { asn, value: number },
-        RdOrRt::Ipv4 { address, number } => RouteTarget::Ipv4 { address, value: number },
+        RdOrRt::Ipv4 { address, number } => RouteTarget::Ipv4 {
+            address,
+            value: number,
+        },
         RdOrRt::As4 { asn, number } => RouteTarget::As4 { asn, value: number },
     }
 }
@@ -116,21 +121,28 @@ pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
             cost: ospf.cost.unwrap_or(defaults.cost),
             hello_interval: ospf.hello_interval.unwrap_or(defaults.hello_interval),
             // RFC 2328 appendix C.3: the dead interval defaults to four hello intervals.
-            dead_interval: ospf
-                .dead_interval
-                .unwrap_or_else(|| ospf.hello_interval.map_or(defaults.dead_interval, |hello| u32::from(hello) * 4)),
-            retransmit_interval: ospf.retransmit_interval.unwrap_or(defaults.retransmit_interval),
+            dead_interval: ospf.dead_interval.unwrap_or_else(|| {
+                ospf.hello_interval
+                    .map_or(defaults.dead_interval, |hello| u32::from(hello) * 4)
+            }),
+            retransmit_interval: ospf
+                .retransmit_interval
+                .unwrap_or(defaults.retransmit_interval),
             priority: ospf.priority.unwrap_or(defaults.priority),
             authentication: match &ospf.authentication {
                 None => hna_ospf::Authentication::Null,
-                Some(OspfAuthentication::Simple { password }) => {
-                    hna_ospf::Authentication::Simple { password: password.as_bytes().to_vec() }
-                }
-                Some(OspfAuthentication::Md5 { key_id, key }) => {
-                    hna_ospf::Authentication::Md5 { key_id: *key_id, key: key.as_bytes().to_vec() }
-                }
+                Some(OspfAuthentication::Simple { password }) => hna_ospf::Authentication::Simple {
+                    password: password.as_bytes().to_vec(),
+                },
+                Some(OspfAuthentication::Md5 { key_id, key }) => hna_ospf::Authentication::Md5 {
+                    key_id: *key_id,
+                    key: key.as_bytes().to_vec(),
+                },
                 Some(OspfAuthentication::HmacSha256 { key_id, key }) => {
-                    hna_ospf::Authentication::HmacSha256 { key_id: *key_id, key: key.as_bytes().to_vec() }
+                    hna_ospf::Authentication::HmacSha256 {
+                        key_id: *key_id,
+                        key: key.as_bytes().to_vec(),
+                    }
                 }
             },
             track_bfd: ospf.track_bfd.unwrap_or(false),
@@ -145,11 +157,16 @@ pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
 /// Returns the BFD parameters of every session the configuration requests.
 pub fn bfd_params(config: &Config) -> hna_bfd::SessionParams {
     let bfd = &config.bfd;
-    let tx = bfd.desired_min_tx_ms.map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
-    let rx = bfd.required_min_rx_ms.map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
+    let tx = bfd
+        .desired_min_tx_ms
+        .map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
+    let rx = bfd
+        .required_min_rx_ms
+        .map_or(DEFAULT_BFD_INTERVAL, |ms| Duration::from_millis(ms.into()));
     let multiplier = bfd.detect_multiplier.unwrap_or(DEFAULT_BFD_MULTIPLIER);
     // The configuration reader bounds every value to what SessionParams accepts.
-    hna_bfd::SessionParams::new(tx, rx, multiplier).expect("BFD timers validated by the configuration reader")
+    hna_bfd::SessionParams::new(tx, rx, multiplier)
+        .expect("BFD timers validated by the configuration reader")
 }
 
 /// Returns the EVPN control plane's settings, or `None` without BGP or a VTEP address.
@@ -161,18 +178,26 @@ pub fn evpn(config: &Config) -> Option<EvpnConfig> {
     let router_id = router_id(config)?;
     let vtep = vtep_address(config)?;
     let asn = bgp.asn?;
-    let l3vnis: BTreeMap<u32, &str> =
-        config.l3vrfs.iter().filter_map(|(name, vrf)| Some((vrf.l3vni?, name.as_str()))).collect();
+    let l3vnis: BTreeMap<u32, &str> = config
+        .l3vrfs
+        .iter()
+        .filter_map(|(name, vrf)| Some((vrf.l3vni?, name.as_str())))
+        .collect();
 
     let mut mac_vrfs = Vec::new();
     if bgp.advertise_all_vni {
         for (name, interface) in &config.interfaces {
-            let Some(vni) = interface.vxlan.as_ref().and_then(|vxlan| vxlan.vni) else { continue };
+            let Some(vni) = interface.vxlan.as_ref().and_then(|vxlan| vxlan.vni) else {
+                continue;
+            };
             if l3vnis.contains_key(&vni) {
                 continue;
             }
             let Some((bridge_name, bridge)) = config.interfaces.iter().find(|(_, candidate)| {
-                candidate.bridge.as_ref().is_some_and(|b| b.members.iter().any(|member| member.name == *name))
+                candidate
+                    .bridge
+                    .as_ref()
+                    .is_some_and(|b| b.members.iter().any(|member| member.name == *name))
             }) else {
                 continue;
             };
@@ -186,7 +211,8 @@ pub fn evpn(config: &Config) -> Option<EvpnConfig> {
                 vni,
                 bridge: bridge_name.clone(),
                 vxlan_device: name.clone(),
-                ip_vrf: tenant.filter(|vrf| config.l3vrfs.get(vrf).is_some_and(|v| v.l3vni.is_some())),
+                ip_vrf: tenant
+                    .filter(|vrf| config.l3vrfs.get(vrf).is_some_and(|v| v.l3vni.is_some())),
                 rd: None,
                 export_route_targets: Vec::new(),
                 import_route_targets: Vec::new(),
@@ -205,8 +231,20 @@ pub fn evpn(config: &Config) -> Option<EvpnConfig> {
                 l3vni,
                 router_mac: router_mac(router_id),
                 rd: vrf.evpn.export_route_distinguisher.map(route_distinguisher),
-                export_route_targets: vrf.evpn.export_route_targets.iter().copied().map(route_target).collect(),
-                import_route_targets: vrf.evpn.import_route_targets.iter().copied().map(route_target).collect(),
+                export_route_targets: vrf
+                    .evpn
+                    .export_route_targets
+                    .iter()
+                    .copied()
+                    .map(route_target)
+                    .collect(),
+                import_route_targets: vrf
+                    .evpn
+                    .import_route_targets
+                    .iter()
+                    .copied()
+                    .map(route_target)
+                    .collect(),
                 auto_route_target: match vrf.evpn.auto_route_target {
                     Some(config::AutoRouteTarget::Rfc8365) => AutoRouteTarget::Rfc8365,
                     None => AutoRouteTarget::AsVni,
@@ -233,13 +271,20 @@ pub fn evpn(config: &Config) -> Option<EvpnConfig> {
 /// Returns the address a BGP session with `update_source` as source binds to: the interface's
 /// first address.
 pub fn interface_address(config: &Config, interface: &str) -> Option<IpAddr> {
-    config.interfaces.get(interface)?.ipv4_addresses.first().map(|address| IpAddr::V4(address.addr()))
+    config
+        .interfaces
+        .get(interface)?
+        .ipv4_addresses
+        .first()
+        .map(|address| IpAddr::V4(address.addr()))
 }
 
 /// Converts the prefix-lists and route-maps for the BGP policy engine (which also serves the EVPN
 /// control plane's route-maps).
 pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
-    use hna_bgp::policy::{Action, Match, PolicySet, PrefixList, PrefixListEntry, RouteMap, RouteMapEntry, Set};
+    use hna_bgp::policy::{
+        Action, Match, PolicySet, PrefixList, PrefixListEntry, RouteMap, RouteMapEntry, Set,
+    };
 
     let action = |action: Option<config::PolicyAction>| match action {
         Some(config::PolicyAction::Permit) => Action::Permit,
@@ -282,11 +327,19 @@ pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
                         .matches
                         .iter()
                         .map(|condition| match condition {
-                            config::RouteMapMatch::IpAddressPrefixList(list) => Match::PrefixList(list.clone()),
-                            config::RouteMapMatch::SourceL3vrf(vrf) => Match::SourceL3vrf(vrf.clone()),
-                            config::RouteMapMatch::EvpnRouteType(route_type) => Match::EvpnRouteType(*route_type),
+                            config::RouteMapMatch::IpAddressPrefixList(list) => {
+                                Match::PrefixList(list.clone())
+                            }
+                            config::RouteMapMatch::SourceL3vrf(vrf) => {
+                                Match::SourceL3vrf(vrf.clone())
+                            }
+                            config::RouteMapMatch::EvpnRouteType(route_type) => {
+                                Match::EvpnRouteType(*route_type)
+                            }
                             config::RouteMapMatch::EvpnVni(vni) => Match::EvpnVni(*vni),
-                            config::RouteMapMatch::Community(value) => Match::Community(vec![hna_bgp::Community(*value)]),
+                            config::RouteMapMatch::Community(value) => {
+                                Match::Community(vec![hna_bgp::Community(*value)])
+                            }
                             config::RouteMapMatch::ExtendedCommunityRouteTarget(rt) => {
                                 Match::RouteTarget(vec![route_target(*rt)])
                             }
@@ -296,16 +349,23 @@ pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
                         .sets
                         .iter()
                         .map(|action| match action {
-                            config::RouteMapSet::LocalPreference(value) => Set::LocalPreference(*value),
+                            config::RouteMapSet::LocalPreference(value) => {
+                                Set::LocalPreference(*value)
+                            }
                             config::RouteMapSet::Med(value) => Set::Med(*value),
                             config::RouteMapSet::Community { values, additive } => Set::Community {
-                                communities: values.iter().map(|value| hna_bgp::Community(*value)).collect(),
+                                communities: values
+                                    .iter()
+                                    .map(|value| hna_bgp::Community(*value))
+                                    .collect(),
                                 additive: *additive,
                             },
                             config::RouteMapSet::ExtendedCommunityRouteTarget(rt) => {
                                 Set::RouteTargetAdd(vec![route_target(*rt)])
                             }
-                            config::RouteMapSet::IpNextHop(address) => Set::NextHop(IpAddr::V4(*address)),
+                            config::RouteMapSet::IpNextHop(address) => {
+                                Set::NextHop(IpAddr::V4(*address))
+                            }
                         })
                         .collect(),
                 })
@@ -314,5 +374,8 @@ pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
         })
         .collect();
 
-    PolicySet { prefix_lists, route_maps }
+    PolicySet {
+        prefix_lists,
+        route_maps,
+    }
 }

@@ -12,13 +12,18 @@ use hna_routed::control::{self, Request, Response};
 const NOBODY: u32 = 65534;
 
 fn socket_path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("hna-control-{tag}-{}", std::process::id())).join("control.sock")
+    std::env::temp_dir()
+        .join(format!("hna-control-{tag}-{}", std::process::id()))
+        .join("control.sock")
 }
 
 /// Starts a control server whose core returns the words of each request as its output.
 fn start_echo_server(path: PathBuf) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let (core, mut requests) = tokio::sync::mpsc::channel::<control::ControlRequest>(8);
             tokio::spawn(async move {
@@ -57,14 +62,24 @@ fn control_request_reaches_core_and_returns_output() {
     let _server = start_echo_server(path.clone());
     wait_for_socket(&path);
 
-    let request = Request { command: vec!["show".into(), "bfd".into(), "peers".into()], json: false };
+    let request = Request {
+        command: vec!["show".into(), "bfd".into(), "peers".into()],
+        json: false,
+    };
     let response = control::request(&path, &request, Duration::from_secs(5)).expect("response");
     assert!(response.ok);
     assert_eq!(response.output, "show bfd peers");
 
     let output = routectl(&path, None);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "show bgp summary\n");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "show bgp summary\n"
+    );
 
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "socket mode");
@@ -84,11 +99,21 @@ fn control_socket_rejects_non_root_user() {
     assert!(stderr.contains("Permission denied"), "{stderr}");
 
     // With the permissions opened by mistake, the credential check still rejects the user.
-    std::fs::set_permissions(path.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        path.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     let output = routectl(&path, Some(NOBODY));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("permission denied: the control socket accepts only root, not uid 65534"), "{stderr}");
-    assert!(output.stdout.is_empty(), "a rejected user must get no output");
+    assert!(
+        stderr.contains("permission denied: the control socket accepts only root, not uid 65534"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "a rejected user must get no output"
+    );
 }

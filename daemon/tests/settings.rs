@@ -8,7 +8,9 @@ use hna_evpn::{MacAddress, RouteDistinguisher};
 use hna_routed::{config, settings};
 
 fn load(name: &str) -> config::Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/seed")
+        .join(name);
     config::load(&path).expect("seed configuration loads")
 }
 
@@ -18,8 +20,11 @@ fn hna1_evpn_settings_cover_every_vni() {
     assert_eq!(evpn.asn, 65500);
     assert_eq!(evpn.vtep, Ipv4Addr::new(10, 0, 0, 1));
 
-    let l2: Vec<(u32, &str, Option<&str>)> =
-        evpn.mac_vrfs.iter().map(|m| (m.vni, m.bridge.as_str(), m.ip_vrf.as_deref())).collect();
+    let l2: Vec<(u32, &str, Option<&str>)> = evpn
+        .mac_vrfs
+        .iter()
+        .map(|m| (m.vni, m.bridge.as_str(), m.ip_vrf.as_deref()))
+        .collect();
     assert_eq!(
         l2,
         [
@@ -29,11 +34,25 @@ fn hna1_evpn_settings_cover_every_vni() {
             (10101, "br10101", Some("vrf101")),
         ]
     );
-    assert!(evpn.mac_vrfs.iter().all(|m| m.auto_route_target == AutoRouteTarget::Rfc8365));
+    assert!(
+        evpn.mac_vrfs
+            .iter()
+            .all(|m| m.auto_route_target == AutoRouteTarget::Rfc8365)
+    );
 
-    let green = evpn.ip_vrfs.iter().find(|v| v.name == "vrf100").expect("vrf100");
+    let green = evpn
+        .ip_vrfs
+        .iter()
+        .find(|v| v.name == "vrf100")
+        .expect("vrf100");
     assert_eq!(green.l3vni, 100);
-    assert_eq!(green.rd, Some(RouteDistinguisher::As2 { asn: 65500, number: 100 }));
+    assert_eq!(
+        green.rd,
+        Some(RouteDistinguisher::As2 {
+            asn: 65500,
+            number: 100
+        })
+    );
     assert_eq!(green.router_mac, MacAddress([0x02, 0x00, 10, 0, 0, 1]));
     assert_eq!(green.import_vrfs, ["vrf101"]);
     assert_eq!(green.import_route_map.as_deref(), Some("rm100-import"));

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hna_routed::lab::{
-    self, BackendKind, BackendSettings, Backends, Convergence, CutMode, Endpoint, Lab, LabError, LabOptions, MatrixResult, report,
+    self, BackendKind, BackendSettings, Backends, Convergence, CutMode, Endpoint, Lab, LabError,
+    LabOptions, MatrixResult, report,
 };
 
 #[derive(Debug, Parser)]
@@ -231,7 +232,11 @@ fn run(cli: &Cli) -> Result<ExitCode, LabError> {
     match &cli.command {
         Command::Up(up) => {
             let (_, matrix) = up_and_report(&options(cli, Some(up)), up)?;
-            Ok(if matrix.all_pass() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if matrix.all_pass() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Status => {
             let lab = Lab::open(&options(cli, None))?;
@@ -253,12 +258,24 @@ fn run(cli: &Cli) -> Result<ExitCode, LabError> {
         Command::Failover(command) => {
             let mut lab = Lab::open(&options(cli, None))?;
             match command {
-                FailoverCommand::LinkCut { link, mode, from, to } => {
-                    let result = lab::link_cut(&mut lab, link.as_ref(), (*mode).into(), from.as_deref(), to.as_deref())?;
+                FailoverCommand::LinkCut {
+                    link,
+                    mode,
+                    from,
+                    to,
+                } => {
+                    let result = lab::link_cut(
+                        &mut lab,
+                        link.as_ref(),
+                        (*mode).into(),
+                        from.as_deref(),
+                        to.as_deref(),
+                    )?;
                     print!("{}", report::format_link_cut(&result));
                 }
                 FailoverCommand::Restart { router, from, to } => {
-                    let result = lab::restart(&mut lab, router.as_deref(), from.as_deref(), to.as_deref())?;
+                    let result =
+                        lab::restart(&mut lab, router.as_deref(), from.as_deref(), to.as_deref())?;
                     print!("{}", report::format_restart(&result));
                 }
             }
@@ -284,7 +301,11 @@ fn up_and_report(options: &LabOptions, up: &UpArgs) -> Result<(Lab, MatrixResult
     println!(
         "hna-lab: cluster {} ({}), {}",
         options.cluster.display(),
-        if options.prefix.is_empty() { "no prefix" } else { &options.prefix },
+        if options.prefix.is_empty() {
+            "no prefix"
+        } else {
+            &options.prefix
+        },
         backends.describe()
     );
     let mut lab = Lab::up(options, backends)?;
@@ -323,7 +344,10 @@ fn print_convergence(lab: &Lab, label: &str, convergence: &Convergence, matrix: 
             buildable
         )
     );
-    println!("state, configurations and logs: {}", lab.session.dir.root.display());
+    println!(
+        "state, configurations and logs: {}",
+        lab.session.dir.root.display()
+    );
 }
 
 /// Brings the lab up `runs` times, each time until it converges or times out, and prints the
@@ -339,7 +363,12 @@ fn run_bench(cli: &Cli, bench: &BenchArgs) -> Result<ExitCode, LabError> {
             Ok(convergence) if convergence.buildable_rows.is_none() => lab
                 .router_reports()
                 .into_iter()
-                .flat_map(|report| report.diagnostics.into_iter().map(move |line| format!("{}: {line}", report.name)))
+                .flat_map(|report| {
+                    report
+                        .diagnostics
+                        .into_iter()
+                        .map(move |line| format!("{}: {line}", report.name))
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -374,8 +403,12 @@ fn run_bench(cli: &Cli, bench: &BenchArgs) -> Result<ExitCode, LabError> {
         }
     };
     summary("sessions up", &|convergence| convergence.sessions_up);
-    summary("rows without leaking", &|convergence| convergence.unleaked_rows);
-    summary("rows the backends can build", &|convergence| convergence.buildable_rows);
+    summary("rows without leaking", &|convergence| {
+        convergence.unleaked_rows
+    });
+    summary("rows the backends can build", &|convergence| {
+        convergence.buildable_rows
+    });
     summary("whole matrix", &|convergence| convergence.matrix);
     Ok(ExitCode::SUCCESS)
 }
@@ -413,8 +446,17 @@ fn run_test(cli: &Cli, test: &TestArgs) -> Result<ExitCode, LabError> {
         let (reference_lab, reference_matrix) = up_and_report(&options, &reference)?;
         let theirs = reference_lab.session.state.timings.clone();
         reference_lab.down()?;
-        let buildable = reference_matrix.rows.iter().filter(|row| row.buildable).count();
-        let ms = |value: Option<u64>| value.map_or_else(|| "not reached".to_string(), |ms| format!("{:.2} s", ms as f64 / 1000.0));
+        let buildable = reference_matrix
+            .rows
+            .iter()
+            .filter(|row| row.buildable)
+            .count();
+        let ms = |value: Option<u64>| {
+            value.map_or_else(
+                || "not reached".to_string(),
+                |ms| format!("{:.2} s", ms as f64 / 1000.0),
+            )
+        };
         let unleaked = matrix.rows.iter().filter(|row| !row.needs_leaking).count();
         println!("\n==== Time from the first daemon start to the matrix passing");
         println!(

@@ -9,7 +9,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 use hna_routed::control::{self, Request};
 
 #[derive(Debug, Parser)]
-#[command(name = "hna-routectl", version, about = "Inspect and control hna-routed")]
+#[command(
+    name = "hna-routectl",
+    version,
+    about = "Inspect and control hna-routed"
+)]
 struct Cli {
     /// Control socket of the daemon.
     #[arg(long, global = true, default_value = control::DEFAULT_SOCKET)]
@@ -35,9 +39,7 @@ enum Command {
     /// Re-read the configuration file and apply only what changed.
     Reload,
     /// Print a shell completion script.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,8 +143,12 @@ impl Command {
                         }
                     }
                     Show::Bgp(ShowBgp::Ipv4 { .. }) => words.extend(["bgp", "ipv4", "unicast"]),
-                    Show::Ip(ShowIp::Ospf(ShowOspf::Neighbor)) => words.extend(["ip", "ospf", "neighbor"]),
-                    Show::Ip(ShowIp::Ospf(ShowOspf::Database)) => words.extend(["ip", "ospf", "database"]),
+                    Show::Ip(ShowIp::Ospf(ShowOspf::Neighbor)) => {
+                        words.extend(["ip", "ospf", "neighbor"])
+                    }
+                    Show::Ip(ShowIp::Ospf(ShowOspf::Database)) => {
+                        words.extend(["ip", "ospf", "database"])
+                    }
                     Show::Ip(ShowIp::Route { vrf }) => {
                         words.extend(["ip", "route"]);
                         if let Some(vrf) = vrf {
@@ -171,11 +177,19 @@ impl Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(shell, &mut Cli::command(), "hna-routectl", &mut std::io::stdout());
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "hna-routectl",
+            &mut std::io::stdout(),
+        );
         return ExitCode::SUCCESS;
     }
 
-    let request = Request { command: cli.command.words(), json: cli.json };
+    let request = Request {
+        command: cli.command.words(),
+        json: cli.json,
+    };
     match control::request(&cli.socket, &request, Duration::from_secs(cli.timeout)) {
         Ok(response) if response.ok => {
             let mut stdout = std::io::stdout();

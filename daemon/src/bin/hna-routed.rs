@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use hna_routed::config::{self, Summary};
 
 #[derive(Debug, Parser)]
-#[command(name = "hna-routed", version, about = "The hna-routing daemon: BGP/EVPN, OSPFv2 and BFD for an HNA node")]
+#[command(
+    name = "hna-routed",
+    version,
+    about = "The hna-routing daemon: BGP/EVPN, OSPFv2 and BFD for an HNA node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,7 +71,10 @@ fn check_config(file: &std::path::Path, json: bool) -> ExitCode {
         Ok(config) => {
             let summary = Summary::of(&config);
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary).expect("summary serialises")
+                );
             } else {
                 println!("{}: valid", file.display());
                 print!("{summary}");
@@ -76,7 +83,11 @@ fn check_config(file: &std::path::Path, json: bool) -> ExitCode {
         }
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} errors, configuration rejected", file.display(), errors.errors.len());
+            eprintln!(
+                "{}: {} errors, configuration rejected",
+                file.display(),
+                errors.errors.len()
+            );
             ExitCode::from(EXIT_INVALID_CONFIG)
         }
     }
@@ -91,7 +102,10 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: configuration rejected, not starting", args.config.display());
+            eprintln!(
+                "{}: configuration rejected, not starting",
+                args.config.display()
+            );
             return ExitCode::from(EXIT_INVALID_CONFIG);
         }
     };
@@ -101,7 +115,11 @@ fn run(args: RunArgs) -> ExitCode {
         metrics_listen: args.metrics_listen,
         netns_prefix: args.netns_prefix,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("hna-routed: cannot start the runtime: {error}");

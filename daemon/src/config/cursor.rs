@@ -16,10 +16,20 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub fn new(words: &'a [Word], line: usize, line_length: usize) -> Self {
         let end = match words.last() {
-            Some(word) => Position { line, column: word.position.column + word.text.chars().count() + 1 },
-            None => Position { line, column: line_length + 1 },
+            Some(word) => Position {
+                line,
+                column: word.position.column + word.text.chars().count() + 1,
+            },
+            None => Position {
+                line,
+                column: line_length + 1,
+            },
         };
-        Cursor { words, index: 0, end }
+        Cursor {
+            words,
+            index: 0,
+            end,
+        }
     }
 
     pub fn is_done(&self) -> bool {
@@ -43,7 +53,11 @@ impl<'a> Cursor<'a> {
                 self.index += 1;
                 Ok(word)
             }
-            None => Err(ConfigError::new(self.end, "incomplete statement", expected.to_string())),
+            None => Err(ConfigError::new(
+                self.end,
+                "incomplete statement",
+                expected.to_string(),
+            )),
         }
     }
 
@@ -55,7 +69,13 @@ impl<'a> Cursor<'a> {
             .iter()
             .copied()
             .find(|choice| *choice == word.text)
-            .ok_or_else(|| ConfigError::new(word.position, format!("unknown word `{}`", word.text), expected))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    word.position,
+                    format!("unknown word `{}`", word.text),
+                    expected,
+                )
+            })
     }
 
     /// Takes the next word if it equals `keyword`.
@@ -71,9 +91,13 @@ impl<'a> Cursor<'a> {
     /// Takes the next word and parses it as `T`; `what` names the value and `form` its syntax.
     pub fn value<T: FromStr>(&mut self, what: &str, form: &str) -> Result<T, ConfigError> {
         let word = self.word(&format!("{what} ({form})"))?;
-        word.text
-            .parse()
-            .map_err(|_| ConfigError::new(word.position, format!("invalid {what} `{}`", word.text), form.to_string()))
+        word.text.parse().map_err(|_| {
+            ConfigError::new(
+                word.position,
+                format!("invalid {what} `{}`", word.text),
+                form.to_string(),
+            )
+        })
     }
 
     /// Takes an integer in `min..=max`.
@@ -85,7 +109,11 @@ impl<'a> Cursor<'a> {
         let form = format!("an integer from {min} to {max}");
         let value: T = self.value(what, &form)?;
         if value < min || value > max {
-            return Err(ConfigError::new(position, format!("{what} {value} is out of range"), form));
+            return Err(ConfigError::new(
+                position,
+                format!("{what} {value} is out of range"),
+                form,
+            ));
         }
         Ok(value)
     }

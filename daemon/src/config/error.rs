@@ -19,8 +19,16 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn new(position: Position, problem: impl Into<String>, expected: impl Into<String>) -> Self {
-        ConfigError { position, problem: problem.into(), expected: expected.into() }
+    pub fn new(
+        position: Position,
+        problem: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            position,
+            problem: problem.into(),
+            expected: expected.into(),
+        }
     }
 }
 

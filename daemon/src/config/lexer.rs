@@ -43,7 +43,12 @@ pub fn split_statements(text: &str) -> (Vec<Statement>, Vec<ConfigError>) {
                 if rooted {
                     words.remove(0);
                 }
-                statements.push(Statement { line: line_number, rooted, words, text: trimmed.to_string() });
+                statements.push(Statement {
+                    line: line_number,
+                    rooted,
+                    words,
+                    text: trimmed.to_string(),
+                });
             }
             Err(error) => errors.push(error),
         }
@@ -60,7 +65,10 @@ fn split_words(line: &str, line_number: usize) -> Result<Vec<Word>, ConfigError>
             chars.next();
             continue;
         }
-        let position = Position { line: line_number, column: start + 1 };
+        let position = Position {
+            line: line_number,
+            column: start + 1,
+        };
         let mut text = String::new();
         if first == '"' {
             chars.next();
@@ -80,7 +88,11 @@ fn split_words(line: &str, line_number: usize) -> Result<Vec<Word>, ConfigError>
                 }
             }
             if !closed {
-                return Err(ConfigError::new(position, "unterminated quoted string", "a closing `\"`"));
+                return Err(ConfigError::new(
+                    position,
+                    "unterminated quoted string",
+                    "a closing `\"`",
+                ));
             }
         } else {
             while let Some(&(_, c)) = chars.peek() {

@@ -39,14 +39,21 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         return Ok(config);
     }
     errors.sort_by_key(|error| error.position);
-    Err(ConfigErrors { file: file.to_path_buf(), errors })
+    Err(ConfigErrors {
+        file: file.to_path_buf(),
+        errors,
+    })
 }
 
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigErrors {
         file: path.to_path_buf(),
-        errors: vec![ConfigError::new(Position::default(), format!("cannot read the file: {error}"), "a readable text file")],
+        errors: vec![ConfigError::new(
+            Position::default(),
+            format!("cannot read the file: {error}"),
+            "a readable text file",
+        )],
     })?;
     parse(&text, path)
 }

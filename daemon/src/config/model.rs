@@ -152,7 +152,11 @@ impl FromStr for MacAddress {
 impl fmt::Display for MacAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
     }
 }
 
@@ -174,12 +178,21 @@ impl FromStr for RdOrRt {
     fn from_str(text: &str) -> Result<Self, ()> {
         let (admin, number) = text.rsplit_once(':').ok_or(())?;
         if let Ok(address) = admin.parse::<Ipv4Addr>() {
-            return Ok(RdOrRt::Ipv4 { address, number: number.parse().map_err(|_| ())? });
+            return Ok(RdOrRt::Ipv4 {
+                address,
+                number: number.parse().map_err(|_| ())?,
+            });
         }
         let asn: u32 = admin.parse().map_err(|_| ())?;
         match u16::try_from(asn) {
-            Ok(asn) => Ok(RdOrRt::As2 { asn, number: number.parse().map_err(|_| ())? }),
-            Err(_) => Ok(RdOrRt::As4 { asn, number: number.parse().map_err(|_| ())? }),
+            Ok(asn) => Ok(RdOrRt::As2 {
+                asn,
+                number: number.parse().map_err(|_| ())?,
+            }),
+            Err(_) => Ok(RdOrRt::As4 {
+                asn,
+                number: number.parse().map_err(|_| ())?,
+            }),
         }
     }
 }
@@ -464,7 +477,10 @@ pub enum RouteMapSet {
     LocalPreference(u32),
     Med(u32),
     /// Replace the standard communities, or add to them with `additive`.
-    Community { values: Vec<u32>, additive: bool },
+    Community {
+        values: Vec<u32>,
+        additive: bool,
+    },
     /// Add a route target.
     ExtendedCommunityRouteTarget(RdOrRt),
     IpNextHop(Ipv4Addr),

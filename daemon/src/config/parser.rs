@@ -71,12 +71,20 @@ const FORM_MAC: &str = "a MAC address such as 00:00:00:00:01:01";
 
 impl<'c> Parser<'c> {
     pub fn new(config: &'c mut Config) -> Self {
-        Parser { config, references: Vec::new(), origins: Origins::default() }
+        Parser {
+            config,
+            references: Vec::new(),
+            origins: Origins::default(),
+        }
     }
 
     /// Applies one statement to the configuration.
     pub fn apply(&mut self, statement: &Statement) -> Result<(), ConfigError> {
-        let mut cursor = Cursor::new(&statement.words, statement.line, statement.text.chars().count());
+        let mut cursor = Cursor::new(
+            &statement.words,
+            statement.line,
+            statement.text.chars().count(),
+        );
         if !statement.rooted {
             return self.shell_command(&mut cursor, statement);
         }
@@ -87,15 +95,29 @@ impl<'c> Parser<'c> {
         }
     }
 
-    fn out_of_scope(&mut self, kind: OutOfScopeKind, statement: &Statement) -> Result<(), ConfigError> {
-        self.config.out_of_scope.push(OutOfScopeLine { kind, line: statement.line, text: statement.text.clone() });
+    fn out_of_scope(
+        &mut self,
+        kind: OutOfScopeKind,
+        statement: &Statement,
+    ) -> Result<(), ConfigError> {
+        self.config.out_of_scope.push(OutOfScopeLine {
+            kind,
+            line: statement.line,
+            text: statement.text.clone(),
+        });
         Ok(())
     }
 
-    fn shell_command(&mut self, cursor: &mut Cursor, statement: &Statement) -> Result<(), ConfigError> {
+    fn shell_command(
+        &mut self,
+        cursor: &mut Cursor,
+        statement: &Statement,
+    ) -> Result<(), ConfigError> {
         let position = cursor.position();
         match cursor.word("a statement starting with `/`")?.text.as_str() {
-            "load" | "commit" | "validate" => self.out_of_scope(OutOfScopeKind::ShellCommand, statement),
+            "load" | "commit" | "validate" => {
+                self.out_of_scope(OutOfScopeKind::ShellCommand, statement)
+            }
             other => Err(ConfigError::new(
                 position,
                 format!("unknown command `{other}`"),
@@ -106,7 +128,11 @@ impl<'c> Parser<'c> {
 
     fn system(&mut self, cursor: &mut Cursor, statement: &Statement) -> Result<(), ConfigError> {
         let Some(word) = cursor.peek() else {
-            return Err(ConfigError::new(cursor.position(), "incomplete statement", "a system setting"));
+            return Err(ConfigError::new(
+                cursor.position(),
+                "incomplete statement",
+                "a system setting",
+            ));
         };
         match word.text.as_str() {
             "hostname" => {
@@ -143,9 +169,21 @@ impl<'c> Parser<'c> {
 
     // ---- interfaces ----
 
-    fn interface(&mut self, cursor: &mut Cursor, l3vrf: Option<&str>, statement: &Statement) -> Result<(), ConfigError> {
+    fn interface(
+        &mut self,
+        cursor: &mut Cursor,
+        l3vrf: Option<&str>,
+        statement: &Statement,
+    ) -> Result<(), ConfigError> {
         let kinds: &[&'static str] = match l3vrf {
-            None => &["physical", "loopback", "fpvhost", "infrastructure", "vxlan", "bridge"],
+            None => &[
+                "physical",
+                "loopback",
+                "fpvhost",
+                "infrastructure",
+                "vxlan",
+                "bridge",
+            ],
             Some(_) => &["bridge"],
         };
         let kind = match cursor.keyword(kinds)? {
@@ -189,12 +227,20 @@ impl<'c> Parser<'c> {
     ) -> Result<(), ConfigError> {
         match self.config.interfaces.get(name) {
             Some(existing) if existing.kind != kind || existing.l3vrf.as_deref() != l3vrf => {
-                let first = self.origins.interfaces.get(name).copied().unwrap_or_default();
+                let first = self
+                    .origins
+                    .interfaces
+                    .get(name)
+                    .copied()
+                    .unwrap_or_default();
                 Err(ConfigError::new(
                     position,
                     format!(
                         "interface `{name}` is already defined as {} {} at line {}",
-                        existing.l3vrf.as_deref().map_or("vrf main".to_string(), |v| format!("l3vrf {v}")),
+                        existing
+                            .l3vrf
+                            .as_deref()
+                            .map_or("vrf main".to_string(), |v| format!("l3vrf {v}")),
                         existing.kind.keyword(),
                         first.line
                     ),
@@ -212,7 +258,12 @@ impl<'c> Parser<'c> {
         }
     }
 
-    fn interface_leaf(&mut self, cursor: &mut Cursor, name: &str, kind: InterfaceKind) -> Result<(), ConfigError> {
+    fn interface_leaf(
+        &mut self,
+        cursor: &mut Cursor,
+        name: &str,
+        kind: InterfaceKind,
+    ) -> Result<(), ConfigError> {
         let mut leaves = vec!["description", "mtu", "ipv4", "ethernet"];
         match kind {
             InterfaceKind::Vxlan => leaves.extend(["vni", "local", "link-interface", "learning"]),
@@ -222,13 +273,18 @@ impl<'c> Parser<'c> {
         let leaf = cursor.keyword(&leaves)?;
         let mut member_reference = None;
         {
-            let interface = self.config.interfaces.get_mut(name).expect("interface defined before its leaves");
+            let interface = self
+                .config
+                .interfaces
+                .get_mut(name)
+                .expect("interface defined before its leaves");
             match leaf {
                 "description" => interface.description = Some(cursor.name("a description")?),
                 "mtu" => interface.mtu = Some(cursor.number("MTU", 68u32, 65535)?),
                 "ipv4" => {
                     cursor.keyword(&["address"])?;
-                    let address: Ipv4Net = cursor.value("IPv4 interface address", FORM_IPV4_INTERFACE)?;
+                    let address: Ipv4Net =
+                        cursor.value("IPv4 interface address", FORM_IPV4_INTERFACE)?;
                     if !interface.ipv4_addresses.contains(&address) {
                         interface.ipv4_addresses.push(address);
                     }
@@ -238,7 +294,9 @@ impl<'c> Parser<'c> {
                     interface.mac_address = Some(cursor.value("MAC address", FORM_MAC)?);
                 }
                 "vni" => vxlan(interface).vni = Some(cursor.number("VNI", 1u32, 0xFF_FFFF)?),
-                "local" => vxlan(interface).local = Some(cursor.value("local VTEP address", FORM_IPV4)?),
+                "local" => {
+                    vxlan(interface).local = Some(cursor.value("local VTEP address", FORM_IPV4)?)
+                }
                 "learning" => vxlan(interface).learning = Some(cursor.boolean("learning")?),
                 "link-interface" if kind == InterfaceKind::Vxlan => {
                     let position = cursor.position();
@@ -249,11 +307,22 @@ impl<'c> Parser<'c> {
                 "link-interface" => {
                     let position = cursor.position();
                     let member = cursor.name("an interface name")?;
-                    let learning = if cursor.accept("learning") { Some(cursor.boolean("learning")?) } else { None };
+                    let learning = if cursor.accept("learning") {
+                        Some(cursor.boolean("learning")?)
+                    } else {
+                        None
+                    };
                     let bridge = interface.bridge.get_or_insert_with(Bridge::default);
-                    match bridge.members.iter_mut().find(|existing| existing.name == member) {
+                    match bridge
+                        .members
+                        .iter_mut()
+                        .find(|existing| existing.name == member)
+                    {
                         Some(existing) => existing.learning = learning.or(existing.learning),
-                        None => bridge.members.push(BridgeMember { name: member.clone(), learning }),
+                        None => bridge.members.push(BridgeMember {
+                            name: member.clone(),
+                            learning,
+                        }),
                     }
                     member_reference = Some((member, position));
                 }
@@ -285,9 +354,17 @@ impl<'c> Parser<'c> {
         }
         if let Some((member, position)) = member_reference {
             if member == name {
-                return Err(ConfigError::new(position, format!("`{name}` cannot be its own link-interface"), "another interface"));
+                return Err(ConfigError::new(
+                    position,
+                    format!("`{name}` cannot be its own link-interface"),
+                    "another interface",
+                ));
             }
-            self.references.push(Reference { kind: ReferenceKind::Interface, name: member, position });
+            self.references.push(Reference {
+                kind: ReferenceKind::Interface,
+                name: member,
+                position,
+            });
         }
         Ok(())
     }
@@ -298,7 +375,11 @@ impl<'c> Parser<'c> {
         let position = cursor.position();
         let name = cursor.name("an l3vrf name")?;
         if name == "main" || name.len() > 15 {
-            return Err(ConfigError::new(position, format!("invalid l3vrf name `{name}`"), "a name of 1 to 15 characters other than `main`"));
+            return Err(ConfigError::new(
+                position,
+                format!("invalid l3vrf name `{name}`"),
+                "a name of 1 to 15 characters other than `main`",
+            ));
         }
         if !self.config.l3vrfs.contains_key(&name) {
             self.config.l3vrfs.insert(name.clone(), L3Vrf::default());
@@ -309,12 +390,19 @@ impl<'c> Parser<'c> {
         }
         match cursor.keyword(&["description", "table-id", "routing", "interface"])? {
             "description" => {
-                self.config.l3vrfs.get_mut(&name).expect("inserted above").description = Some(cursor.name("a description")?);
+                self.config
+                    .l3vrfs
+                    .get_mut(&name)
+                    .expect("inserted above")
+                    .description = Some(cursor.name("a description")?);
                 cursor.finish()
             }
             "table-id" => {
-                self.config.l3vrfs.get_mut(&name).expect("inserted above").table_id =
-                    Some(cursor.number("table id", 1u32, 0xFFFF_FFFE)?);
+                self.config
+                    .l3vrfs
+                    .get_mut(&name)
+                    .expect("inserted above")
+                    .table_id = Some(cursor.number("table id", 1u32, 0xFFFF_FFFE)?);
                 cursor.finish()
             }
             "interface" => self.interface(cursor, Some(&name), statement),
@@ -327,7 +415,11 @@ impl<'c> Parser<'c> {
 
     fn l3vrf_bgp(&mut self, cursor: &mut Cursor, name: &str) -> Result<(), ConfigError> {
         let mut references = Vec::new();
-        let vrf = self.config.l3vrfs.get_mut(name).expect("l3vrf defined before its settings");
+        let vrf = self
+            .config
+            .l3vrfs
+            .get_mut(name)
+            .expect("l3vrf defined before its settings");
         match cursor.keyword(&["l3vni", "address-family"])? {
             "l3vni" => vrf.l3vni = Some(cursor.number("L3VNI", 1u32, 0xFF_FFFF)?),
             _ => match cursor.keyword(&["ipv4-unicast", "l2vpn-evpn"])? {
@@ -338,9 +430,18 @@ impl<'c> Parser<'c> {
                             let direction = cursor.keyword(&["export", "import"])?;
                             let what = cursor.keyword(&["route-target", "route-distinguisher"])?;
                             match (direction, what) {
-                                ("export", "route-target") => push_unique(&mut unicast.export_route_targets, cursor.value("route target", FORM_RD)?),
-                                ("import", "route-target") => push_unique(&mut unicast.import_route_targets, cursor.value("route target", FORM_RD)?),
-                                ("export", _) => unicast.export_route_distinguisher = Some(cursor.value("route distinguisher", FORM_RD)?),
+                                ("export", "route-target") => push_unique(
+                                    &mut unicast.export_route_targets,
+                                    cursor.value("route target", FORM_RD)?,
+                                ),
+                                ("import", "route-target") => push_unique(
+                                    &mut unicast.import_route_targets,
+                                    cursor.value("route target", FORM_RD)?,
+                                ),
+                                ("export", _) => {
+                                    unicast.export_route_distinguisher =
+                                        Some(cursor.value("route distinguisher", FORM_RD)?)
+                                }
                                 _ => {
                                     return Err(ConfigError::new(
                                         cursor.position(),
@@ -362,13 +463,25 @@ impl<'c> Parser<'c> {
                                 let target = cursor.name("a name")?;
                                 if leaf == "l3vrf" {
                                     if target == name {
-                                        return Err(ConfigError::new(position, "an l3vrf cannot import from itself", "another l3vrf"));
+                                        return Err(ConfigError::new(
+                                            position,
+                                            "an l3vrf cannot import from itself",
+                                            "another l3vrf",
+                                        ));
                                     }
                                     push_unique(&mut unicast.import_l3vrfs, target.clone());
-                                    references.push(Reference { kind: ReferenceKind::L3vrf, name: target, position });
+                                    references.push(Reference {
+                                        kind: ReferenceKind::L3vrf,
+                                        name: target,
+                                        position,
+                                    });
                                 } else {
                                     unicast.import_route_map = Some(target.clone());
-                                    references.push(Reference { kind: ReferenceKind::RouteMap, name: target, position });
+                                    references.push(Reference {
+                                        kind: ReferenceKind::RouteMap,
+                                        name: target,
+                                        position,
+                                    });
                                 }
                             }
                         }
@@ -376,7 +489,12 @@ impl<'c> Parser<'c> {
                 }
                 _ => {
                     let evpn = &mut vrf.evpn;
-                    match cursor.keyword(&["advertisement", "auto-route-target", "export", "import"])? {
+                    match cursor.keyword(&[
+                        "advertisement",
+                        "auto-route-target",
+                        "export",
+                        "import",
+                    ])? {
                         "advertisement" => {
                             cursor.keyword(&["ipv4-unicast"])?;
                             evpn.advertise_ipv4_unicast = true;
@@ -384,21 +502,36 @@ impl<'c> Parser<'c> {
                                 let position = cursor.position();
                                 let map = cursor.name("a route-map name")?;
                                 evpn.advertise_route_map = Some(map.clone());
-                                references.push(Reference { kind: ReferenceKind::RouteMap, name: map, position });
+                                references.push(Reference {
+                                    kind: ReferenceKind::RouteMap,
+                                    name: map,
+                                    position,
+                                });
                             }
                         }
                         "auto-route-target" => {
                             cursor.keyword(&["rfc8365"])?;
                             evpn.auto_route_target = Some(AutoRouteTarget::Rfc8365);
                         }
-                        "export" => match cursor.keyword(&["route-distinguisher", "route-target"])? {
-                            "route-distinguisher" => evpn.export_route_distinguisher = Some(cursor.value("route distinguisher", FORM_RD)?),
-                            _ => push_unique(&mut evpn.export_route_targets, cursor.value("route target", FORM_RD)?),
-                        },
+                        "export" => {
+                            match cursor.keyword(&["route-distinguisher", "route-target"])? {
+                                "route-distinguisher" => {
+                                    evpn.export_route_distinguisher =
+                                        Some(cursor.value("route distinguisher", FORM_RD)?)
+                                }
+                                _ => push_unique(
+                                    &mut evpn.export_route_targets,
+                                    cursor.value("route target", FORM_RD)?,
+                                ),
+                            }
+                        }
                         _ => {
                             evpn.import = true;
                             if cursor.accept("route-target") {
-                                push_unique(&mut evpn.import_route_targets, cursor.value("route target", FORM_RD)?);
+                                push_unique(
+                                    &mut evpn.import_route_targets,
+                                    cursor.value("route target", FORM_RD)?,
+                                );
                             }
                         }
                     }
@@ -441,7 +574,9 @@ impl<'c> Parser<'c> {
         match leaf {
             "as" => bgp.asn = Some(cursor.number("AS number", 1u32, u32::MAX)?),
             "router-id" => bgp.router_id = Some(cursor.value("router id", FORM_IPV4)?),
-            "ebgp-requires-policy" => bgp.ebgp_requires_policy = Some(cursor.boolean("ebgp-requires-policy")?),
+            "ebgp-requires-policy" => {
+                bgp.ebgp_requires_policy = Some(cursor.boolean("ebgp-requires-policy")?)
+            }
             "cluster-id" => bgp.cluster_id = Some(cursor.value("cluster id", FORM_IPV4)?),
             "address-family" => {
                 cursor.keyword(&["l2vpn-evpn"])?;
@@ -453,21 +588,40 @@ impl<'c> Parser<'c> {
                 let position = cursor.position();
                 let prefix: IpNet = cursor.value("listen range", FORM_IPV4_PREFIX)?;
                 if prefix.trunc() != prefix {
-                    return Err(ConfigError::new(position, format!("listen range {prefix} has host bits set"), format!("{}", prefix.trunc())));
+                    return Err(ConfigError::new(
+                        position,
+                        format!("listen range {prefix} has host bits set"),
+                        format!("{}", prefix.trunc()),
+                    ));
                 }
                 cursor.keyword(&["neighbor-group"])?;
                 let group_position = cursor.position();
                 let group = cursor.name("a neighbor-group name")?;
-                match bgp.listen_ranges.iter_mut().find(|range| range.prefix == prefix) {
+                match bgp
+                    .listen_ranges
+                    .iter_mut()
+                    .find(|range| range.prefix == prefix)
+                {
                     Some(range) => range.group = group.clone(),
-                    None => bgp.listen_ranges.push(ListenRange { prefix, group: group.clone() }),
+                    None => bgp.listen_ranges.push(ListenRange {
+                        prefix,
+                        group: group.clone(),
+                    }),
                 }
-                self.references.push(Reference { kind: ReferenceKind::NeighborGroup, name: group, position: group_position });
+                self.references.push(Reference {
+                    kind: ReferenceKind::NeighborGroup,
+                    name: group,
+                    position: group_position,
+                });
             }
             "neighbor" => {
                 let position = cursor.position();
-                let address: IpAddr = cursor.value("neighbor address", "an IPv4 or IPv6 address")?;
-                self.origins.neighbors.entry(address.to_string()).or_insert(position);
+                let address: IpAddr =
+                    cursor.value("neighbor address", "an IPv4 or IPv6 address")?;
+                self.origins
+                    .neighbors
+                    .entry(address.to_string())
+                    .or_insert(position);
                 let bgp = self.config.bgp.as_mut().expect("created above");
                 bgp.neighbors.entry(address).or_default();
                 return self.neighbor_settings(cursor, NeighborKey::Address(address));
@@ -483,8 +637,14 @@ impl<'c> Parser<'c> {
                     match cursor.keyword(&["enabled", "restart-time", "stale-routes-time"])? {
                         "enabled" => restart.enabled = Some(cursor.boolean("enabled")?),
                         // RFC 4724 section 3: the Restart Time field has 12 bits.
-                        "restart-time" => restart.restart_time = Some(cursor.number("restart time (s)", 1u16, 4095)?),
-                        _ => restart.stale_routes_time = Some(cursor.number("stale routes time (s)", 1u16, 65535)?),
+                        "restart-time" => {
+                            restart.restart_time =
+                                Some(cursor.number("restart time (s)", 1u16, 4095)?)
+                        }
+                        _ => {
+                            restart.stale_routes_time =
+                                Some(cursor.number("stale routes time (s)", 1u16, 65535)?)
+                        }
                     }
                 }
             }
@@ -492,10 +652,18 @@ impl<'c> Parser<'c> {
         cursor.finish()
     }
 
-    fn neighbor_settings(&mut self, cursor: &mut Cursor, key: NeighborKey) -> Result<(), ConfigError> {
+    fn neighbor_settings(
+        &mut self,
+        cursor: &mut Cursor,
+        key: NeighborKey,
+    ) -> Result<(), ConfigError> {
         let mut references = Vec::new();
         let is_group = matches!(key, NeighborKey::Group(_));
-        let bgp = self.config.bgp.as_mut().expect("bgp exists before its neighbors");
+        let bgp = self
+            .config
+            .bgp
+            .as_mut()
+            .expect("bgp exists before its neighbors");
         let settings = match &key {
             NeighborKey::Address(address) => bgp.neighbors.get_mut(address),
             NeighborKey::Group(name) => bgp.neighbor_groups.get_mut(name),
@@ -519,26 +687,39 @@ impl<'c> Parser<'c> {
         }
         while !cursor.is_done() {
             match cursor.keyword(&leaves)? {
-                "remote-as" => settings.remote_as = Some(cursor.number("AS number", 1u32, u32::MAX)?),
-                "neighbor-description" => settings.description = Some(cursor.name("a description")?),
+                "remote-as" => {
+                    settings.remote_as = Some(cursor.number("AS number", 1u32, u32::MAX)?)
+                }
+                "neighbor-description" => {
+                    settings.description = Some(cursor.name("a description")?)
+                }
                 "update-source" => {
                     let position = cursor.position();
                     let name = cursor.name("an interface name")?;
                     settings.update_source = Some(name.clone());
-                    references.push(Reference { kind: ReferenceKind::Interface, name, position });
+                    references.push(Reference {
+                        kind: ReferenceKind::Interface,
+                        name,
+                        position,
+                    });
                 }
                 "neighbor-group" => {
                     let position = cursor.position();
                     let name = cursor.name("a neighbor-group name")?;
                     settings.group = Some(name.clone());
-                    references.push(Reference { kind: ReferenceKind::NeighborGroup, name, position });
+                    references.push(Reference {
+                        kind: ReferenceKind::NeighborGroup,
+                        name,
+                        position,
+                    });
                 }
                 "address-family" => {
-                    let family = match cursor.keyword(&["ipv4-unicast", "ipv6-unicast", "l2vpn-evpn"])? {
-                        "ipv4-unicast" => AddressFamily::Ipv4Unicast,
-                        "ipv6-unicast" => AddressFamily::Ipv6Unicast,
-                        _ => AddressFamily::L2vpnEvpn,
-                    };
+                    let family =
+                        match cursor.keyword(&["ipv4-unicast", "ipv6-unicast", "l2vpn-evpn"])? {
+                            "ipv4-unicast" => AddressFamily::Ipv4Unicast,
+                            "ipv6-unicast" => AddressFamily::Ipv6Unicast,
+                            _ => AddressFamily::L2vpnEvpn,
+                        };
                     let af = settings.address_families.entry(family).or_default();
                     while !cursor.is_done() {
                         let leaf = cursor.keyword(&[
@@ -551,21 +732,32 @@ impl<'c> Parser<'c> {
                         ])?;
                         match leaf {
                             "enabled" => af.enabled = Some(cursor.boolean("enabled")?),
-                            "route-reflector-client" => af.route_reflector_client = Some(cursor.boolean("route-reflector-client")?),
+                            "route-reflector-client" => {
+                                af.route_reflector_client =
+                                    Some(cursor.boolean("route-reflector-client")?)
+                            }
                             "route-map" => {
                                 let direction = cursor.keyword(&["in", "out"])?;
                                 let position = cursor.position();
                                 let map = cursor.name("a route-map name")?;
-                                references.push(Reference { kind: ReferenceKind::RouteMap, name: map.clone(), position });
+                                references.push(Reference {
+                                    kind: ReferenceKind::RouteMap,
+                                    name: map.clone(),
+                                    position,
+                                });
                                 if direction == "in" {
                                     af.route_map_in = Some(map);
                                 } else {
                                     af.route_map_out = Some(map);
                                 }
                             }
-                            "maximum-prefix" => af.maximum_prefix = Some(cursor.number("maximum prefix count", 1u32, u32::MAX)?),
+                            "maximum-prefix" => {
+                                af.maximum_prefix =
+                                    Some(cursor.number("maximum prefix count", 1u32, u32::MAX)?)
+                            }
                             "soft-reconfiguration-inbound" => {
-                                af.soft_reconfiguration_inbound = Some(cursor.boolean("soft-reconfiguration-inbound")?)
+                                af.soft_reconfiguration_inbound =
+                                    Some(cursor.boolean("soft-reconfiguration-inbound")?)
                             }
                             _ => af.next_hop_self = Some(cursor.boolean("next-hop-self")?),
                         }
@@ -573,14 +765,22 @@ impl<'c> Parser<'c> {
                 }
                 "track" => {
                     cursor.keyword(&["bfd"])?;
-                    settings.track_bfd = Some(if cursor.is_done() { true } else { cursor.boolean("track bfd")? });
+                    settings.track_bfd = Some(if cursor.is_done() {
+                        true
+                    } else {
+                        cursor.boolean("track bfd")?
+                    });
                 }
                 "password" => {
                     let position = cursor.position();
                     let password = cursor.name("a password")?;
                     // RFC 2385 keys travel in a TCP option; Linux limits them to 80 bytes.
                     if password.is_empty() || password.len() > 80 {
-                        return Err(ConfigError::new(position, "invalid TCP-MD5 password length", "1 to 80 characters"));
+                        return Err(ConfigError::new(
+                            position,
+                            "invalid TCP-MD5 password length",
+                            "1 to 80 characters",
+                        ));
                     }
                     settings.password = Some(password);
                 }
@@ -590,17 +790,34 @@ impl<'c> Parser<'c> {
                 }
                 "timers" => {
                     while !cursor.is_done() {
-                        match cursor.keyword(&["keepalive-interval", "hold-time", "connect-retry-interval"])? {
-                            "keepalive-interval" => settings.keepalive_interval = Some(cursor.number("keepalive interval (s)", 1u16, 21845)?),
+                        match cursor.keyword(&[
+                            "keepalive-interval",
+                            "hold-time",
+                            "connect-retry-interval",
+                        ])? {
+                            "keepalive-interval" => {
+                                settings.keepalive_interval =
+                                    Some(cursor.number("keepalive interval (s)", 1u16, 21845)?)
+                            }
                             "hold-time" => {
                                 let position = cursor.position();
                                 let hold = cursor.number("hold time (s)", 0u16, 65535)?;
                                 if hold == 1 || hold == 2 {
-                                    return Err(ConfigError::new(position, format!("hold time {hold} is invalid"), "0 or 3 to 65535 seconds (RFC 4271 section 4.2)"));
+                                    return Err(ConfigError::new(
+                                        position,
+                                        format!("hold time {hold} is invalid"),
+                                        "0 or 3 to 65535 seconds (RFC 4271 section 4.2)",
+                                    ));
                                 }
                                 settings.hold_time = Some(hold);
                             }
-                            _ => settings.connect_retry_interval = Some(cursor.number("connect retry interval (s)", 1u16, 65535)?),
+                            _ => {
+                                settings.connect_retry_interval = Some(cursor.number(
+                                    "connect retry interval (s)",
+                                    1u16,
+                                    65535,
+                                )?)
+                            }
                         }
                     }
                 }
@@ -624,21 +841,39 @@ impl<'c> Parser<'c> {
                 let position = cursor.position();
                 let prefix: Ipv4Net = cursor.value("network", FORM_IPV4_PREFIX)?;
                 if prefix.trunc() != prefix {
-                    return Err(ConfigError::new(position, format!("network {prefix} has host bits set"), format!("{}", prefix.trunc())));
+                    return Err(ConfigError::new(
+                        position,
+                        format!("network {prefix} has host bits set"),
+                        format!("{}", prefix.trunc()),
+                    ));
                 }
                 cursor.keyword(&["area"])?;
                 let area = area_id(cursor)?;
                 if area != Ipv4Addr::UNSPECIFIED {
-                    return Err(ConfigError::new(position, format!("area {area} is not supported"), "area 0 (this suite runs the backbone only)"));
+                    return Err(ConfigError::new(
+                        position,
+                        format!("area {area} is not supported"),
+                        "area 0 (this suite runs the backbone only)",
+                    ));
                 }
-                match ospf.networks.iter_mut().find(|network| network.prefix == prefix) {
+                match ospf
+                    .networks
+                    .iter_mut()
+                    .find(|network| network.prefix == prefix)
+                {
                     Some(network) => network.area = area,
                     None => ospf.networks.push(OspfNetwork { prefix, area }),
                 }
             }
             _ => {
                 while !cursor.is_done() {
-                    let leaf = cursor.keyword(&["spf-delay", "spf-hold", "spf-max-hold", "lsa-min-interval", "lsa-min-arrival"])?;
+                    let leaf = cursor.keyword(&[
+                        "spf-delay",
+                        "spf-hold",
+                        "spf-max-hold",
+                        "lsa-min-interval",
+                        "lsa-min-arrival",
+                    ])?;
                     let value = Some(cursor.number("milliseconds", 0u32, 600_000)?);
                     match leaf {
                         "spf-delay" => ospf.spf_delay_ms = value,
@@ -656,7 +891,11 @@ impl<'c> Parser<'c> {
     fn routing_interface(&mut self, cursor: &mut Cursor) -> Result<(), ConfigError> {
         let position = cursor.position();
         let name = cursor.name("an interface name")?;
-        self.references.push(Reference { kind: ReferenceKind::Interface, name: name.clone(), position });
+        self.references.push(Reference {
+            kind: ReferenceKind::Interface,
+            name: name.clone(),
+            position,
+        });
         let ospf = &mut self.config.routing_interfaces.entry(name).or_default().ospf;
         cursor.keyword(&["ip"])?;
         cursor.keyword(&["ospf"])?;
@@ -675,51 +914,74 @@ impl<'c> Parser<'c> {
             match leaf {
                 "track" => {
                     cursor.keyword(&["bfd"])?;
-                    ospf.track_bfd = Some(if cursor.peek().is_some_and(|w| w.text == "true" || w.text == "false") {
-                        cursor.boolean("track bfd")?
-                    } else {
-                        true
-                    });
+                    ospf.track_bfd = Some(
+                        if cursor
+                            .peek()
+                            .is_some_and(|w| w.text == "true" || w.text == "false")
+                        {
+                            cursor.boolean("track bfd")?
+                        } else {
+                            true
+                        },
+                    );
                 }
                 "network-type" => {
-                    ospf.network_type = Some(match cursor.keyword(&["broadcast", "point-to-point"])? {
-                        "broadcast" => OspfNetworkType::Broadcast,
-                        _ => OspfNetworkType::PointToPoint,
-                    })
+                    ospf.network_type =
+                        Some(match cursor.keyword(&["broadcast", "point-to-point"])? {
+                            "broadcast" => OspfNetworkType::Broadcast,
+                            _ => OspfNetworkType::PointToPoint,
+                        })
                 }
                 "cost" => ospf.cost = Some(cursor.number("cost", 1u16, 65535)?),
-                "hello-interval" => ospf.hello_interval = Some(cursor.number("hello interval (s)", 1u16, 65535)?),
-                "dead-interval" => ospf.dead_interval = Some(cursor.number("dead interval (s)", 1u32, 65535)?),
-                "retransmit-interval" => ospf.retransmit_interval = Some(cursor.number("retransmit interval (s)", 1u16, 65535)?),
+                "hello-interval" => {
+                    ospf.hello_interval = Some(cursor.number("hello interval (s)", 1u16, 65535)?)
+                }
+                "dead-interval" => {
+                    ospf.dead_interval = Some(cursor.number("dead interval (s)", 1u32, 65535)?)
+                }
+                "retransmit-interval" => {
+                    ospf.retransmit_interval =
+                        Some(cursor.number("retransmit interval (s)", 1u16, 65535)?)
+                }
                 "priority" => ospf.priority = Some(cursor.number("priority", 0u8, 255)?),
                 "passive" => ospf.passive = Some(cursor.boolean("passive")?),
                 _ => {
-                    ospf.authentication = Some(match cursor.keyword(&["simple", "message-digest", "hmac-sha-256"])? {
-                        "simple" => {
-                            let position = cursor.position();
-                            let password = cursor.name("a password")?;
-                            // RFC 2328 appendix D.3: the key fills the 8-byte authentication field.
-                            if password.is_empty() || password.len() > 8 {
-                                return Err(ConfigError::new(position, "invalid simple password length", "1 to 8 characters"));
+                    ospf.authentication = Some(
+                        match cursor.keyword(&["simple", "message-digest", "hmac-sha-256"])? {
+                            "simple" => {
+                                let position = cursor.position();
+                                let password = cursor.name("a password")?;
+                                // RFC 2328 appendix D.3: the key fills the 8-byte authentication field.
+                                if password.is_empty() || password.len() > 8 {
+                                    return Err(ConfigError::new(
+                                        position,
+                                        "invalid simple password length",
+                                        "1 to 8 characters",
+                                    ));
+                                }
+                                OspfAuthentication::Simple { password }
                             }
-                            OspfAuthentication::Simple { password }
-                        }
-                        kind => {
-                            cursor.keyword(&["key-id"])?;
-                            let key_id = cursor.number("key id", 0u8, 255)?;
-                            cursor.keyword(&["key"])?;
-                            let position = cursor.position();
-                            let key = cursor.name("a key")?;
-                            if key.is_empty() || (kind == "message-digest" && key.len() > 16) {
-                                return Err(ConfigError::new(position, "invalid key length", "1 to 16 characters for MD5, at least 1 for HMAC-SHA-256"));
+                            kind => {
+                                cursor.keyword(&["key-id"])?;
+                                let key_id = cursor.number("key id", 0u8, 255)?;
+                                cursor.keyword(&["key"])?;
+                                let position = cursor.position();
+                                let key = cursor.name("a key")?;
+                                if key.is_empty() || (kind == "message-digest" && key.len() > 16) {
+                                    return Err(ConfigError::new(
+                                        position,
+                                        "invalid key length",
+                                        "1 to 16 characters for MD5, at least 1 for HMAC-SHA-256",
+                                    ));
+                                }
+                                if kind == "message-digest" {
+                                    OspfAuthentication::Md5 { key_id, key }
+                                } else {
+                                    OspfAuthentication::HmacSha256 { key_id, key }
+                                }
                             }
-                            if kind == "message-digest" {
-                                OspfAuthentication::Md5 { key_id, key }
-                            } else {
-                                OspfAuthentication::HmacSha256 { key_id, key }
-                            }
-                        }
-                    })
+                        },
+                    )
                 }
             }
         }
@@ -729,10 +991,20 @@ impl<'c> Parser<'c> {
     fn bfd(&mut self, cursor: &mut Cursor) -> Result<(), ConfigError> {
         let bfd = &mut self.config.bfd;
         while !cursor.is_done() {
-            match cursor.keyword(&["desired-min-tx-interval", "required-min-rx-interval", "detection-multiplier"])? {
-                "desired-min-tx-interval" => bfd.desired_min_tx_ms = Some(cursor.number("interval (ms)", 10u32, 60_000)?),
-                "required-min-rx-interval" => bfd.required_min_rx_ms = Some(cursor.number("interval (ms)", 10u32, 60_000)?),
-                _ => bfd.detect_multiplier = Some(cursor.number("detection multiplier", 2u8, 255)?),
+            match cursor.keyword(&[
+                "desired-min-tx-interval",
+                "required-min-rx-interval",
+                "detection-multiplier",
+            ])? {
+                "desired-min-tx-interval" => {
+                    bfd.desired_min_tx_ms = Some(cursor.number("interval (ms)", 10u32, 60_000)?)
+                }
+                "required-min-rx-interval" => {
+                    bfd.required_min_rx_ms = Some(cursor.number("interval (ms)", 10u32, 60_000)?)
+                }
+                _ => {
+                    bfd.detect_multiplier = Some(cursor.number("detection multiplier", 2u8, 255)?)
+                }
             }
         }
         Ok(())
@@ -752,15 +1024,29 @@ impl<'c> Parser<'c> {
         cursor.keyword(&["seq"])?;
         let position = cursor.position();
         let seq = cursor.number("sequence number", 1u32, u32::MAX)?;
-        self.origins.prefix_list_entries.entry((name.clone(), seq)).or_insert(position);
-        let entry = self.config.prefix_lists.entry(name).or_default().entries.entry(seq).or_default();
+        self.origins
+            .prefix_list_entries
+            .entry((name.clone(), seq))
+            .or_insert(position);
+        let entry = self
+            .config
+            .prefix_lists
+            .entry(name)
+            .or_default()
+            .entries
+            .entry(seq)
+            .or_default();
         while !cursor.is_done() {
             match cursor.keyword(&["address", "policy", "ge", "le"])? {
                 "address" => {
                     let position = cursor.position();
                     let prefix: Ipv4Net = cursor.value("prefix", FORM_IPV4_PREFIX)?;
                     if prefix.trunc() != prefix {
-                        return Err(ConfigError::new(position, format!("prefix {prefix} has host bits set"), format!("{}", prefix.trunc())));
+                        return Err(ConfigError::new(
+                            position,
+                            format!("prefix {prefix} has host bits set"),
+                            format!("{}", prefix.trunc()),
+                        ));
                     }
                     entry.prefix = Some(prefix);
                 }
@@ -777,8 +1063,18 @@ impl<'c> Parser<'c> {
         cursor.keyword(&["seq"])?;
         let position = cursor.position();
         let seq = cursor.number("sequence number", 1u32, 65535)?;
-        self.origins.route_map_entries.entry((name.clone(), seq)).or_insert(position);
-        let entry = self.config.route_maps.entry(name).or_default().entries.entry(seq).or_default();
+        self.origins
+            .route_map_entries
+            .entry((name.clone(), seq))
+            .or_insert(position);
+        let entry = self
+            .config
+            .route_maps
+            .entry(name)
+            .or_default()
+            .entries
+            .entry(seq)
+            .or_default();
         while !cursor.is_done() {
             match cursor.keyword(&["policy", "match", "set"])? {
                 "policy" => entry.action = Some(policy_action(cursor)?),
@@ -825,92 +1121,132 @@ fn area_id(cursor: &mut Cursor) -> Result<Ipv4Addr, ConfigError> {
         .parse::<u32>()
         .map(Ipv4Addr::from)
         .or_else(|_| word.text.parse::<Ipv4Addr>())
-        .map_err(|_| ConfigError::new(word.position, format!("invalid area id `{}`", word.text), "0 or 0.0.0.0"))
+        .map_err(|_| {
+            ConfigError::new(
+                word.position,
+                format!("invalid area id `{}`", word.text),
+                "0 or 0.0.0.0",
+            )
+        })
 }
 
 /// A standard community `ASN:VALUE` (RFC 1997), as its 32-bit value.
 fn community(cursor: &mut Cursor) -> Result<u32, ConfigError> {
     const FORM: &str = "ASN:VALUE with both parts from 0 to 65535, such as 65500:10";
     let word = cursor.word(FORM)?;
-    let parsed = word
-        .text
-        .split_once(':')
-        .and_then(|(high, low)| Some(((high.parse::<u16>().ok()? as u32) << 16) | low.parse::<u16>().ok()? as u32));
-    parsed.ok_or_else(|| ConfigError::new(word.position, format!("invalid community `{}`", word.text), FORM))
+    let parsed = word.text.split_once(':').and_then(|(high, low)| {
+        Some(((high.parse::<u16>().ok()? as u32) << 16) | low.parse::<u16>().ok()? as u32)
+    });
+    parsed.ok_or_else(|| {
+        ConfigError::new(
+            word.position,
+            format!("invalid community `{}`", word.text),
+            FORM,
+        )
+    })
 }
 
-fn route_map_match(cursor: &mut Cursor, references: &mut Vec<Reference>) -> Result<RouteMapMatch, ConfigError> {
-    Ok(match cursor.keyword(&["ip", "source-l3vrf", "evpn", "community", "extended-community"])? {
-        "ip" => {
-            cursor.keyword(&["address"])?;
-            cursor.keyword(&["prefix-list"])?;
-            let position = cursor.position();
-            let name = cursor.name("a prefix-list name")?;
-            references.push(Reference { kind: ReferenceKind::PrefixList, name: name.clone(), position });
-            RouteMapMatch::IpAddressPrefixList(name)
-        }
-        "source-l3vrf" => {
-            let position = cursor.position();
-            let name = cursor.name("an l3vrf name")?;
-            references.push(Reference { kind: ReferenceKind::L3vrf, name: name.clone(), position });
-            RouteMapMatch::SourceL3vrf(name)
-        }
-        "evpn" => match cursor.keyword(&["route-type", "vni"])? {
-            "route-type" => {
+fn route_map_match(
+    cursor: &mut Cursor,
+    references: &mut Vec<Reference>,
+) -> Result<RouteMapMatch, ConfigError> {
+    Ok(
+        match cursor.keyword(&[
+            "ip",
+            "source-l3vrf",
+            "evpn",
+            "community",
+            "extended-community",
+        ])? {
+            "ip" => {
+                cursor.keyword(&["address"])?;
+                cursor.keyword(&["prefix-list"])?;
                 let position = cursor.position();
-                let word = cursor.name("an EVPN route type")?;
-                let route_type = match word.as_str() {
-                    "1" | "ead" => 1,
-                    "2" | "macip" => 2,
-                    "3" | "multicast" => 3,
-                    "4" | "es" => 4,
-                    "5" | "prefix" => 5,
-                    _ => {
-                        return Err(ConfigError::new(
-                            position,
-                            format!("invalid EVPN route type `{word}`"),
-                            "1 to 5, or `ead`, `macip`, `multicast`, `es`, `prefix`",
-                        ));
-                    }
-                };
-                RouteMapMatch::EvpnRouteType(route_type)
+                let name = cursor.name("a prefix-list name")?;
+                references.push(Reference {
+                    kind: ReferenceKind::PrefixList,
+                    name: name.clone(),
+                    position,
+                });
+                RouteMapMatch::IpAddressPrefixList(name)
             }
-            _ => RouteMapMatch::EvpnVni(cursor.number("VNI", 1u32, 0xFF_FFFF)?),
+            "source-l3vrf" => {
+                let position = cursor.position();
+                let name = cursor.name("an l3vrf name")?;
+                references.push(Reference {
+                    kind: ReferenceKind::L3vrf,
+                    name: name.clone(),
+                    position,
+                });
+                RouteMapMatch::SourceL3vrf(name)
+            }
+            "evpn" => match cursor.keyword(&["route-type", "vni"])? {
+                "route-type" => {
+                    let position = cursor.position();
+                    let word = cursor.name("an EVPN route type")?;
+                    let route_type = match word.as_str() {
+                        "1" | "ead" => 1,
+                        "2" | "macip" => 2,
+                        "3" | "multicast" => 3,
+                        "4" | "es" => 4,
+                        "5" | "prefix" => 5,
+                        _ => {
+                            return Err(ConfigError::new(
+                                position,
+                                format!("invalid EVPN route type `{word}`"),
+                                "1 to 5, or `ead`, `macip`, `multicast`, `es`, `prefix`",
+                            ));
+                        }
+                    };
+                    RouteMapMatch::EvpnRouteType(route_type)
+                }
+                _ => RouteMapMatch::EvpnVni(cursor.number("VNI", 1u32, 0xFF_FFFF)?),
+            },
+            "community" => RouteMapMatch::Community(community(cursor)?),
+            _ => {
+                cursor.keyword(&["rt"])?;
+                RouteMapMatch::ExtendedCommunityRouteTarget(cursor.value("route target", FORM_RD)?)
+            }
         },
-        "community" => RouteMapMatch::Community(community(cursor)?),
-        _ => {
-            cursor.keyword(&["rt"])?;
-            RouteMapMatch::ExtendedCommunityRouteTarget(cursor.value("route target", FORM_RD)?)
-        }
-    })
+    )
 }
 
 fn route_map_set(cursor: &mut Cursor) -> Result<RouteMapSet, ConfigError> {
-    Ok(match cursor.keyword(&["local-preference", "med", "community", "extended-community", "ip"])? {
-        "local-preference" => RouteMapSet::LocalPreference(cursor.number("local preference", 0u32, u32::MAX)?),
-        "med" => RouteMapSet::Med(cursor.number("MED", 0u32, u32::MAX)?),
-        "community" => {
-            let mut values = vec![community(cursor)?];
-            let mut additive = false;
-            while let Some(word) = cursor.peek() {
-                if word.text == "additive" {
-                    cursor.word("additive")?;
-                    additive = true;
-                } else if word.text.contains(':') {
-                    values.push(community(cursor)?);
-                } else {
-                    break;
-                }
+    Ok(
+        match cursor.keyword(&[
+            "local-preference",
+            "med",
+            "community",
+            "extended-community",
+            "ip",
+        ])? {
+            "local-preference" => {
+                RouteMapSet::LocalPreference(cursor.number("local preference", 0u32, u32::MAX)?)
             }
-            RouteMapSet::Community { values, additive }
-        }
-        "extended-community" => {
-            cursor.keyword(&["rt"])?;
-            RouteMapSet::ExtendedCommunityRouteTarget(cursor.value("route target", FORM_RD)?)
-        }
-        _ => {
-            cursor.keyword(&["next-hop"])?;
-            RouteMapSet::IpNextHop(cursor.value("next hop", FORM_IPV4)?)
-        }
-    })
+            "med" => RouteMapSet::Med(cursor.number("MED", 0u32, u32::MAX)?),
+            "community" => {
+                let mut values = vec![community(cursor)?];
+                let mut additive = false;
+                while let Some(word) = cursor.peek() {
+                    if word.text == "additive" {
+                        cursor.word("additive")?;
+                        additive = true;
+                    } else if word.text.contains(':') {
+                        values.push(community(cursor)?);
+                    } else {
+                        break;
+                    }
+                }
+                RouteMapSet::Community { values, additive }
+            }
+            "extended-community" => {
+                cursor.keyword(&["rt"])?;
+                RouteMapSet::ExtendedCommunityRouteTarget(cursor.value("route target", FORM_RD)?)
+            }
+            _ => {
+                cursor.keyword(&["next-hop"])?;
+                RouteMapSet::IpNextHop(cursor.value("next hop", FORM_IPV4)?)
+            }
+        },
+    )
 }

@@ -10,7 +10,10 @@ use super::model::*;
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
     if let Some(hostname) = &config.hostname {
-        line(&mut out, format_args!("/ system hostname {}", quote(hostname)));
+        line(
+            &mut out,
+            format_args!("/ system hostname {}", quote(hostname)),
+        );
     }
     render_interfaces(config, &mut out, None);
     for (name, vrf) in &config.l3vrfs {
@@ -35,7 +38,8 @@ pub fn render(config: &Config) -> String {
 }
 
 fn line(out: &mut String, args: std::fmt::Arguments) {
-    out.write_fmt(args).expect("writing to a String cannot fail");
+    out.write_fmt(args)
+        .expect("writing to a String cannot fail");
     out.push('\n');
 }
 
@@ -48,14 +52,24 @@ fn quote(text: &str) -> String {
 }
 
 fn render_interfaces(config: &Config, out: &mut String, l3vrf: Option<&str>) {
-    for (name, interface) in config.interfaces.iter().filter(|(_, i)| i.l3vrf.as_deref() == l3vrf) {
+    for (name, interface) in config
+        .interfaces
+        .iter()
+        .filter(|(_, i)| i.l3vrf.as_deref() == l3vrf)
+    {
         let prefix = match l3vrf {
             None => format!("/ vrf main interface {} {name}", interface.kind.keyword()),
-            Some(vrf) => format!("/ vrf main l3vrf {vrf} interface {} {name}", interface.kind.keyword()),
+            Some(vrf) => format!(
+                "/ vrf main l3vrf {vrf} interface {} {name}",
+                interface.kind.keyword()
+            ),
         };
         line(out, format_args!("{prefix}"));
         if let Some(description) = &interface.description {
-            line(out, format_args!("{prefix} description {}", quote(description)));
+            line(
+                out,
+                format_args!("{prefix} description {}", quote(description)),
+            );
         }
         if let Some(mtu) = interface.mtu {
             line(out, format_args!("{prefix} mtu {mtu}"));
@@ -82,14 +96,26 @@ fn render_interfaces(config: &Config, out: &mut String, l3vrf: Option<&str>) {
         }
         if let Some(bridge) = &interface.bridge {
             if let Some(value) = &bridge.arp_accept_gratuitous {
-                line(out, format_args!("{prefix} network-stack ipv4 arp-accept-gratuitous {value}"));
+                line(
+                    out,
+                    format_args!("{prefix} network-stack ipv4 arp-accept-gratuitous {value}"),
+                );
             }
             if let Some(time) = bridge.ipv4_base_reachable_time_ms {
-                line(out, format_args!("{prefix} network-stack neighbor ipv4-base-reachable-time {time}"));
+                line(
+                    out,
+                    format_args!("{prefix} network-stack neighbor ipv4-base-reachable-time {time}"),
+                );
             }
             for member in &bridge.members {
                 match member.learning {
-                    Some(learning) => line(out, format_args!("{prefix} link-interface {} learning {learning}", member.name)),
+                    Some(learning) => line(
+                        out,
+                        format_args!(
+                            "{prefix} link-interface {} learning {learning}",
+                            member.name
+                        ),
+                    ),
                     None => line(out, format_args!("{prefix} link-interface {}", member.name)),
                 }
             }
@@ -101,7 +127,10 @@ fn render_l3vrf(config: &Config, name: &str, vrf: &L3Vrf, out: &mut String) {
     let prefix = format!("/ vrf main l3vrf {name}");
     line(out, format_args!("{prefix}"));
     if let Some(description) = &vrf.description {
-        line(out, format_args!("{prefix} description {}", quote(description)));
+        line(
+            out,
+            format_args!("{prefix} description {}", quote(description)),
+        );
     }
     if let Some(table) = vrf.table_id {
         line(out, format_args!("{prefix} table-id {table}"));
@@ -115,7 +144,10 @@ fn render_l3vrf(config: &Config, name: &str, vrf: &L3Vrf, out: &mut String) {
         line(out, format_args!("{af} l3vpn export route-target {rt}"));
     }
     if let Some(rd) = unicast.export_route_distinguisher {
-        line(out, format_args!("{af} l3vpn export route-distinguisher {rd}"));
+        line(
+            out,
+            format_args!("{af} l3vpn export route-distinguisher {rd}"),
+        );
     }
     for rt in &unicast.import_route_targets {
         line(out, format_args!("{af} l3vpn import route-target {rt}"));
@@ -133,7 +165,10 @@ fn render_l3vrf(config: &Config, name: &str, vrf: &L3Vrf, out: &mut String) {
     let af = format!("{prefix} routing bgp address-family l2vpn-evpn");
     if evpn.advertise_ipv4_unicast {
         match &evpn.advertise_route_map {
-            Some(map) => line(out, format_args!("{af} advertisement ipv4-unicast route-map {map}")),
+            Some(map) => line(
+                out,
+                format_args!("{af} advertisement ipv4-unicast route-map {map}"),
+            ),
             None => line(out, format_args!("{af} advertisement ipv4-unicast")),
         }
     }
@@ -178,17 +213,28 @@ fn render_policy(config: &Config, out: &mut String) {
         for (seq, entry) in &map.entries {
             let prefix = format!("/ routing route-map {name} seq {seq}");
             match entry.action {
-                Some(action) => line(out, format_args!("{prefix} policy {}", action_keyword(action))),
+                Some(action) => line(
+                    out,
+                    format_args!("{prefix} policy {}", action_keyword(action)),
+                ),
                 None => line(out, format_args!("{prefix}")),
             }
             for condition in &entry.matches {
                 let text = match condition {
-                    RouteMapMatch::IpAddressPrefixList(list) => format!("ip address prefix-list {list}"),
+                    RouteMapMatch::IpAddressPrefixList(list) => {
+                        format!("ip address prefix-list {list}")
+                    }
                     RouteMapMatch::SourceL3vrf(vrf) => format!("source-l3vrf {vrf}"),
-                    RouteMapMatch::EvpnRouteType(route_type) => format!("evpn route-type {route_type}"),
+                    RouteMapMatch::EvpnRouteType(route_type) => {
+                        format!("evpn route-type {route_type}")
+                    }
                     RouteMapMatch::EvpnVni(vni) => format!("evpn vni {vni}"),
-                    RouteMapMatch::Community(value) => format!("community {}", community_text(*value)),
-                    RouteMapMatch::ExtendedCommunityRouteTarget(rt) => format!("extended-community rt {rt}"),
+                    RouteMapMatch::Community(value) => {
+                        format!("community {}", community_text(*value))
+                    }
+                    RouteMapMatch::ExtendedCommunityRouteTarget(rt) => {
+                        format!("extended-community rt {rt}")
+                    }
                 };
                 line(out, format_args!("{prefix} match {text}"));
             }
@@ -197,10 +243,17 @@ fn render_policy(config: &Config, out: &mut String) {
                     RouteMapSet::LocalPreference(value) => format!("local-preference {value}"),
                     RouteMapSet::Med(value) => format!("med {value}"),
                     RouteMapSet::Community { values, additive } => {
-                        let values: Vec<String> = values.iter().map(|v| community_text(*v)).collect();
-                        format!("community {}{}", values.join(" "), if *additive { " additive" } else { "" })
+                        let values: Vec<String> =
+                            values.iter().map(|v| community_text(*v)).collect();
+                        format!(
+                            "community {}{}",
+                            values.join(" "),
+                            if *additive { " additive" } else { "" }
+                        )
                     }
-                    RouteMapSet::ExtendedCommunityRouteTarget(rt) => format!("extended-community rt {rt}"),
+                    RouteMapSet::ExtendedCommunityRouteTarget(rt) => {
+                        format!("extended-community rt {rt}")
+                    }
                     RouteMapSet::IpNextHop(address) => format!("ip next-hop {address}"),
                 };
                 line(out, format_args!("{prefix} set {text}"));
@@ -236,23 +289,41 @@ fn render_bgp(bgp: &Bgp, out: &mut String) {
         line(out, format_args!("{prefix} cluster-id {id}"));
     }
     if bgp.advertise_all_vni {
-        line(out, format_args!("{prefix} address-family l2vpn-evpn advertise-all-vni true"));
+        line(
+            out,
+            format_args!("{prefix} address-family l2vpn-evpn advertise-all-vni true"),
+        );
     }
     let restart = &bgp.graceful_restart;
     if let Some(enabled) = restart.enabled {
-        line(out, format_args!("{prefix} graceful-restart enabled {enabled}"));
+        line(
+            out,
+            format_args!("{prefix} graceful-restart enabled {enabled}"),
+        );
     }
     if let Some(time) = restart.restart_time {
-        line(out, format_args!("{prefix} graceful-restart restart-time {time}"));
+        line(
+            out,
+            format_args!("{prefix} graceful-restart restart-time {time}"),
+        );
     }
     if let Some(time) = restart.stale_routes_time {
-        line(out, format_args!("{prefix} graceful-restart stale-routes-time {time}"));
+        line(
+            out,
+            format_args!("{prefix} graceful-restart stale-routes-time {time}"),
+        );
     }
     for (name, group) in &bgp.neighbor_groups {
         render_neighbor(&format!("{prefix} neighbor-group {name}"), group, out);
     }
     for range in &bgp.listen_ranges {
-        line(out, format_args!("{prefix} listen neighbor-range {} neighbor-group {}", range.prefix, range.group));
+        line(
+            out,
+            format_args!(
+                "{prefix} listen neighbor-range {} neighbor-group {}",
+                range.prefix, range.group
+            ),
+        );
     }
     for (address, neighbor) in &bgp.neighbors {
         render_neighbor(&format!("{prefix} neighbor {address}"), neighbor, out);
@@ -268,7 +339,10 @@ fn render_neighbor(prefix: &str, settings: &NeighborSettings, out: &mut String) 
         line(out, format_args!("{prefix} remote-as {asn}"));
     }
     if let Some(description) = &settings.description {
-        line(out, format_args!("{prefix} neighbor-description {}", quote(description)));
+        line(
+            out,
+            format_args!("{prefix} neighbor-description {}", quote(description)),
+        );
     }
     if let Some(source) = &settings.update_source {
         line(out, format_args!("{prefix} update-source {source}"));
@@ -280,7 +354,10 @@ fn render_neighbor(prefix: &str, settings: &NeighborSettings, out: &mut String) 
             line(out, format_args!("{af_prefix} enabled {enabled}"));
         }
         if let Some(client) = af.route_reflector_client {
-            line(out, format_args!("{af_prefix} route-reflector-client {client}"));
+            line(
+                out,
+                format_args!("{af_prefix} route-reflector-client {client}"),
+            );
         }
         if let Some(map) = &af.route_map_in {
             line(out, format_args!("{af_prefix} route-map in {map}"));
@@ -292,7 +369,10 @@ fn render_neighbor(prefix: &str, settings: &NeighborSettings, out: &mut String) 
             line(out, format_args!("{af_prefix} maximum-prefix {maximum}"));
         }
         if let Some(soft) = af.soft_reconfiguration_inbound {
-            line(out, format_args!("{af_prefix} soft-reconfiguration-inbound {soft}"));
+            line(
+                out,
+                format_args!("{af_prefix} soft-reconfiguration-inbound {soft}"),
+            );
         }
         if let Some(value) = af.next_hop_self {
             line(out, format_args!("{af_prefix} next-hop-self {value}"));
@@ -308,13 +388,19 @@ fn render_neighbor(prefix: &str, settings: &NeighborSettings, out: &mut String) 
         line(out, format_args!("{prefix} ttl-security hops {hops}"));
     }
     if let Some(value) = settings.keepalive_interval {
-        line(out, format_args!("{prefix} timers keepalive-interval {value}"));
+        line(
+            out,
+            format_args!("{prefix} timers keepalive-interval {value}"),
+        );
     }
     if let Some(value) = settings.hold_time {
         line(out, format_args!("{prefix} timers hold-time {value}"));
     }
     if let Some(value) = settings.connect_retry_interval {
-        line(out, format_args!("{prefix} timers connect-retry-interval {value}"));
+        line(
+            out,
+            format_args!("{prefix} timers connect-retry-interval {value}"),
+        );
     }
     if let Some(value) = settings.passive {
         line(out, format_args!("{prefix} passive {value}"));
@@ -331,7 +417,14 @@ fn render_ospf(ospf: &Ospf, out: &mut String) {
         line(out, format_args!("{prefix} router-id {id}"));
     }
     for network in &ospf.networks {
-        line(out, format_args!("{prefix} network {} area {}", network.prefix, u32::from(network.area)));
+        line(
+            out,
+            format_args!(
+                "{prefix} network {} area {}",
+                network.prefix,
+                u32::from(network.area)
+            ),
+        );
     }
     let timers = [
         ("spf-delay", ospf.spf_delay_ms),
@@ -381,13 +474,24 @@ fn render_routing_interfaces(config: &Config, out: &mut String) {
         }
         match &ospf.authentication {
             None => {}
-            Some(OspfAuthentication::Simple { password }) => line(out, format_args!("{prefix} authentication simple {}", quote(password))),
-            Some(OspfAuthentication::Md5 { key_id, key }) => {
-                line(out, format_args!("{prefix} authentication message-digest key-id {key_id} key {}", quote(key)))
-            }
-            Some(OspfAuthentication::HmacSha256 { key_id, key }) => {
-                line(out, format_args!("{prefix} authentication hmac-sha-256 key-id {key_id} key {}", quote(key)))
-            }
+            Some(OspfAuthentication::Simple { password }) => line(
+                out,
+                format_args!("{prefix} authentication simple {}", quote(password)),
+            ),
+            Some(OspfAuthentication::Md5 { key_id, key }) => line(
+                out,
+                format_args!(
+                    "{prefix} authentication message-digest key-id {key_id} key {}",
+                    quote(key)
+                ),
+            ),
+            Some(OspfAuthentication::HmacSha256 { key_id, key }) => line(
+                out,
+                format_args!(
+                    "{prefix} authentication hmac-sha-256 key-id {key_id} key {}",
+                    quote(key)
+                ),
+            ),
         }
     }
 }
@@ -395,10 +499,16 @@ fn render_routing_interfaces(config: &Config, out: &mut String) {
 fn render_bfd(bfd: &BfdDefaults, out: &mut String) {
     let prefix = "/ vrf main routing bfd";
     if let Some(value) = bfd.desired_min_tx_ms {
-        line(out, format_args!("{prefix} desired-min-tx-interval {value}"));
+        line(
+            out,
+            format_args!("{prefix} desired-min-tx-interval {value}"),
+        );
     }
     if let Some(value) = bfd.required_min_rx_ms {
-        line(out, format_args!("{prefix} required-min-rx-interval {value}"));
+        line(
+            out,
+            format_args!("{prefix} required-min-rx-interval {value}"),
+        );
     }
     if let Some(value) = bfd.detect_multiplier {
         line(out, format_args!("{prefix} detection-multiplier {value}"));

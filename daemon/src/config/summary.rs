@@ -58,7 +58,9 @@ impl Summary {
     pub fn of(config: &Config) -> Summary {
         let mut interfaces = BTreeMap::new();
         for interface in config.interfaces.values() {
-            *interfaces.entry(interface.kind.keyword().to_string()).or_insert(0) += 1;
+            *interfaces
+                .entry(interface.kind.keyword().to_string())
+                .or_insert(0) += 1;
         }
 
         let l3vrfs = config
@@ -89,7 +91,11 @@ impl Summary {
         let ospf = config.ospf.as_ref().map(|ospf| OspfSummary {
             router_id: ospf.router_id.map(|id| id.to_string()),
             networks: ospf.networks.len(),
-            interfaces_with_bfd: config.routing_interfaces.values().filter(|i| i.ospf.track_bfd == Some(true)).count(),
+            interfaces_with_bfd: config
+                .routing_interfaces
+                .values()
+                .filter(|i| i.ospf.track_bfd == Some(true))
+                .count(),
         });
 
         let mut by_kind: BTreeMap<OutOfScopeKind, OutOfScopeSummary> = BTreeMap::new();
@@ -97,7 +103,12 @@ impl Summary {
             by_kind
                 .entry(item.kind)
                 .and_modify(|summary| summary.lines += 1)
-                .or_insert(OutOfScopeSummary { kind: item.kind, label: item.kind.label(), lines: 1, first_line: item.line });
+                .or_insert(OutOfScopeSummary {
+                    kind: item.kind,
+                    label: item.kind.label(),
+                    lines: 1,
+                    first_line: item.line,
+                });
         }
 
         Summary {
@@ -115,7 +126,11 @@ impl Summary {
 
 /// Formats "1 line", "2 lines".
 fn count(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 impl fmt::Display for Summary {
@@ -123,12 +138,29 @@ impl fmt::Display for Summary {
         if let Some(hostname) = &self.hostname {
             writeln!(f, "hostname       {hostname}")?;
         }
-        let interfaces: Vec<String> = self.interfaces.iter().map(|(kind, count)| format!("{count} {kind}")).collect();
-        writeln!(f, "interfaces     {}", if interfaces.is_empty() { "none".to_string() } else { interfaces.join(", ") })?;
+        let interfaces: Vec<String> = self
+            .interfaces
+            .iter()
+            .map(|(kind, count)| format!("{count} {kind}"))
+            .collect();
+        writeln!(
+            f,
+            "interfaces     {}",
+            if interfaces.is_empty() {
+                "none".to_string()
+            } else {
+                interfaces.join(", ")
+            }
+        )?;
         for vrf in &self.l3vrfs {
             let table = vrf.table_id.map_or("-".to_string(), |t| t.to_string());
             let l3vni = vrf.l3vni.map_or("-".to_string(), |v| v.to_string());
-            write!(f, "l3vrf          {} (table {table}, L3VNI {l3vni}, {}", vrf.name, count(vrf.bridges, "bridge"))?;
+            write!(
+                f,
+                "l3vrf          {} (table {table}, L3VNI {l3vni}, {}",
+                vrf.name,
+                count(vrf.bridges, "bridge")
+            )?;
             if !vrf.leaks_from.is_empty() {
                 write!(f, ", imports routes of {}", vrf.leaks_from.join(", "))?;
             }
@@ -143,7 +175,11 @@ impl fmt::Display for Summary {
                 count(bgp.neighbors, "neighbor"),
                 count(bgp.neighbor_groups, "neighbor group"),
                 count(bgp.listen_ranges, "listen range"),
-                if bgp.advertise_all_vni { ", advertise-all-vni" } else { "" }
+                if bgp.advertise_all_vni {
+                    ", advertise-all-vni"
+                } else {
+                    ""
+                }
             )?,
             None => writeln!(f, "bgp            not configured")?,
         }
@@ -157,11 +193,26 @@ impl fmt::Display for Summary {
             )?,
             None => writeln!(f, "ospf           not configured")?,
         }
-        writeln!(f, "policy         {}, {}", count(self.prefix_lists, "prefix-list"), count(self.route_maps, "route-map"))?;
+        writeln!(
+            f,
+            "policy         {}, {}",
+            count(self.prefix_lists, "prefix-list"),
+            count(self.route_maps, "route-map")
+        )?;
         let total: usize = self.out_of_scope.iter().map(|kind| kind.lines).sum();
-        writeln!(f, "outside the routing suite's scope: {}", count(total, "line"))?;
+        writeln!(
+            f,
+            "outside the routing suite's scope: {}",
+            count(total, "line")
+        )?;
         for kind in &self.out_of_scope {
-            writeln!(f, "  {:<14} {} (first at line {})", kind.label, count(kind.lines, "line"), kind.first_line)?;
+            writeln!(
+                f,
+                "  {:<14} {} (first at line {})",
+                kind.label,
+                count(kind.lines, "line"),
+                kind.first_line
+            )?;
         }
         Ok(())
     }

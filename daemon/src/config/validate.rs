@@ -7,7 +7,11 @@ use super::error::{ConfigError, Position};
 use super::model::{Config, InterfaceKind};
 use super::parser::{Origins, Reference, ReferenceKind};
 
-pub(super) fn validate(config: &Config, references: &[Reference], origins: &Origins) -> Vec<ConfigError> {
+pub(super) fn validate(
+    config: &Config,
+    references: &[Reference],
+    origins: &Origins,
+) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     check_references(config, references, &mut errors);
     check_interfaces(config, origins, &mut errors);
@@ -24,9 +28,10 @@ fn check_references(config: &Config, references: &[Reference], errors: &mut Vec<
             ReferenceKind::L3vrf => config.l3vrfs.contains_key(&reference.name),
             ReferenceKind::PrefixList => config.prefix_lists.contains_key(&reference.name),
             ReferenceKind::RouteMap => config.route_maps.contains_key(&reference.name),
-            ReferenceKind::NeighborGroup => {
-                config.bgp.as_ref().is_some_and(|bgp| bgp.neighbor_groups.contains_key(&reference.name))
-            }
+            ReferenceKind::NeighborGroup => config
+                .bgp
+                .as_ref()
+                .is_some_and(|bgp| bgp.neighbor_groups.contains_key(&reference.name)),
         };
         if !defined {
             let kind = reference.kind.label();
@@ -47,26 +52,49 @@ fn check_interfaces(config: &Config, origins: &Origins, errors: &mut Vec<ConfigE
     for (name, interface) in &config.interfaces {
         if let Some(vxlan) = &interface.vxlan {
             match vxlan.vni {
-                None => errors.push(ConfigError::new(position(name), format!("vxlan `{name}` has no vni"), format!("`/ vrf main interface vxlan {name} vni NUMBER`"))),
+                None => errors.push(ConfigError::new(
+                    position(name),
+                    format!("vxlan `{name}` has no vni"),
+                    format!("`/ vrf main interface vxlan {name} vni NUMBER`"),
+                )),
                 Some(vni) => {
                     if let Some(other) = vnis.insert(vni, name) {
-                        errors.push(ConfigError::new(position(name), format!("vni {vni} is used by vxlan `{other}` and `{name}`"), "one vxlan interface per VNI"));
+                        errors.push(ConfigError::new(
+                            position(name),
+                            format!("vni {vni} is used by vxlan `{other}` and `{name}`"),
+                            "one vxlan interface per VNI",
+                        ));
                     }
                 }
             }
             if vxlan.local.is_none() {
-                errors.push(ConfigError::new(position(name), format!("vxlan `{name}` has no local address"), format!("`/ vrf main interface vxlan {name} local ADDRESS` (the loopback)")));
+                errors.push(ConfigError::new(
+                    position(name),
+                    format!("vxlan `{name}` has no local address"),
+                    format!("`/ vrf main interface vxlan {name} local ADDRESS` (the loopback)"),
+                ));
             }
         }
         if let Some(bridge) = &interface.bridge {
             for member in &bridge.members {
                 if let Some(member_interface) = config.interfaces.get(&member.name) {
-                    if matches!(member_interface.kind, InterfaceKind::Bridge | InterfaceKind::Loopback) {
-                        errors.push(ConfigError::new(position(name), format!("`{}` cannot be a port of bridge `{name}`", member.name), "a physical, fpvhost, infrastructure or vxlan interface"));
+                    if matches!(
+                        member_interface.kind,
+                        InterfaceKind::Bridge | InterfaceKind::Loopback
+                    ) {
+                        errors.push(ConfigError::new(
+                            position(name),
+                            format!("`{}` cannot be a port of bridge `{name}`", member.name),
+                            "a physical, fpvhost, infrastructure or vxlan interface",
+                        ));
                     }
                 }
                 if let Some(other) = bridge_of.insert(&member.name, name) {
-                    errors.push(ConfigError::new(position(name), format!("`{}` is a port of both `{other}` and `{name}`", member.name), "each port in one bridge"));
+                    errors.push(ConfigError::new(
+                        position(name),
+                        format!("`{}` is a port of both `{other}` and `{name}`", member.name),
+                        "each port in one bridge",
+                    ));
                 }
             }
         }
@@ -79,17 +107,34 @@ fn check_l3vrfs(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError
     for (name, vrf) in &config.l3vrfs {
         let position = origins.l3vrfs.get(name).copied().unwrap_or_default();
         if let Some(l3vni) = vrf.l3vni {
-            let has_device = config.interfaces.values().any(|i| i.vxlan.as_ref().is_some_and(|v| v.vni == Some(l3vni)));
+            let has_device = config
+                .interfaces
+                .values()
+                .any(|i| i.vxlan.as_ref().is_some_and(|v| v.vni == Some(l3vni)));
             if !has_device {
-                errors.push(ConfigError::new(position, format!("l3vrf `{name}` has l3vni {l3vni} but no vxlan interface carries that vni"), format!("`/ vrf main interface vxlan NAME vni {l3vni}`")));
+                errors.push(ConfigError::new(
+                    position,
+                    format!(
+                        "l3vrf `{name}` has l3vni {l3vni} but no vxlan interface carries that vni"
+                    ),
+                    format!("`/ vrf main interface vxlan NAME vni {l3vni}`"),
+                ));
             }
             if let Some(other) = l3vnis.insert(l3vni, name) {
-                errors.push(ConfigError::new(position, format!("l3vni {l3vni} is used by l3vrf `{other}` and `{name}`"), "one l3vrf per L3VNI"));
+                errors.push(ConfigError::new(
+                    position,
+                    format!("l3vni {l3vni} is used by l3vrf `{other}` and `{name}`"),
+                    "one l3vrf per L3VNI",
+                ));
             }
         }
         if let Some(table) = vrf.table_id {
             if let Some(other) = table_ids.insert(table, name) {
-                errors.push(ConfigError::new(position, format!("table-id {table} is used by l3vrf `{other}` and `{name}`"), "one table per l3vrf"));
+                errors.push(ConfigError::new(
+                    position,
+                    format!("table-id {table} is used by l3vrf `{other}` and `{name}`"),
+                    "one table per l3vrf",
+                ));
             }
         }
     }
@@ -99,19 +144,41 @@ fn check_bgp(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError>) 
     let Some(bgp) = &config.bgp else { return };
     let bgp_position = origins.bgp.unwrap_or_default();
     if bgp.asn.is_none() {
-        errors.push(ConfigError::new(bgp_position, "bgp has no AS number", "`/ vrf main routing bgp as NUMBER`"));
+        errors.push(ConfigError::new(
+            bgp_position,
+            "bgp has no AS number",
+            "`/ vrf main routing bgp as NUMBER`",
+        ));
     }
     for (address, neighbor) in &bgp.neighbors {
-        let group_as = neighbor.group.as_ref().and_then(|g| bgp.neighbor_groups.get(g)).and_then(|g| g.remote_as);
+        let group_as = neighbor
+            .group
+            .as_ref()
+            .and_then(|g| bgp.neighbor_groups.get(g))
+            .and_then(|g| g.remote_as);
         if neighbor.remote_as.or(group_as).is_none() {
-            let position = origins.neighbors.get(&address.to_string()).copied().unwrap_or(bgp_position);
+            let position = origins
+                .neighbors
+                .get(&address.to_string())
+                .copied()
+                .unwrap_or(bgp_position);
             errors.push(ConfigError::new(position, format!("neighbor {address} has no remote-as"), format!("`/ vrf main routing bgp neighbor {address} remote-as NUMBER` or a neighbor-group with one")));
         }
     }
     for range in &bgp.listen_ranges {
         if let Some(group) = bgp.neighbor_groups.get(&range.group) {
             if group.remote_as.is_none() {
-                errors.push(ConfigError::new(bgp_position, format!("neighbor-group `{}` of listen range {} has no remote-as", range.group, range.prefix), format!("`/ vrf main routing bgp neighbor-group {} remote-as NUMBER`", range.group)));
+                errors.push(ConfigError::new(
+                    bgp_position,
+                    format!(
+                        "neighbor-group `{}` of listen range {} has no remote-as",
+                        range.group, range.prefix
+                    ),
+                    format!(
+                        "`/ vrf main routing bgp neighbor-group {} remote-as NUMBER`",
+                        range.group
+                    ),
+                ));
             }
         }
     }
@@ -120,17 +187,31 @@ fn check_bgp(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError>) 
 fn check_policy(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError>) {
     for (name, list) in &config.prefix_lists {
         for (seq, entry) in &list.entries {
-            let position = origins.prefix_list_entries.get(&(name.clone(), *seq)).copied().unwrap_or_default();
+            let position = origins
+                .prefix_list_entries
+                .get(&(name.clone(), *seq))
+                .copied()
+                .unwrap_or_default();
             let Some(prefix) = entry.prefix else {
-                errors.push(ConfigError::new(position, format!("ipv4-prefix-list `{name}` seq {seq} has no address"), "`address PREFIX`"));
+                errors.push(ConfigError::new(
+                    position,
+                    format!("ipv4-prefix-list `{name}` seq {seq} has no address"),
+                    "`address PREFIX`",
+                ));
                 continue;
             };
             if entry.action.is_none() {
-                errors.push(ConfigError::new(position, format!("ipv4-prefix-list `{name}` seq {seq} has no policy"), "`policy permit` or `policy deny`"));
+                errors.push(ConfigError::new(
+                    position,
+                    format!("ipv4-prefix-list `{name}` seq {seq} has no policy"),
+                    "`policy permit` or `policy deny`",
+                ));
             }
             let length = prefix.prefix_len();
             let ge = entry.ge.unwrap_or(length);
-            let le = entry.le.unwrap_or(if entry.ge.is_some() { 32 } else { length });
+            let le = entry
+                .le
+                .unwrap_or(if entry.ge.is_some() { 32 } else { length });
             if ge < length || le < ge {
                 errors.push(ConfigError::new(position, format!("ipv4-prefix-list `{name}` seq {seq}: ge {ge} and le {le} do not fit prefix length {length}"), format!("{length} <= ge <= le <= 32")));
             }
@@ -139,8 +220,16 @@ fn check_policy(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError
     for (name, map) in &config.route_maps {
         for (seq, entry) in &map.entries {
             if entry.action.is_none() {
-                let position: Position = origins.route_map_entries.get(&(name.clone(), *seq)).copied().unwrap_or_default();
-                errors.push(ConfigError::new(position, format!("route-map `{name}` seq {seq} has no policy"), "`policy permit` or `policy deny`"));
+                let position: Position = origins
+                    .route_map_entries
+                    .get(&(name.clone(), *seq))
+                    .copied()
+                    .unwrap_or_default();
+                errors.push(ConfigError::new(
+                    position,
+                    format!("route-map `{name}` seq {seq} has no policy"),
+                    "`policy permit` or `policy deny`",
+                ));
             }
         }
     }

@@ -11,7 +11,10 @@ use super::{Request, Response};
 #[derive(Debug, thiserror::Error)]
 pub enum ControlClientError {
     #[error("cannot connect to {path}: {source} (is hna-routed running, and are you root?)")]
-    Connect { path: String, source: std::io::Error },
+    Connect {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("control socket I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("invalid response from the daemon: {0}")]
@@ -19,9 +22,15 @@ pub enum ControlClientError {
 }
 
 /// Sends one request to the daemon at `socket` and returns its response.
-pub fn request(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, ControlClientError> {
-    let mut stream = UnixStream::connect(socket)
-        .map_err(|source| ControlClientError::Connect { path: socket.display().to_string(), source })?;
+pub fn request(
+    socket: &Path,
+    request: &Request,
+    timeout: Duration,
+) -> Result<Response, ControlClientError> {
+    let mut stream = UnixStream::connect(socket).map_err(|source| ControlClientError::Connect {
+        path: socket.display().to_string(),
+        source,
+    })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
 

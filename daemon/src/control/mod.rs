@@ -34,7 +34,10 @@ pub struct Response {
 
 impl Response {
     pub fn text(output: impl Into<String>) -> Response {
-        Response { ok: true, output: output.into() }
+        Response {
+            ok: true,
+            output: output.into(),
+        }
     }
 
     pub fn json(value: &impl Serialize) -> Response {
@@ -45,6 +48,9 @@ impl Response {
     }
 
     pub fn error(message: impl Into<String>) -> Response {
-        Response { ok: false, output: message.into() }
+        Response {
+            ok: false,
+            output: message.into(),
+        }
     }
 }

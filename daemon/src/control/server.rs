@@ -55,16 +55,23 @@ fn bind_private(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-async fn handle_connection(stream: UnixStream, core: mpsc::Sender<ControlRequest>) -> io::Result<()> {
+async fn handle_connection(
+    stream: UnixStream,
+    core: mpsc::Sender<ControlRequest>,
+) -> io::Result<()> {
     let uid = stream.peer_cred()?.uid();
     let (reader, mut writer) = stream.into_split();
 
     let response = if uid != 0 {
         warn!(uid, "control request from a non-root user rejected");
-        Response::error(format!("permission denied: the control socket accepts only root, not uid {uid}"))
+        Response::error(format!(
+            "permission denied: the control socket accepts only root, not uid {uid}"
+        ))
     } else {
         let mut line = String::new();
-        BufReader::new(reader.take(MAX_REQUEST_BYTES)).read_line(&mut line).await?;
+        BufReader::new(reader.take(MAX_REQUEST_BYTES))
+            .read_line(&mut line)
+            .await?;
         match serde_json::from_str::<Request>(&line) {
             Err(error) => Response::error(format!("invalid request: {error}")),
             Ok(request) => {
@@ -73,7 +80,9 @@ async fn handle_connection(stream: UnixStream, core: mpsc::Sender<ControlRequest
                 if core.send((request, reply)).await.is_err() {
                     Response::error("the daemon is shutting down")
                 } else {
-                    response.await.unwrap_or_else(|_| Response::error("the daemon dropped the request"))
+                    response
+                        .await
+                        .unwrap_or_else(|_| Response::error("the daemon dropped the request"))
                 }
             }
         }

@@ -65,11 +65,19 @@ pub(crate) fn changed(report: &mut DataplaneReport, namespace: &str, what: Strin
 /// Records the creation or deletion (`action`) of a namespace in the report and the log.
 pub(crate) fn namespace_changed(report: &mut DataplaneReport, action: &str, namespace: &str) {
     info!(namespace, action, "tenant namespace changed");
-    report.changes.push(format!("{action} namespace {namespace}"));
+    report
+        .changes
+        .push(format!("{action} namespace {namespace}"));
 }
 
 /// Makes bridge `name` exist with the plan's MAC and MTU.
-pub(crate) fn bridge(links: &mut Links, namespace: &str, name: &str, bridge: &Bridge, report: &mut DataplaneReport) -> Step {
+pub(crate) fn bridge(
+    links: &mut Links,
+    namespace: &str,
+    name: &str,
+    bridge: &Bridge,
+    report: &mut DataplaneReport,
+) -> Step {
     let Some(link) = links.link(name)? else {
         links.create_bridge(name, bridge.mac, bridge.mtu)?;
         links.set_alias(name, OWNER_ALIAS)?;
@@ -77,7 +85,9 @@ pub(crate) fn bridge(links: &mut Links, namespace: &str, name: &str, bridge: &Br
         return Ok(());
     };
     if link.kind.as_deref() != Some("bridge") {
-        return Err(StepError::Conflict(format!("link {name} exists and is not a bridge; delete or rename it")));
+        return Err(StepError::Conflict(format!(
+            "link {name} exists and is not a bridge; delete or rename it"
+        )));
     }
     if let Some(mac) = bridge.mac.filter(|mac| link.mac != Some(*mac)) {
         links.set_mac(name, mac)?;
@@ -124,9 +134,17 @@ pub(crate) fn vxlan(
                 Some(tenant) => tenant.delete(name)?,
                 None => underlay.delete(name)?,
             }
-            changed(report, namespace, format!("deleted VXLAN device {name} whose settings changed"));
+            changed(
+                report,
+                namespace,
+                format!("deleted VXLAN device {name} whose settings changed"),
+            );
         }
-        Some(_) => return Err(StepError::Conflict(format!("link {name} exists and is not the configured VXLAN device; delete or rename it"))),
+        Some(_) => {
+            return Err(StepError::Conflict(format!(
+                "link {name} exists and is not the configured VXLAN device; delete or rename it"
+            )));
+        }
         None => {}
     }
 
@@ -134,7 +152,9 @@ pub(crate) fn vxlan(
         // A device of an earlier run that was created but not moved.
         if let Some(stray) = underlay.link(name)? {
             if !is_ours(&stray) {
-                return Err(StepError::Conflict(format!("link {name} exists in the underlay and was not created by hna-routed; delete or rename it")));
+                return Err(StepError::Conflict(format!(
+                    "link {name} exists in the underlay and was not created by hna-routed; delete or rename it"
+                )));
             }
             underlay.delete(name)?;
         }
@@ -145,7 +165,11 @@ pub(crate) fn vxlan(
         underlay.create_vxlan(device)?;
         underlay.set_alias(name, OWNER_ALIAS)?;
     }
-    changed(report, namespace, format!("created VXLAN device {name} with VNI {}", device.vni));
+    changed(
+        report,
+        namespace,
+        format!("created VXLAN device {name} with VNI {}", device.vni),
+    );
     Ok(())
 }
 
@@ -167,8 +191,14 @@ pub(crate) fn port(
                     return Ok(false);
                 }
                 underlay.move_to(name, tenant.namespace())?;
-                changed(report, namespace, format!("moved port {name} in from the underlay"));
-                let link = tenant.link(name)?.ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
+                changed(
+                    report,
+                    namespace,
+                    format!("moved port {name} in from the underlay"),
+                );
+                let link = tenant
+                    .link(name)?
+                    .ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
                 (tenant, link)
             }
         },
@@ -182,10 +212,20 @@ pub(crate) fn port(
 }
 
 /// Sets the MTU of `link` when the plan gives one that differs.
-fn mtu(links: &mut Links, namespace: &str, link: &LinkState, wanted: Option<u32>, report: &mut DataplaneReport) -> Step {
+fn mtu(
+    links: &mut Links,
+    namespace: &str,
+    link: &LinkState,
+    wanted: Option<u32>,
+    report: &mut DataplaneReport,
+) -> Step {
     if let Some(wanted) = wanted.filter(|wanted| link.mtu != Some(*wanted)) {
         links.set_mtu(&link.name, wanted)?;
-        changed(report, namespace, format!("set MTU {wanted} on {}", link.name));
+        changed(
+            report,
+            namespace,
+            format!("set MTU {wanted} on {}", link.name),
+        );
     }
     Ok(())
 }
@@ -202,9 +242,15 @@ pub(crate) fn membership(
     managed: &BTreeSet<String>,
     report: &mut DataplaneReport,
 ) -> Step {
-    let link = links.link(name)?.ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
+    let link = links
+        .link(name)?
+        .ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
     let current = match link.master {
-        Some(index) => links.links()?.into_iter().find(|candidate| candidate.index == index).map(|master| master.name),
+        Some(index) => links
+            .links()?
+            .into_iter()
+            .find(|candidate| candidate.index == index)
+            .map(|master| master.name),
         None => None,
     };
     match bridge {
@@ -212,7 +258,10 @@ pub(crate) fn membership(
             links.set_master(name, Some(bridge))?;
             changed(report, namespace, format!("made {name} a port of {bridge}"));
         }
-        None if current.as_ref().is_some_and(|current| managed.contains(current)) => {
+        None if current
+            .as_ref()
+            .is_some_and(|current| managed.contains(current)) =>
+        {
             links.set_master(name, None)?;
             changed(report, namespace, format!("took {name} out of its bridge"));
             return Ok(());
@@ -227,15 +276,29 @@ pub(crate) fn membership(
         let current = links.link(name)?.and_then(|link| link.port_learning);
         if current != Some(learning) {
             links.set_learning(name, learning)?;
-            changed(report, namespace, format!("turned learning {} on port {name}", if learning { "on" } else { "off" }));
+            changed(
+                report,
+                namespace,
+                format!(
+                    "turned learning {} on port {name}",
+                    if learning { "on" } else { "off" }
+                ),
+            );
         }
     }
     Ok(())
 }
 
 /// Sets link `name` administratively up when it is not.
-pub(crate) fn up(links: &mut Links, namespace: &str, name: &str, report: &mut DataplaneReport) -> Step {
-    let link = links.link(name)?.ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
+pub(crate) fn up(
+    links: &mut Links,
+    namespace: &str,
+    name: &str,
+    report: &mut DataplaneReport,
+) -> Step {
+    let link = links
+        .link(name)?
+        .ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
     if !link.admin_up {
         links.set_up(name, true)?;
         changed(report, namespace, format!("set {name} up"));
@@ -258,14 +321,29 @@ pub(crate) fn addresses(
     let Some(link) = links.link(name)? else {
         return Ok(());
     };
-    let current: BTreeSet<IpNet> = held.iter().filter(|(index, _)| *index == link.index).map(|(_, address)| *address).collect();
-    for address in previous.iter().filter(|address| !wanted.contains(address) && current.contains(address)) {
+    let current: BTreeSet<IpNet> = held
+        .iter()
+        .filter(|(index, _)| *index == link.index)
+        .map(|(_, address)| *address)
+        .collect();
+    for address in previous
+        .iter()
+        .filter(|address| !wanted.contains(address) && current.contains(address))
+    {
         links.remove_address(name, *address)?;
-        changed(report, namespace, format!("removed address {address} from {name}"));
+        changed(
+            report,
+            namespace,
+            format!("removed address {address} from {name}"),
+        );
     }
     for address in wanted.iter().filter(|address| !current.contains(address)) {
         links.add_address(name, *address)?;
-        changed(report, namespace, format!("added address {address} to {name}"));
+        changed(
+            report,
+            namespace,
+            format!("added address {address} to {name}"),
+        );
     }
     Ok(())
 }

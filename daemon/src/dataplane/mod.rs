@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hna_rib::linux::links::Links;
-use hna_rib::linux::{L3VniDevices, LEAK_LINK_ALIAS, NETNS_RUN_DIR, Namespace, create_namespace, delete_namespace};
+use hna_rib::linux::{
+    L3VniDevices, LEAK_LINK_ALIAS, NETNS_RUN_DIR, Namespace, create_namespace, delete_namespace,
+};
 use hna_rib::{MacAddr, PlaneError, Vni, VrfId};
 use ipnet::IpNet;
 use serde::Serialize;
@@ -56,7 +58,11 @@ pub struct DataplaneOptions {
 impl DataplaneOptions {
     /// Returns options for a daemon running in its underlay namespace.
     pub fn new(namespace_prefix: &str, router_mac: MacAddr) -> DataplaneOptions {
-        DataplaneOptions { underlay: Namespace::Current, namespace_prefix: namespace_prefix.to_string(), router_mac }
+        DataplaneOptions {
+            underlay: Namespace::Current,
+            namespace_prefix: namespace_prefix.to_string(),
+            router_mac,
+        }
     }
 }
 
@@ -79,7 +85,10 @@ impl DataplaneReport {
 
     fn fail(&mut self, object: &str, error: impl std::fmt::Display) {
         warn!(object, %error, "dataplane object not set up");
-        self.failures.push(Failure { object: object.to_string(), error: error.to_string() });
+        self.failures.push(Failure {
+            object: object.to_string(),
+            error: error.to_string(),
+        });
     }
 }
 
@@ -117,7 +126,10 @@ pub struct InterfacePlace {
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
     #[error("cannot open the underlay namespace {namespace:?}: {error}")]
-    Underlay { namespace: Namespace, error: PlaneError },
+    Underlay {
+        namespace: Namespace,
+        error: PlaneError,
+    },
 }
 
 /// A tenant namespace the dataplane manages.
@@ -178,7 +190,11 @@ impl Dataplane {
         let gone: Vec<String> = self
             .tenants
             .iter()
-            .filter(|(l3vrf, state)| plan.tenants.get(*l3vrf).is_none_or(|tenant| tenant.namespace != state.namespace))
+            .filter(|(l3vrf, state)| {
+                plan.tenants
+                    .get(*l3vrf)
+                    .is_none_or(|tenant| tenant.namespace != state.namespace)
+            })
             .map(|(l3vrf, _)| l3vrf.clone())
             .collect();
         for l3vrf in gone {
@@ -195,13 +211,27 @@ impl Dataplane {
         let mut places = BTreeMap::new();
         let mut pending = BTreeSet::new();
         let loopback_addresses = self.apply_loopbacks(&plan, &mut places, &mut report);
-        self.build_scope(None, &plan.underlay, loopback_addresses, &mut places, &mut pending, &mut report);
+        self.build_scope(
+            None,
+            &plan.underlay,
+            loopback_addresses,
+            &mut places,
+            &mut pending,
+            &mut report,
+        );
         for (l3vrf, tenant) in &plan.tenants {
             if let Err(error) = self.open_tenant(l3vrf, tenant, &mut report) {
                 report.fail(&tenant.namespace, error);
                 continue;
             }
-            self.build_scope(Some(l3vrf), &tenant.scope, BTreeMap::new(), &mut places, &mut pending, &mut report);
+            self.build_scope(
+                Some(l3vrf),
+                &tenant.scope,
+                BTreeMap::new(),
+                &mut places,
+                &mut pending,
+                &mut report,
+            );
             self.bind_tenant(l3vrf, tenant, plane, &mut report);
         }
         self.bind_l2vnis(&plan, plane, &mut report);
@@ -221,7 +251,11 @@ impl Dataplane {
 
     /// Applies the last configuration again when `name` is an interface it is waiting for,
     /// such as a pod's port that appeared after the last apply. Returns `None` otherwise.
-    pub fn link_appeared(&mut self, name: &str, plane: &mut dyn PlaneBindings) -> Result<Option<DataplaneReport>, DataplaneError> {
+    pub fn link_appeared(
+        &mut self,
+        name: &str,
+        plane: &mut dyn PlaneBindings,
+    ) -> Result<Option<DataplaneReport>, DataplaneError> {
         if !self.pending.contains(name) {
             return Ok(None);
         }
@@ -235,7 +269,10 @@ impl Dataplane {
     /// Deletes what the daemon created: the tenant namespaces (after moving the pods' ports
     /// back to the underlay, since deleting a namespace deletes its veth ends) and the devices,
     /// and removes the addresses it added in the underlay. Interfaces others created stay.
-    pub fn teardown(&mut self, plane: &mut dyn PlaneBindings) -> Result<DataplaneReport, DataplaneError> {
+    pub fn teardown(
+        &mut self,
+        plane: &mut dyn PlaneBindings,
+    ) -> Result<DataplaneReport, DataplaneError> {
         let mut report = DataplaneReport::default();
         let l3vrfs: Vec<String> = self.tenants.keys().cloned().collect();
         for l3vrf in l3vrfs {
@@ -252,7 +289,15 @@ impl Dataplane {
             match underlay.addresses() {
                 Ok(held) => {
                     for (name, previous) in addresses {
-                        if let Err(error) = converge::addresses(underlay, "the underlay", &name, &[], &previous, &held, &mut report) {
+                        if let Err(error) = converge::addresses(
+                            underlay,
+                            "the underlay",
+                            &name,
+                            &[],
+                            &previous,
+                            &held,
+                            &mut report,
+                        ) {
                             report.fail(&name, error);
                         }
                     }
@@ -263,7 +308,11 @@ impl Dataplane {
                 Ok(links) => {
                     for link in links.iter().filter(|link| is_ours(link)) {
                         match underlay.delete(&link.name) {
-                            Ok(()) => changed(&mut report, "the underlay", format!("deleted {}", link.name)),
+                            Ok(()) => changed(
+                                &mut report,
+                                "the underlay",
+                                format!("deleted {}", link.name),
+                            ),
                             Err(error) => report.fail(&link.name, error),
                         }
                     }
@@ -275,7 +324,11 @@ impl Dataplane {
         self.pending.clear();
         self.tenant_ports.clear();
         self.last = None;
-        info!(changes = report.changes.len(), failures = report.failures.len(), "dataplane torn down");
+        info!(
+            changes = report.changes.len(),
+            failures = report.failures.len(),
+            "dataplane torn down"
+        );
         Ok(report)
     }
 
@@ -287,7 +340,9 @@ impl Dataplane {
     /// Returns the kernel's name of configured interface `name` (`lo` for a loopback placed on
     /// it), after the last apply.
     pub fn kernel_name(&self, name: &str) -> Option<&str> {
-        self.interfaces.get(name).map(|place| place.kernel_name.as_str())
+        self.interfaces
+            .get(name)
+            .map(|place| place.kernel_name.as_str())
     }
 
     /// Returns every configured interface that exists, by configured name.
@@ -302,20 +357,33 @@ impl Dataplane {
 
     /// Returns the namespace of the tenant `l3vrf`, when the dataplane manages it.
     pub fn tenant_namespace(&self, l3vrf: &str) -> Option<&str> {
-        self.tenants.get(l3vrf).map(|state| state.namespace.as_str())
+        self.tenants
+            .get(l3vrf)
+            .map(|state| state.namespace.as_str())
     }
 
     fn open_underlay(&mut self, namespace: &Namespace) -> Result<(), DataplaneError> {
-        if self.underlay.as_ref().is_some_and(|(open, _)| open == namespace) {
+        if self
+            .underlay
+            .as_ref()
+            .is_some_and(|(open, _)| open == namespace)
+        {
             return Ok(());
         }
-        let links = Links::open(namespace).map_err(|error| DataplaneError::Underlay { namespace: namespace.clone(), error })?;
+        let links = Links::open(namespace).map_err(|error| DataplaneError::Underlay {
+            namespace: namespace.clone(),
+            error,
+        })?;
         self.underlay = Some((namespace.clone(), links));
         Ok(())
     }
 
     fn underlay_links(&mut self) -> &mut Links {
-        &mut self.underlay.as_mut().expect("apply opens the underlay first").1
+        &mut self
+            .underlay
+            .as_mut()
+            .expect("apply opens the underlay first")
+            .1
     }
 
     /// Places each loopback on a link of its name, a new dummy device, or `lo`, and returns
@@ -339,10 +407,16 @@ impl Dataplane {
             let result = (|| -> Result<(), StepError> {
                 // The MTU of `lo` serves every local address; it stays as it is.
                 if let (Some(mtu), false) = (loopback.mtu, kernel_name == "lo") {
-                    let link = underlay.link(&kernel_name)?.ok_or_else(|| PlaneError::LinkNotFound(kernel_name.clone()))?;
+                    let link = underlay
+                        .link(&kernel_name)?
+                        .ok_or_else(|| PlaneError::LinkNotFound(kernel_name.clone()))?;
                     if link.mtu != Some(mtu) {
                         underlay.set_mtu(&kernel_name, mtu)?;
-                        changed(report, "the underlay", format!("set MTU {mtu} on {kernel_name}"));
+                        changed(
+                            report,
+                            "the underlay",
+                            format!("set MTU {mtu} on {kernel_name}"),
+                        );
                     }
                 }
                 converge::up(underlay, "the underlay", &kernel_name, report)
@@ -350,13 +424,27 @@ impl Dataplane {
             if let Err(error) = result {
                 report.fail(name, error);
             }
-            wanted.entry(kernel_name.clone()).or_default().extend(loopback.addresses.iter().copied());
-            places.insert(name.clone(), InterfacePlace { l3vrf: None, namespace: None, kernel_name });
+            wanted
+                .entry(kernel_name.clone())
+                .or_default()
+                .extend(loopback.addresses.iter().copied());
+            places.insert(
+                name.clone(),
+                InterfacePlace {
+                    l3vrf: None,
+                    namespace: None,
+                    kernel_name,
+                },
+            );
         }
         wanted
     }
 
-    fn place_loopback(&mut self, name: &str, report: &mut DataplaneReport) -> Result<String, StepError> {
+    fn place_loopback(
+        &mut self,
+        name: &str,
+        report: &mut DataplaneReport,
+    ) -> Result<String, StepError> {
         let on_lo = self.loopbacks_on_lo.contains(name);
         let underlay = self.underlay_links();
         if underlay.link(name)?.is_some() {
@@ -368,11 +456,18 @@ impl Dataplane {
         match underlay.create_dummy(name) {
             Ok(()) => {
                 underlay.set_alias(name, OWNER_ALIAS)?;
-                changed(report, "the underlay", format!("created dummy loopback {name}"));
+                changed(
+                    report,
+                    "the underlay",
+                    format!("created dummy loopback {name}"),
+                );
                 Ok(name.to_string())
             }
             Err(PlaneError::Kernel { errno, .. }) if errno == libc::EOPNOTSUPP => {
-                info!(loopback = name, "the kernel has no dummy devices: the loopback's addresses go on lo");
+                info!(
+                    loopback = name,
+                    "the kernel has no dummy devices: the loopback's addresses go on lo"
+                );
                 self.loopbacks_on_lo.insert(name.to_string());
                 Ok("lo".to_string())
             }
@@ -383,8 +478,16 @@ impl Dataplane {
     /// Removes what an earlier apply made in one namespace and `scope` no longer has: the
     /// daemon's links and the ports that go back to the underlay. `keep` names other links
     /// of the daemon to leave (the dummy loopbacks of the underlay).
-    fn clean_scope(&mut self, l3vrf: Option<&str>, scope: &Scope, keep: &BTreeSet<String>, report: &mut DataplaneReport) {
-        let Some((_, underlay)) = self.underlay.as_mut() else { return };
+    fn clean_scope(
+        &mut self,
+        l3vrf: Option<&str>,
+        scope: &Scope,
+        keep: &BTreeSet<String>,
+        report: &mut DataplaneReport,
+    ) {
+        let Some((_, underlay)) = self.underlay.as_mut() else {
+            return;
+        };
         let (links, namespace) = match l3vrf {
             Some(l3vrf) => match self.tenants.get_mut(l3vrf) {
                 Some(state) => (&mut state.links, state.namespace.clone()),
@@ -396,8 +499,13 @@ impl Dataplane {
             Ok(held) => held,
             Err(error) => return report.fail(&namespace, error),
         };
-        for link in held.iter().filter(|link| is_ours(link) && link.name != "lo") {
-            let wanted = scope.vxlans.contains_key(&link.name) || scope.bridges.contains_key(&link.name) || keep.contains(&link.name);
+        for link in held
+            .iter()
+            .filter(|link| is_ours(link) && link.name != "lo")
+        {
+            let wanted = scope.vxlans.contains_key(&link.name)
+                || scope.bridges.contains_key(&link.name)
+                || keep.contains(&link.name);
             if wanted {
                 continue;
             }
@@ -418,7 +526,9 @@ impl Dataplane {
         let underlay = &mut self.underlay.as_mut().expect("checked above").1;
         for port in leaving {
             self.tenant_ports.remove(&port);
-            if let Err(error) = move_back(&mut state.links, underlay, &state.namespace, &port, report) {
+            if let Err(error) =
+                move_back(&mut state.links, underlay, &state.namespace, &port, report)
+            {
                 report.fail(&port, error);
             }
         }
@@ -435,10 +545,17 @@ impl Dataplane {
         pending: &mut BTreeSet<String>,
         report: &mut DataplaneReport,
     ) {
-        let underlay = &mut self.underlay.as_mut().expect("apply opens the underlay first").1;
+        let underlay = &mut self
+            .underlay
+            .as_mut()
+            .expect("apply opens the underlay first")
+            .1;
         let (mut tenant, namespace) = match l3vrf {
             Some(l3vrf) => {
-                let state = self.tenants.get_mut(l3vrf).expect("apply opens the tenant first");
+                let state = self
+                    .tenants
+                    .get_mut(l3vrf)
+                    .expect("apply opens the tenant first");
                 (Some(&mut state.links), state.namespace.clone())
             }
             None => (None, "the underlay".to_string()),
@@ -446,7 +563,13 @@ impl Dataplane {
         let mut present: BTreeSet<String> = BTreeSet::new();
 
         for (name, vxlan) in &scope.vxlans {
-            match converge::vxlan(underlay, tenant.as_deref_mut(), &namespace, &vxlan.device, report) {
+            match converge::vxlan(
+                underlay,
+                tenant.as_deref_mut(),
+                &namespace,
+                &vxlan.device,
+                report,
+            ) {
                 Ok(()) => {
                     present.insert(name.clone());
                 }
@@ -454,7 +577,14 @@ impl Dataplane {
             }
         }
         for (name, port) in &scope.ports {
-            match converge::port(underlay, tenant.as_deref_mut(), &namespace, name, port.mtu, report) {
+            match converge::port(
+                underlay,
+                tenant.as_deref_mut(),
+                &namespace,
+                name,
+                port.mtu,
+                report,
+            ) {
                 Ok(true) => {
                     present.insert(name.clone());
                     if let Some(l3vrf) = l3vrf {
@@ -468,7 +598,11 @@ impl Dataplane {
                     } else {
                         info!(interface = %name, "configured port not found yet");
                     }
-                    report.missing.push(MissingInterface { name: name.clone(), kind: port.kind, required });
+                    report.missing.push(MissingInterface {
+                        name: name.clone(),
+                        kind: port.kind,
+                        required,
+                    });
                     pending.insert(name.clone());
                 }
                 Err(error) => report.fail(name, error),
@@ -501,13 +635,20 @@ impl Dataplane {
             .vxlans
             .iter()
             .map(|(name, vxlan)| (name, vxlan.master.as_deref(), vxlan.port_learning))
-            .chain(scope.ports.iter().map(|(name, port)| (name, port.master.as_deref(), port.learning)));
+            .chain(
+                scope
+                    .ports
+                    .iter()
+                    .map(|(name, port)| (name, port.master.as_deref(), port.learning)),
+            );
         for (name, master, learning) in memberships {
             let bridge_ready = master.is_none_or(|master| present.contains(master));
             if !present.contains(name) || !bridge_ready {
                 continue;
             }
-            if let Err(error) = converge::membership(links, &namespace, name, master, learning, &managed, report) {
+            if let Err(error) =
+                converge::membership(links, &namespace, name, master, learning, &managed, report)
+            {
                 report.fail(name, error);
             }
         }
@@ -517,10 +658,18 @@ impl Dataplane {
             .bridges
             .iter()
             .map(|(name, bridge)| (name, &bridge.addresses))
-            .chain(scope.ports.iter().map(|(name, port)| (name, &port.addresses)))
+            .chain(
+                scope
+                    .ports
+                    .iter()
+                    .map(|(name, port)| (name, &port.addresses)),
+            )
         {
             if present.contains(name) {
-                wanted.entry(name.clone()).or_default().extend(addresses.iter().copied());
+                wanted
+                    .entry(name.clone())
+                    .or_default()
+                    .extend(addresses.iter().copied());
             }
         }
         for name in &present {
@@ -541,33 +690,56 @@ impl Dataplane {
 
     /// Gives the links of one namespace the addresses `wanted` (by kernel name), and removes
     /// those the daemon gave before and no longer wants, also from links no longer configured.
-    fn sync_addresses(&mut self, l3vrf: Option<&str>, wanted: &BTreeMap<String, Vec<IpNet>>, report: &mut DataplaneReport) {
+    fn sync_addresses(
+        &mut self,
+        l3vrf: Option<&str>,
+        wanted: &BTreeMap<String, Vec<IpNet>>,
+        report: &mut DataplaneReport,
+    ) {
         let scope_key = l3vrf.map(str::to_string);
         let (links, namespace) = match l3vrf {
             Some(l3vrf) => match self.tenants.get_mut(l3vrf) {
                 Some(state) => (&mut state.links, state.namespace.clone()),
                 None => return,
             },
-            None => (&mut self.underlay.as_mut().expect("apply opens the underlay first").1, "the underlay".to_string()),
+            None => (
+                &mut self
+                    .underlay
+                    .as_mut()
+                    .expect("apply opens the underlay first")
+                    .1,
+                "the underlay".to_string(),
+            ),
         };
         let held = match links.addresses() {
             Ok(held) => held,
             Err(error) => return report.fail(&namespace, error),
         };
-        let recorded: Vec<String> =
-            self.addresses.keys().filter(|(key, _)| *key == scope_key).map(|(_, name)| name.clone()).collect();
+        let recorded: Vec<String> = self
+            .addresses
+            .keys()
+            .filter(|(key, _)| *key == scope_key)
+            .map(|(_, name)| name.clone())
+            .collect();
         for name in recorded.iter().filter(|name| !wanted.contains_key(*name)) {
-            let previous = self.addresses.remove(&(scope_key.clone(), name.clone())).unwrap_or_default();
-            if let Err(error) = converge::addresses(links, &namespace, name, &[], &previous, &held, report) {
+            let previous = self
+                .addresses
+                .remove(&(scope_key.clone(), name.clone()))
+                .unwrap_or_default();
+            if let Err(error) =
+                converge::addresses(links, &namespace, name, &[], &previous, &held, report)
+            {
                 report.fail(name, error);
             }
         }
         for (name, addresses) in wanted {
             let key = (scope_key.clone(), name.clone());
             let previous = self.addresses.get(&key).cloned().unwrap_or_default();
-            match converge::addresses(links, &namespace, name, addresses, &previous, &held, report) {
+            match converge::addresses(links, &namespace, name, addresses, &previous, &held, report)
+            {
                 Ok(()) => {
-                    self.addresses.insert(key, addresses.iter().copied().collect());
+                    self.addresses
+                        .insert(key, addresses.iter().copied().collect());
                 }
                 Err(error) => report.fail(name, error),
             }
@@ -577,11 +749,20 @@ impl Dataplane {
     /// Opens the namespace of `l3vrf`, creating it when it does not exist, with `lo` up,
     /// forwarding on and reverse-path filtering off: tenant traffic arrives over VXLAN, pods'
     /// ports and leak links, and leaves by other ones.
-    fn open_tenant(&mut self, l3vrf: &str, tenant: &Tenant, report: &mut DataplaneReport) -> Result<(), StepError> {
+    fn open_tenant(
+        &mut self,
+        l3vrf: &str,
+        tenant: &Tenant,
+        report: &mut DataplaneReport,
+    ) -> Result<(), StepError> {
         if !self.tenants.contains_key(l3vrf) {
             let name = &tenant.namespace;
             let exists = Path::new(NETNS_RUN_DIR).join(name).exists();
-            let namespace = if exists { Namespace::named(name) } else { create_namespace(name)? };
+            let namespace = if exists {
+                Namespace::named(name)
+            } else {
+                create_namespace(name)?
+            };
             let mut links = Links::open(&namespace)?;
             if !exists {
                 links.set_alias("lo", OWNER_ALIAS)?;
@@ -590,24 +771,44 @@ impl Dataplane {
             let owned = links.link("lo")?.is_some_and(|lo| is_ours(&lo));
             self.tenants.insert(
                 l3vrf.to_string(),
-                TenantState { namespace: name.clone(), links, owned, vrf: None, l3vni: None },
+                TenantState {
+                    namespace: name.clone(),
+                    links,
+                    owned,
+                    vrf: None,
+                    l3vni: None,
+                },
             );
         }
         let state = self.tenants.get_mut(l3vrf).expect("inserted above");
         converge::up(&mut state.links, &state.namespace, "lo", report)?;
-        for (path, value) in
-            [("net/ipv4/ip_forward", "1"), ("net/ipv4/conf/all/rp_filter", "0"), ("net/ipv4/conf/default/rp_filter", "0")]
-        {
+        for (path, value) in [
+            ("net/ipv4/ip_forward", "1"),
+            ("net/ipv4/conf/all/rp_filter", "0"),
+            ("net/ipv4/conf/default/rp_filter", "0"),
+        ] {
             if converge::sysctl(state.links.namespace(), path, value)? {
-                changed(report, &state.namespace, format!("set sysctl {path} to {value}"));
+                changed(
+                    report,
+                    &state.namespace,
+                    format!("set sysctl {path} to {value}"),
+                );
             }
         }
         Ok(())
     }
 
     /// Gives the plane the namespace and the L3VNI devices of the tenant's VRF.
-    fn bind_tenant(&mut self, l3vrf: &str, tenant: &Tenant, plane: &mut dyn PlaneBindings, report: &mut DataplaneReport) {
-        let Some(state) = self.tenants.get_mut(l3vrf) else { return };
+    fn bind_tenant(
+        &mut self,
+        l3vrf: &str,
+        tenant: &Tenant,
+        plane: &mut dyn PlaneBindings,
+        report: &mut DataplaneReport,
+    ) {
+        let Some(state) = self.tenants.get_mut(l3vrf) else {
+            return;
+        };
         let vrf = tenant.table.map(VrfId);
         if state.vrf != vrf {
             if let Some(old) = state.vrf.take() {
@@ -625,7 +826,11 @@ impl Dataplane {
             }
         }
         let Some(vrf) = state.vrf else { return };
-        let devices = tenant.l3vni.as_ref().map(|l3vni| L3VniDevices { vni: l3vni.vni, vxlan: l3vni.vxlan.clone(), svi: l3vni.svi.clone() });
+        let devices = tenant.l3vni.as_ref().map(|l3vni| L3VniDevices {
+            vni: l3vni.vni,
+            vxlan: l3vni.vxlan.clone(),
+            svi: l3vni.svi.clone(),
+        });
         if state.l3vni == devices {
             return;
         }
@@ -642,18 +847,31 @@ impl Dataplane {
     }
 
     /// Binds every L2VNI of the plan to its VXLAN device and VRF, and unbinds the others.
-    fn bind_l2vnis(&mut self, plan: &Plan, plane: &mut dyn PlaneBindings, report: &mut DataplaneReport) {
+    fn bind_l2vnis(
+        &mut self,
+        plan: &Plan,
+        plane: &mut dyn PlaneBindings,
+        report: &mut DataplaneReport,
+    ) {
         let mut wanted: BTreeMap<Vni, (VrfId, String)> = BTreeMap::new();
-        let scopes = std::iter::once((VrfId::DEFAULT, &plan.underlay)).chain(plan.tenants.iter().filter_map(|(l3vrf, tenant)| {
-            let vrf = self.tenants.get(l3vrf)?.vrf?;
-            Some((vrf, &tenant.scope))
-        }));
+        let scopes = std::iter::once((VrfId::DEFAULT, &plan.underlay)).chain(
+            plan.tenants.iter().filter_map(|(l3vrf, tenant)| {
+                let vrf = self.tenants.get(l3vrf)?.vrf?;
+                Some((vrf, &tenant.scope))
+            }),
+        );
         for (vrf, scope) in scopes {
             for (name, vxlan) in scope.vxlans.iter().filter(|(_, vxlan)| vxlan.l2vni) {
                 wanted.insert(vxlan.device.vni, (vrf, name.clone()));
             }
         }
-        for vni in self.l2vnis.keys().filter(|vni| !wanted.contains_key(vni)).copied().collect::<Vec<_>>() {
+        for vni in self
+            .l2vnis
+            .keys()
+            .filter(|vni| !wanted.contains_key(vni))
+            .copied()
+            .collect::<Vec<_>>()
+        {
             plane.unbind_l2vni(vni);
             self.l2vnis.remove(&vni);
         }
@@ -673,15 +891,23 @@ impl Dataplane {
 
     /// Takes a tenant down: its VRF leaves the plane, foreign ports go back to the underlay, the
     /// daemon's links are deleted, and so is the namespace when the daemon created it.
-    fn remove_tenant(&mut self, l3vrf: &str, plane: &mut dyn PlaneBindings, report: &mut DataplaneReport) {
-        let Some(mut state) = self.tenants.remove(l3vrf) else { return };
+    fn remove_tenant(
+        &mut self,
+        l3vrf: &str,
+        plane: &mut dyn PlaneBindings,
+        report: &mut DataplaneReport,
+    ) {
+        let Some(mut state) = self.tenants.remove(l3vrf) else {
+            return;
+        };
         if let Some(vrf) = state.vrf {
             plane.remove_vrf(vrf);
             self.l2vnis.retain(|_, (bound, _)| *bound != vrf);
             info!(l3vrf, %vrf, "VRF removed from the plane");
         }
         self.tenant_ports.retain(|_, tenant| tenant != l3vrf);
-        self.addresses.retain(|(tenant, _), _| tenant.as_deref() != Some(l3vrf));
+        self.addresses
+            .retain(|(tenant, _), _| tenant.as_deref() != Some(l3vrf));
 
         let namespace = state.namespace.clone();
         // Deleting the namespace would delete the veth ends still in it, so it stays when a
@@ -689,16 +915,24 @@ impl Dataplane {
         let mut stranded = false;
         match state.links.links() {
             Ok(links) => {
-                let underlay = &mut self.underlay.as_mut().expect("a tenant exists only after the underlay").1;
+                let underlay = &mut self
+                    .underlay
+                    .as_mut()
+                    .expect("a tenant exists only after the underlay")
+                    .1;
                 for link in &links {
                     let leak = link.alias.as_deref() == Some(LEAK_LINK_ALIAS);
                     if link.name == "lo" || leak {
                         continue;
                     }
                     let result = if is_ours(link) {
-                        state.links.delete(&link.name).map(|()| changed(report, &namespace, format!("deleted {}", link.name)))
+                        state
+                            .links
+                            .delete(&link.name)
+                            .map(|()| changed(report, &namespace, format!("deleted {}", link.name)))
                     } else {
-                        move_back(&mut state.links, underlay, &namespace, &link.name, report).inspect_err(|_| stranded = true)
+                        move_back(&mut state.links, underlay, &namespace, &link.name, report)
+                            .inspect_err(|_| stranded = true)
                     };
                     if let Err(error) = result {
                         report.fail(&link.name, error);
@@ -724,7 +958,13 @@ impl Dataplane {
 }
 
 /// Moves port `name` from a tenant namespace back to the underlay, out of its bridge.
-fn move_back(tenant: &mut Links, underlay: &mut Links, namespace: &str, name: &str, report: &mut DataplaneReport) -> Result<(), PlaneError> {
+fn move_back(
+    tenant: &mut Links,
+    underlay: &mut Links,
+    namespace: &str,
+    name: &str,
+    report: &mut DataplaneReport,
+) -> Result<(), PlaneError> {
     let Some(link) = tenant.link(name)? else {
         return Ok(());
     };
@@ -732,7 +972,11 @@ fn move_back(tenant: &mut Links, underlay: &mut Links, namespace: &str, name: &s
         tenant.set_master(name, None)?;
     }
     tenant.move_to(name, underlay.namespace())?;
-    changed(report, namespace, format!("moved port {name} back to the underlay"));
+    changed(
+        report,
+        namespace,
+        format!("moved port {name} back to the underlay"),
+    );
     Ok(())
 }
 

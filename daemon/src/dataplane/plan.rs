@@ -115,18 +115,26 @@ pub(crate) fn plan(config: &Config, prefix: &str, router_mac: MacAddr) -> Plan {
             scope: Scope::default(),
         };
         if l3vrf.table_id.is_none() {
-            plan.problems.push((name.clone(), "the l3vrf has no table-id, so the routing plane cannot use it".into()));
+            plan.problems.push((
+                name.clone(),
+                "the l3vrf has no table-id, so the routing plane cannot use it".into(),
+            ));
         }
         plan.tenants.insert(name.clone(), tenant);
     }
 
     let bridge_of = bridge_memberships(config);
-    let l3vrf_of_vni: BTreeMap<u32, &String> =
-        config.l3vrfs.iter().filter_map(|(name, l3vrf)| Some((l3vrf.l3vni?, name))).collect();
+    let l3vrf_of_vni: BTreeMap<u32, &String> = config
+        .l3vrfs
+        .iter()
+        .filter_map(|(name, l3vrf)| Some((l3vrf.l3vni?, name)))
+        .collect();
 
     for (name, interface) in &config.interfaces {
         let member_of = bridge_of.get(name.as_str());
-        let bridge_l3vrf = member_of.and_then(|(bridge, _)| config.interfaces.get(*bridge)).and_then(|bridge| bridge.l3vrf.as_ref());
+        let bridge_l3vrf = member_of
+            .and_then(|(bridge, _)| config.interfaces.get(*bridge))
+            .and_then(|bridge| bridge.l3vrf.as_ref());
         let l3vrf = match interface.kind {
             InterfaceKind::Loopback => {
                 plan.loopbacks.insert(name.clone(), Port::new(interface));
@@ -135,7 +143,11 @@ pub(crate) fn plan(config: &Config, prefix: &str, router_mac: MacAddr) -> Plan {
             InterfaceKind::Bridge => interface.l3vrf.as_ref(),
             InterfaceKind::Vxlan => {
                 let vni = interface.vxlan.as_ref().and_then(|vxlan| vxlan.vni);
-                interface.l3vrf.as_ref().or(bridge_l3vrf).or_else(|| vni.and_then(|vni| l3vrf_of_vni.get(&vni).copied()))
+                interface
+                    .l3vrf
+                    .as_ref()
+                    .or(bridge_l3vrf)
+                    .or_else(|| vni.and_then(|vni| l3vrf_of_vni.get(&vni).copied()))
             }
             InterfaceKind::Physical | InterfaceKind::Fpvhost | InterfaceKind::Infrastructure => {
                 interface.l3vrf.as_ref().or(bridge_l3vrf)
@@ -146,7 +158,8 @@ pub(crate) fn plan(config: &Config, prefix: &str, router_mac: MacAddr) -> Plan {
             Some(l3vrf) => match plan.tenants.get_mut(l3vrf) {
                 Some(tenant) => &mut tenant.scope,
                 None => {
-                    plan.problems.push((name.clone(), format!("l3vrf {l3vrf} is not configured")));
+                    plan.problems
+                        .push((name.clone(), format!("l3vrf {l3vrf} is not configured")));
                     continue;
                 }
             },
@@ -159,7 +172,8 @@ pub(crate) fn plan(config: &Config, prefix: &str, router_mac: MacAddr) -> Plan {
             }
             InterfaceKind::Vxlan => match vxlan(name, interface, config) {
                 Ok(mut vxlan) => {
-                    vxlan.l2vni = master.is_some() && !l3vrf_of_vni.contains_key(&vxlan.device.vni.get());
+                    vxlan.l2vni =
+                        master.is_some() && !l3vrf_of_vni.contains_key(&vxlan.device.vni.get());
                     vxlan.master = master;
                     vxlan.port_learning = learning;
                     scope.vxlans.insert(name.clone(), vxlan);
@@ -184,21 +198,43 @@ pub(crate) fn plan(config: &Config, prefix: &str, router_mac: MacAddr) -> Plan {
 fn add_l3vnis(config: &Config, router_mac: MacAddr, plan: &mut Plan) {
     for (name, l3vrf) in &config.l3vrfs {
         let Some(l3vni) = l3vrf.l3vni else { continue };
-        let Some(tenant) = plan.tenants.get_mut(name) else { continue };
-        let Some((vxlan_name, vxlan)) = tenant.scope.vxlans.iter_mut().find(|(_, vxlan)| vxlan.device.vni.get() == l3vni) else {
-            plan.problems.push((name.clone(), format!("no vxlan interface of l3vrf {name} carries its l3vni {l3vni}")));
+        let Some(tenant) = plan.tenants.get_mut(name) else {
+            continue;
+        };
+        let Some((vxlan_name, vxlan)) = tenant
+            .scope
+            .vxlans
+            .iter_mut()
+            .find(|(_, vxlan)| vxlan.device.vni.get() == l3vni)
+        else {
+            plan.problems.push((
+                name.clone(),
+                format!("no vxlan interface of l3vrf {name} carries its l3vni {l3vni}"),
+            ));
             continue;
         };
         let svi = settings::l3vni_bridge(l3vni);
         if let Some(master) = vxlan.master.as_ref().filter(|master| **master != svi) {
-            plan.problems.push((vxlan_name.clone(), format!("the L3VNI device cannot be a port of bridge {master}")));
+            plan.problems.push((
+                vxlan_name.clone(),
+                format!("the L3VNI device cannot be a port of bridge {master}"),
+            ));
             continue;
         }
         vxlan.master = Some(svi.clone());
         vxlan.port_learning = Some(false);
         vxlan.l2vni = false;
-        tenant.l3vni = Some(L3Vni { vni: vxlan.device.vni, vxlan: vxlan_name.clone(), svi: svi.clone() });
-        let bridge = Bridge { mac: Some(router_mac), mtu: None, addresses: Vec::new(), sysctls: Vec::new() };
+        tenant.l3vni = Some(L3Vni {
+            vni: vxlan.device.vni,
+            vxlan: vxlan_name.clone(),
+            svi: svi.clone(),
+        });
+        let bridge = Bridge {
+            mac: Some(router_mac),
+            mtu: None,
+            addresses: Vec::new(),
+            sysctls: Vec::new(),
+        };
         tenant.scope.bridges.insert(svi, bridge);
     }
 }
@@ -215,7 +251,12 @@ fn bridge_memberships(config: &Config) -> BTreeMap<&str, (&str, Option<bool>)> {
 }
 
 fn addresses(interface: &Interface) -> Vec<IpNet> {
-    interface.ipv4_addresses.iter().copied().map(IpNet::V4).collect()
+    interface
+        .ipv4_addresses
+        .iter()
+        .copied()
+        .map(IpNet::V4)
+        .collect()
 }
 
 fn bridge(name: &str, interface: &Interface) -> Bridge {
@@ -223,12 +264,17 @@ fn bridge(name: &str, interface: &Interface) -> Bridge {
     if let Some(settings) = &interface.bridge {
         // `always` accepts gratuitous ARP for addresses without a neighbor entry yet.
         match settings.arp_accept_gratuitous.as_deref() {
-            Some("always") => sysctls.push((format!("net/ipv4/conf/{name}/arp_accept"), "1".into())),
+            Some("always") => {
+                sysctls.push((format!("net/ipv4/conf/{name}/arp_accept"), "1".into()))
+            }
             Some("never") => sysctls.push((format!("net/ipv4/conf/{name}/arp_accept"), "0".into())),
             _ => {}
         }
         if let Some(time) = settings.ipv4_base_reachable_time_ms {
-            sysctls.push((format!("net/ipv4/neigh/{name}/base_reachable_time_ms"), time.to_string()));
+            sysctls.push((
+                format!("net/ipv4/neigh/{name}/base_reachable_time_ms"),
+                time.to_string(),
+            ));
         }
     }
     Bridge {
@@ -243,7 +289,9 @@ fn vxlan(name: &str, interface: &Interface, config: &Config) -> Result<Vxlan, St
     let settings = interface.vxlan.clone().unwrap_or_default();
     let vni = settings.vni.ok_or("the vxlan interface has no vni")?;
     let vni = Vni::new(vni).map_err(|error| error.to_string())?;
-    let local = settings.local.ok_or("the vxlan interface has no local address")?;
+    let local = settings
+        .local
+        .ok_or("the vxlan interface has no local address")?;
     let mut device = VxlanDevice::new(name, vni, IpAddr::V4(local));
     device.mtu = interface.mtu;
     // EVPN distributes remote MACs, so learning stays off unless the configuration turns it on.
@@ -251,10 +299,18 @@ fn vxlan(name: &str, interface: &Interface, config: &Config) -> Result<Vxlan, St
     // A `link-interface` that is a loopback only names where the local address lives: bound to
     // it (`dev`), the kernel would send the encapsulated packets out of the loopback, which has
     // no path to the other VTEPs.
-    device.underlay = settings
-        .link_interface
-        .filter(|link| config.interfaces.get(link).is_some_and(|interface| interface.kind == InterfaceKind::Physical));
-    Ok(Vxlan { device, master: None, port_learning: None, l2vni: false })
+    device.underlay = settings.link_interface.filter(|link| {
+        config
+            .interfaces
+            .get(link)
+            .is_some_and(|interface| interface.kind == InterfaceKind::Physical)
+    });
+    Ok(Vxlan {
+        device,
+        master: None,
+        port_learning: None,
+        l2vni: false,
+    })
 }
 
 #[cfg(test)]
@@ -262,7 +318,8 @@ mod tests {
     use super::*;
 
     fn seed() -> Config {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli");
         crate::config::load(&path).expect("the seed configuration loads")
     }
 
@@ -276,20 +333,41 @@ mod tests {
 
         assert!(plan.problems.is_empty(), "{:?}", plan.problems);
         assert_eq!(plan.loopbacks.keys().collect::<Vec<_>>(), ["loop0"]);
-        assert_eq!(plan.underlay.ports.keys().collect::<Vec<_>>(), ["pci-b0s4", "pci-b0s5"]);
+        assert_eq!(
+            plan.underlay.ports.keys().collect::<Vec<_>>(),
+            ["pci-b0s4", "pci-b0s5"]
+        );
         assert!(plan.underlay.vxlans.is_empty());
         assert!(plan.underlay.bridges.is_empty());
 
         let green = &plan.tenants["vrf100"];
         assert_eq!(green.namespace, "hna1-vrf100");
         assert_eq!(green.table, Some(100));
-        assert_eq!(green.scope.bridges.keys().collect::<Vec<_>>(), ["br10000", "br10001", "irb100"]);
-        assert_eq!(green.scope.vxlans.keys().collect::<Vec<_>>(), ["vx100", "vx10000", "vx10001"]);
-        assert_eq!(green.scope.ports.keys().collect::<Vec<_>>(), ["vho-1000000000", "vho-1000000001"]);
+        assert_eq!(
+            green.scope.bridges.keys().collect::<Vec<_>>(),
+            ["br10000", "br10001", "irb100"]
+        );
+        assert_eq!(
+            green.scope.vxlans.keys().collect::<Vec<_>>(),
+            ["vx100", "vx10000", "vx10001"]
+        );
+        assert_eq!(
+            green.scope.ports.keys().collect::<Vec<_>>(),
+            ["vho-1000000000", "vho-1000000001"]
+        );
         let red = &plan.tenants["vrf101"];
-        assert_eq!(red.scope.bridges.keys().collect::<Vec<_>>(), ["br10100", "br10101", "irb101"]);
-        assert_eq!(red.scope.vxlans.keys().collect::<Vec<_>>(), ["vx101", "vx10100", "vx10101"]);
-        assert_eq!(red.scope.ports.keys().collect::<Vec<_>>(), ["veth-1000000002"]);
+        assert_eq!(
+            red.scope.bridges.keys().collect::<Vec<_>>(),
+            ["br10100", "br10101", "irb101"]
+        );
+        assert_eq!(
+            red.scope.vxlans.keys().collect::<Vec<_>>(),
+            ["vx101", "vx10100", "vx10101"]
+        );
+        assert_eq!(
+            red.scope.ports.keys().collect::<Vec<_>>(),
+            ["veth-1000000002"]
+        );
     }
 
     #[test]
@@ -298,7 +376,10 @@ mod tests {
         let green = &plan.tenants["vrf100"];
 
         let l3vni = green.l3vni.as_ref().expect("L3VNI devices");
-        assert_eq!((l3vni.vni.get(), l3vni.vxlan.as_str(), l3vni.svi.as_str()), (100, "vx100", "irb100"));
+        assert_eq!(
+            (l3vni.vni.get(), l3vni.vxlan.as_str(), l3vni.svi.as_str()),
+            (100, "vx100", "irb100")
+        );
         assert_eq!(green.scope.bridges["irb100"].mac, Some(router_mac()));
         let vx100 = &green.scope.vxlans["vx100"];
         assert_eq!(vx100.master.as_deref(), Some("irb100"));
@@ -314,16 +395,29 @@ mod tests {
         let bridge = &green.bridges["br10000"];
         assert_eq!(bridge.mac, Some(MacAddr([0, 0, 0, 0, 1, 1])));
         assert_eq!(bridge.mtu, Some(1550));
-        assert_eq!(bridge.addresses, vec!["10.60.0.254/16".parse::<IpNet>().unwrap()]);
-        assert!(bridge.sysctls.contains(&("net/ipv4/conf/br10000/arp_accept".into(), "1".into())));
-        assert!(bridge.sysctls.contains(&("net/ipv4/neigh/br10000/base_reachable_time_ms".into(), "30000".into())));
+        assert_eq!(
+            bridge.addresses,
+            vec!["10.60.0.254/16".parse::<IpNet>().unwrap()]
+        );
+        assert!(
+            bridge
+                .sysctls
+                .contains(&("net/ipv4/conf/br10000/arp_accept".into(), "1".into()))
+        );
+        assert!(bridge.sysctls.contains(&(
+            "net/ipv4/neigh/br10000/base_reachable_time_ms".into(),
+            "30000".into()
+        )));
 
         let vxlan = &green.vxlans["vx10000"];
         assert_eq!(vxlan.device.vni.get(), 10000);
         assert_eq!(vxlan.device.local, "10.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(vxlan.device.mtu, Some(1500));
         assert!(!vxlan.device.learning);
-        assert_eq!(vxlan.device.underlay, None, "a VXLAN device was bound to the loopback");
+        assert_eq!(
+            vxlan.device.underlay, None,
+            "a VXLAN device was bound to the loopback"
+        );
         assert_eq!(vxlan.master.as_deref(), Some("br10000"));
         assert_eq!(vxlan.port_learning, Some(false));
         assert!(vxlan.l2vni);

@@ -114,7 +114,9 @@ impl RouterContext<'_> {
     /// Returns the configuration file the lab wrote: the router's file and the cluster's extra
     /// lines.
     pub fn config_file(&self) -> PathBuf {
-        self.dir.configs().join(format!("{}.nc-cli", self.router.name))
+        self.dir
+            .configs()
+            .join(format!("{}.nc-cli", self.router.name))
     }
 }
 
@@ -128,7 +130,12 @@ pub enum Query {
 }
 
 impl Query {
-    pub const ALL: [Query; 4] = [Query::OspfNeighbors, Query::BfdPeers, Query::BgpSummary, Query::EvpnVni];
+    pub const ALL: [Query; 4] = [
+        Query::OspfNeighbors,
+        Query::BfdPeers,
+        Query::BgpSummary,
+        Query::EvpnVni,
+    ];
 
     /// Returns the command words, which FRR's vtysh and `hna-routectl show` share.
     pub fn words(self) -> &'static [&'static str] {
@@ -178,7 +185,12 @@ pub trait RouterBackend {
 }
 
 /// Records the process `pid` of `program` on the session's router, failing when it is gone.
-pub fn record_process(session: &mut Session, router: &str, program: &str, pid: i32) -> Result<ProcessRecord, LabError> {
+pub fn record_process(
+    session: &mut Session,
+    router: &str,
+    program: &str,
+    pid: i32,
+) -> Result<ProcessRecord, LabError> {
     let record = ProcessRecord::new(router, program, pid).ok_or_else(|| LabError::Start {
         router: router.to_string(),
         backend: "process",
@@ -241,7 +253,11 @@ pub struct RouterState {
 impl RouterState {
     /// Queries every part of the state.
     pub fn read(backend: &dyn RouterBackend, context: &RouterContext) -> RouterState {
-        let query = |query: Query| backend.query(context, query).map_err(|error| error.to_string());
+        let query = |query: Query| {
+            backend
+                .query(context, query)
+                .map_err(|error| error.to_string())
+        };
         RouterState {
             ospf: query(Query::OspfNeighbors).and_then(|json| parse_ospf_neighbors(&json)),
             bfd: query(Query::BfdPeers).and_then(|json| parse_bfd_peers(&json)),
@@ -283,16 +299,30 @@ pub fn parse_ospf_neighbors(json: &Value) -> Result<Vec<OspfNeighbor>, String> {
             })
             .collect());
     }
-    let neighbors = json.get("neighbors").and_then(Value::as_object).ok_or("no `neighbors` object")?;
+    let neighbors = json
+        .get("neighbors")
+        .and_then(Value::as_object)
+        .ok_or("no `neighbors` object")?;
     let mut result = Vec::new();
     for (router_id, entries) in neighbors {
-        for entry in entries.as_array().ok_or("a neighbor entry is not an array")? {
-            let state = [text(entry, "converged"), text(entry, "nbrState"), text(entry, "state")]
-                .into_iter()
-                .find(|state| !state.is_empty())
-                .unwrap_or_default();
+        for entry in entries
+            .as_array()
+            .ok_or("a neighbor entry is not an array")?
+        {
+            let state = [
+                text(entry, "converged"),
+                text(entry, "nbrState"),
+                text(entry, "state"),
+            ]
+            .into_iter()
+            .find(|state| !state.is_empty())
+            .unwrap_or_default();
             let state = state.split('/').next().unwrap_or_default().to_string();
-            let interface = text(entry, "ifaceName").split(':').next().unwrap_or_default().to_string();
+            let interface = text(entry, "ifaceName")
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             result.push(OspfNeighbor {
                 router_id: router_id.clone(),
                 address: text(entry, "address"),
@@ -323,7 +353,10 @@ pub fn parse_bfd_peers(json: &Value) -> Result<Vec<BfdPeer>, String> {
                 peer: text(peer, "peer"),
                 local: text(peer, "local"),
                 interface: text(peer, "interface"),
-                multihop: peer.get("multihop").and_then(Value::as_bool).unwrap_or(false),
+                multihop: peer
+                    .get("multihop")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 status: status.to_lowercase(),
             }
         })
@@ -350,9 +383,16 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
                 families: entry
                     .get("families")
                     .and_then(Value::as_array)
-                    .map(|families| families.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .map(|families| {
+                        families
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
-                prefixes_received: count(entry, "prefixes_received").or_else(|| count(entry, "pfxRcd")),
+                prefixes_received: count(entry, "prefixes_received")
+                    .or_else(|| count(entry, "pfxRcd")),
             })
             .collect());
     }
@@ -375,14 +415,19 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
                     if !family.is_empty() {
                         known.families.push(family.clone());
                     }
-                    if let (Some(total), Some(more)) = (known.prefixes_received.as_mut(), prefixes) {
+                    if let (Some(total), Some(more)) = (known.prefixes_received.as_mut(), prefixes)
+                    {
                         *total += more;
                     }
                 }
                 None => result.push(BgpPeer {
                     address: address.clone(),
                     state: text(peer, "state"),
-                    families: if family.is_empty() { Vec::new() } else { vec![family.clone()] },
+                    families: if family.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![family.clone()]
+                    },
                     prefixes_received: prefixes,
                 }),
             }
@@ -487,7 +532,8 @@ mod tests {
 
     #[test]
     fn bgp_summary_accepts_single_table() {
-        let json = serde_json::json!({"peers": {"10.0.0.201": {"state": "Established", "pfxRcd": 3}}});
+        let json =
+            serde_json::json!({"peers": {"10.0.0.201": {"state": "Established", "pfxRcd": 3}}});
         let peers = parse_bgp_summary(&json).unwrap();
         assert_eq!(peers.len(), 1);
         assert!(peers[0].families.is_empty());
@@ -543,7 +589,10 @@ mod tests {
         ]);
         let vnis = parse_evpn_vnis(&evpn).unwrap();
         assert_eq!(vnis[0].vni, 100);
-        assert_eq!(vnis[0].remote_vteps, None, "an L3VNI's next hops are not a flood list");
+        assert_eq!(
+            vnis[0].remote_vteps, None,
+            "an L3VNI's next hops are not a flood list"
+        );
         assert_eq!(vnis[1].remote_vteps, Some(1));
         assert_eq!(vnis[1].macs, Some(3));
 
@@ -563,7 +612,9 @@ mod tests {
 
     #[test]
     fn names_carry_prefix() {
-        let names = Names { prefix: "t7-".into() };
+        let names = Names {
+            prefix: "t7-".into(),
+        };
         assert_eq!(names.router("hna1"), "t7-hna1");
         assert_eq!(names.tenant("hna1", "vrf100"), "t7-hna1-vrf100");
         assert_eq!(names.tenant_prefix("hna1"), "t7-hna1-");

@@ -167,10 +167,12 @@ impl FromStr for Endpoint {
 
     fn from_str(text: &str) -> Result<Self, String> {
         match text.split_once(':') {
-            Some((router, interface)) if !router.is_empty() && !interface.is_empty() => Ok(Endpoint {
-                router: router.to_string(),
-                interface: interface.to_string(),
-            }),
+            Some((router, interface)) if !router.is_empty() && !interface.is_empty() => {
+                Ok(Endpoint {
+                    router: router.to_string(),
+                    interface: interface.to_string(),
+                })
+            }
             _ => Err(format!(
                 "invalid link end `{text}`; expected ROUTER:INTERFACE such as hna1:pci-b0s4"
             )),
@@ -263,7 +265,10 @@ impl Cluster {
     }
 
     /// Returns the links with one end on `router`, as (local end, remote end).
-    pub fn links_of<'a>(&'a self, router: &'a str) -> impl Iterator<Item = (&'a Endpoint, &'a Endpoint)> + 'a {
+    pub fn links_of<'a>(
+        &'a self,
+        router: &'a str,
+    ) -> impl Iterator<Item = (&'a Endpoint, &'a Endpoint)> + 'a {
         self.links.iter().filter_map(move |link| {
             let [a, b] = &link.ends;
             if a.router == router {
@@ -279,18 +284,21 @@ impl Cluster {
     /// Returns the router that owns `address` on one of its interfaces.
     pub fn router_with_address(&self, address: Ipv4Addr) -> Option<&Router> {
         self.routers.iter().find(|router| {
-            router
-                .config
-                .interfaces
-                .values()
-                .any(|interface| interface.ipv4_addresses.iter().any(|net| net.addr() == address))
+            router.config.interfaces.values().any(|interface| {
+                interface
+                    .ipv4_addresses
+                    .iter()
+                    .any(|net| net.addr() == address)
+            })
         })
     }
 
     /// Returns whether the row needs route leaking between two tenants to pass: a pod reaching
     /// a pod of another tenant.
     pub fn needs_leaking(&self, expectation: &Expectation) -> bool {
-        let Some(responder) = expectation.responder() else { return false };
+        let Some(responder) = expectation.responder() else {
+            return false;
+        };
         match (self.pod(&expectation.from), self.pod(responder)) {
             (Some(from), Some(to)) => from.tenant != to.tenant,
             _ => false,
@@ -348,17 +356,19 @@ impl Builder<'_> {
                 continue;
             }
             let config_path = dir.join(&entry.config);
-            let original = std::fs::read_to_string(&config_path).map_err(|source| LabError::ClusterRead {
-                path: config_path.clone(),
-                source,
-            })?;
+            let original =
+                std::fs::read_to_string(&config_path).map_err(|source| LabError::ClusterRead {
+                    path: config_path.clone(),
+                    source,
+                })?;
             let original_lines = original.lines().count();
             let text = with_extra_lines(&original, file.extra.iter().chain(&entry.extra));
-            let config = config::parse(&text, &config_path).map_err(|errors| LabError::RouterConfig {
-                router: entry.name.clone(),
-                original_lines,
-                errors,
-            })?;
+            let config =
+                config::parse(&text, &config_path).map_err(|errors| LabError::RouterConfig {
+                    router: entry.name.clone(),
+                    original_lines,
+                    errors,
+                })?;
             routers.push(Router {
                 name: entry.name.clone(),
                 role: entry.role,
@@ -426,8 +436,13 @@ impl Builder<'_> {
                 self.problem(format!("invalid pod name `{}`; {NAME_FORM}", entry.name));
                 continue;
             }
-            if pods.iter().any(|pod| pod.name == entry.name) || routers.iter().any(|router| router.name == entry.name) {
-                self.problem(format!("pod name `{}` is already used by another pod or router", entry.name));
+            if pods.iter().any(|pod| pod.name == entry.name)
+                || routers.iter().any(|router| router.name == entry.name)
+            {
+                self.problem(format!(
+                    "pod name `{}` is already used by another pod or router",
+                    entry.name
+                ));
                 continue;
             }
             if !entry.address.contains(&entry.gateway) || entry.address.addr() == entry.gateway {
@@ -439,10 +454,15 @@ impl Builder<'_> {
                 ));
             }
             let Some(router) = routers.iter().find(|router| router.name == entry.router) else {
-                self.problem(format!("pod {} is on an unknown router `{}`", entry.name, entry.router));
+                self.problem(format!(
+                    "pod {} is on an unknown router `{}`",
+                    entry.name, entry.router
+                ));
                 continue;
             };
-            let port_taken = pods.iter().any(|pod| pod.router == entry.router && pod.port == entry.port)
+            let port_taken = pods
+                .iter()
+                .any(|pod| pod.router == entry.router && pod.port == entry.port)
                 || links
                     .iter()
                     .flat_map(|link| &link.ends)
@@ -474,7 +494,9 @@ impl Builder<'_> {
                         tenant,
                     });
                 }
-                Err(message) => self.problem(format!("pod {} on {}: {message}", entry.name, entry.router)),
+                Err(message) => {
+                    self.problem(format!("pod {} on {}: {message}", entry.name, entry.router))
+                }
             }
         }
         pods
@@ -488,7 +510,9 @@ impl Builder<'_> {
             }
             for target in targets {
                 if !known(target) {
-                    self.problem(format!("reachability row `{from}` names an unknown pod `{target}`"));
+                    self.problem(format!(
+                        "reachability row `{from}` names an unknown pod `{target}`"
+                    ));
                 } else if target == from {
                     self.problem(format!("reachability row `{from}` lists the pod itself"));
                 }
@@ -517,9 +541,14 @@ impl Builder<'_> {
             }
         }
         for entry in &file.reachability.address {
-            for name in std::iter::once(&entry.from).chain([&entry.answered_by]).chain(&entry.never) {
+            for name in std::iter::once(&entry.from)
+                .chain([&entry.answered_by])
+                .chain(&entry.never)
+            {
                 if !known(name) {
-                    self.problem(format!("reachability address row names an unknown pod `{name}`"));
+                    self.problem(format!(
+                        "reachability address row names an unknown pod `{name}`"
+                    ));
                 }
             }
             expectations.push(Expectation {
@@ -541,8 +570,13 @@ const NAME_FORM: &str = "expected 1 to 24 characters among letters, digits, `-` 
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NODE_NAME
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Appends the lab's lines after the configuration file's own, under a comment that marks them.
@@ -644,7 +678,9 @@ mod tests {
             .expectations
             .iter()
             .find(|row| {
-                row.from == "green1" && row.address == Ipv4Addr::new(10, 61, 0, 3) && matches!(row.outcome, Outcome::AnsweredBy { .. })
+                row.from == "green1"
+                    && row.address == Ipv4Addr::new(10, 61, 0, 3)
+                    && matches!(row.outcome, Outcome::AnsweredBy { .. })
             })
             .expect("isolation row");
         assert_eq!(
@@ -654,10 +690,9 @@ mod tests {
                 never: vec!["red3".into()]
             }
         );
-        let to_red3 = cluster
-            .expectations
-            .iter()
-            .find(|row| row.from == "green1" && row.outcome == Outcome::NeverReaches("red3".into()));
+        let to_red3 = cluster.expectations.iter().find(|row| {
+            row.from == "green1" && row.outcome == Outcome::NeverReaches("red3".into())
+        });
         assert!(to_red3.is_some(), "green1 must never reach red3");
     }
 
@@ -671,7 +706,10 @@ mod tests {
             .map(|row| format!("{}>{}", row.from, row.responder().unwrap()))
             .collect();
         for pair in ["green1>red1", "green2>red2", "red1>green1", "red2>green2"] {
-            assert!(leaking.contains(&pair.to_string()), "{pair} needs leaking: {leaking:?}");
+            assert!(
+                leaking.contains(&pair.to_string()),
+                "{pair} needs leaking: {leaking:?}"
+            );
         }
         assert!(!leaking.contains(&"green1>green3".to_string()));
         assert_eq!(leaking.len(), 8);
@@ -685,7 +723,11 @@ mod tests {
             leaf1.config.interfaces.contains_key("eth3"),
             "leaf-leaf link interface from extra lines"
         );
-        let marker = leaf1.text.lines().position(|line| line == "# Lines added by hna-lab").unwrap();
+        let marker = leaf1
+            .text
+            .lines()
+            .position(|line| line == "# Lines added by hna-lab")
+            .unwrap();
         assert_eq!(marker, leaf1.original_lines);
     }
 

@@ -59,7 +59,12 @@ pub fn planned_namespaces(cluster: &Cluster, names: &Names) -> Vec<String> {
 }
 
 /// Builds the whole plane, recording each namespace in `session` as it is made.
-pub fn build(cluster: &Cluster, names: &Names, modes: &BTreeMap<String, Dataplane>, session: &mut Session) -> Result<(), LabError> {
+pub fn build(
+    cluster: &Cluster,
+    names: &Names,
+    modes: &BTreeMap<String, Dataplane>,
+    session: &mut Session,
+) -> Result<(), LabError> {
     for name in planned_namespaces(cluster, names) {
         if shell::netns_exists(&name) {
             return Err(LabError::ForeignNamespace { name });
@@ -92,7 +97,11 @@ pub fn build(cluster: &Cluster, names: &Names, modes: &BTreeMap<String, Dataplan
         for (end, namespace) in [(a, &a_ns), (b, &b_ns)] {
             let router = cluster.router(&end.router).expect("validated link end");
             if modes[&end.router] == Dataplane::Lab {
-                configure_interface(namespace, &end.interface, &router.config.interfaces[&end.interface])?;
+                configure_interface(
+                    namespace,
+                    &end.interface,
+                    &router.config.interfaces[&end.interface],
+                )?;
             }
             ip(namespace, &["link", "set", &end.interface, "up"])?;
         }
@@ -127,12 +136,21 @@ pub fn build(cluster: &Cluster, names: &Names, modes: &BTreeMap<String, Dataplan
             ],
         )?;
         if modes[&pod.router] == Dataplane::Lab {
-            ip(&port_namespace, &["link", "set", &pod.port, "master", &pod.bridge])?;
+            ip(
+                &port_namespace,
+                &["link", "set", &pod.port, "master", &pod.bridge],
+            )?;
         }
         ip(&port_namespace, &["link", "set", &pod.port, "up"])?;
-        ip(&namespace, &["addr", "add", &pod.address.to_string(), "dev", "eth0"])?;
+        ip(
+            &namespace,
+            &["addr", "add", &pod.address.to_string(), "dev", "eth0"],
+        )?;
         ip(&namespace, &["link", "set", "eth0", "up"])?;
-        ip(&namespace, &["route", "add", "default", "via", &pod.gateway.to_string()])?;
+        ip(
+            &namespace,
+            &["route", "add", "default", "via", &pod.gateway.to_string()],
+        )?;
         sysctl(&namespace, POD_SYSCTLS)?;
     }
     info!(
@@ -154,10 +172,16 @@ fn create_namespace(session: &mut Session, name: &str) -> Result<(), LabError> {
 /// Sets the MTU and addresses the configuration gives an interface.
 fn configure_interface(namespace: &str, name: &str, interface: &Interface) -> Result<(), LabError> {
     if let Some(mtu) = interface.mtu {
-        ip(namespace, &["link", "set", "dev", name, "mtu", &mtu.to_string()])?;
+        ip(
+            namespace,
+            &["link", "set", "dev", name, "mtu", &mtu.to_string()],
+        )?;
     }
     for address in &interface.ipv4_addresses {
-        ip(namespace, &["addr", "add", &address.to_string(), "dev", name])?;
+        ip(
+            namespace,
+            &["addr", "add", &address.to_string(), "dev", name],
+        )?;
     }
     Ok(())
 }
@@ -186,8 +210,13 @@ fn warn_uncabled(cluster: &Cluster, router: &Router) {
             interface.kind,
             InterfaceKind::Physical | InterfaceKind::Fpvhost | InterfaceKind::Infrastructure
         );
-        let cabled = cluster.links_of(&router.name).any(|(end, _)| &end.interface == name)
-            || cluster.pods.iter().any(|pod| pod.router == router.name && &pod.port == name);
+        let cabled = cluster
+            .links_of(&router.name)
+            .any(|(end, _)| &end.interface == name)
+            || cluster
+                .pods
+                .iter()
+                .any(|pod| pod.router == router.name && &pod.port == name);
         if port && !cabled {
             warn!(router = %router.name, interface = %name, "interface is neither cabled nor a pod port; the lab does not create it");
         }
@@ -207,14 +236,25 @@ fn bridge_of<'c>(config: &'c Config, member: &str) -> Option<(&'c String, &'c In
 /// Returns the `learning` setting of `member` on its bridge.
 fn member_learning(config: &Config, member: &str) -> Option<bool> {
     let (_, bridge) = bridge_of(config, member)?;
-    bridge.bridge.as_ref()?.members.iter().find(|port| port.name == member)?.learning
+    bridge
+        .bridge
+        .as_ref()?
+        .members
+        .iter()
+        .find(|port| port.name == member)?
+        .learning
 }
 
 /// Builds tenant namespaces, bridges and VXLAN devices of a router whose backend only routes.
 fn build_tenants(router: &Router, names: &Names, session: &mut Session) -> Result<(), LabError> {
     let config = &router.config;
     let underlay = names.router(&router.name);
-    let namespace_of = |l3vrf: Option<&String>| l3vrf.map_or_else(|| underlay.clone(), |l3vrf| names.tenant(&router.name, l3vrf));
+    let namespace_of = |l3vrf: Option<&String>| {
+        l3vrf.map_or_else(
+            || underlay.clone(),
+            |l3vrf| names.tenant(&router.name, l3vrf),
+        )
+    };
 
     for l3vrf in config.l3vrfs.keys() {
         let namespace = names.tenant(&router.name, l3vrf);
@@ -228,14 +268,23 @@ fn build_tenants(router: &Router, names: &Names, session: &mut Session) -> Resul
         .filter(|(_, interface)| interface.kind == InterfaceKind::Bridge)
     {
         let namespace = namespace_of(interface.l3vrf.as_ref());
-        create_bridge(&namespace, name, interface.mac_address.map(|mac| mac.to_string()).as_deref())?;
+        create_bridge(
+            &namespace,
+            name,
+            interface.mac_address.map(|mac| mac.to_string()).as_deref(),
+        )?;
         configure_interface(&namespace, name, interface)?;
         if let Some(settings) = &interface.bridge {
             if settings.arp_accept_gratuitous.as_deref() == Some("always") {
                 sysctl(&namespace, &[&format!("net.ipv4.conf.{name}.arp_accept=1")])?;
             }
             if let Some(time) = settings.ipv4_base_reachable_time_ms {
-                sysctl(&namespace, &[&format!("net.ipv4.neigh.{name}.base_reachable_time_ms={time}")])?;
+                sysctl(
+                    &namespace,
+                    &[&format!(
+                        "net.ipv4.neigh.{name}.base_reachable_time_ms={time}"
+                    )],
+                )?;
             }
         }
         ip(&namespace, &["link", "set", name, "up"])?;
@@ -248,9 +297,16 @@ fn build_tenants(router: &Router, names: &Names, session: &mut Session) -> Resul
     {
         let vxlan = interface.vxlan.clone().unwrap_or_default();
         let Some(vni) = vxlan.vni else {
-            return Err(LabError::Usage(format!("{}: VXLAN interface {name} has no vni", router.name)));
+            return Err(LabError::Usage(format!(
+                "{}: VXLAN interface {name} has no vni",
+                router.name
+            )));
         };
-        let l3vrf_of_vni = config.l3vrfs.iter().find(|(_, vrf)| vrf.l3vni == Some(vni)).map(|(name, _)| name);
+        let l3vrf_of_vni = config
+            .l3vrfs
+            .iter()
+            .find(|(_, vrf)| vrf.l3vni == Some(vni))
+            .map(|(name, _)| name);
         let bridge = bridge_of(config, name);
         let l3vrf = bridge.map_or(l3vrf_of_vni, |(_, bridge)| bridge.l3vrf.as_ref());
         let namespace = namespace_of(l3vrf);

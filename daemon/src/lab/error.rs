@@ -7,7 +7,10 @@ use crate::config::ConfigErrors;
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     #[error("cannot read the cluster file {path}: {source}")]
-    ClusterRead { path: PathBuf, source: std::io::Error },
+    ClusterRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("invalid cluster file {path}: {message}")]
     ClusterSyntax { path: PathBuf, message: String },
@@ -15,7 +18,9 @@ pub enum LabError {
     #[error("invalid cluster {path}: {message}")]
     Cluster { path: PathBuf, message: String },
 
-    #[error("invalid configuration of router {router} (lines after {original_lines} come from the cluster file's `extra`):\n{errors}")]
+    #[error(
+        "invalid configuration of router {router} (lines after {original_lines} come from the cluster file's `extra`):\n{errors}"
+    )]
     RouterConfig {
         router: String,
         original_lines: usize,
@@ -28,10 +33,14 @@ pub enum LabError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 
-    #[error("namespace {name} already exists and is not part of this lab; delete it or choose another --prefix")]
+    #[error(
+        "namespace {name} already exists and is not part of this lab; delete it or choose another --prefix"
+    )]
     ForeignNamespace { name: String },
 
-    #[error("a lab is already up in {state_dir}; run `hna-lab down` with the same --cluster and --prefix first")]
+    #[error(
+        "a lab is already up in {state_dir}; run `hna-lab down` with the same --cluster and --prefix first"
+    )]
     AlreadyUp { state_dir: PathBuf },
 
     #[error("no lab is up for this cluster and prefix (no state file {path})")]
@@ -48,7 +57,11 @@ pub enum LabError {
     },
 
     #[error("querying `{query}` on {router} failed: {message}")]
-    Query { router: String, query: String, message: String },
+    Query {
+        router: String,
+        query: String,
+        message: String,
+    },
 
     #[error("timed out after {seconds:.1} s waiting for {what}")]
     Timeout { what: String, seconds: f64 },

@@ -42,13 +42,17 @@ pub fn expected_state(cluster: &Cluster) -> BTreeMap<String, Expected> {
 
     for link in &cluster.links {
         let [a, b] = &link.ends;
-        let (Some(router_a), Some(router_b)) = (cluster.router(&a.router), cluster.router(&b.router)) else {
+        let (Some(router_a), Some(router_b)) =
+            (cluster.router(&a.router), cluster.router(&b.router))
+        else {
             continue;
         };
-        if !runs_ospf(&router_a.config, &a.interface) || !runs_ospf(&router_b.config, &b.interface) {
+        if !runs_ospf(&router_a.config, &a.interface) || !runs_ospf(&router_b.config, &b.interface)
+        {
             continue;
         }
-        let bfd = tracks_bfd(&router_a.config, &a.interface) && tracks_bfd(&router_b.config, &b.interface);
+        let bfd = tracks_bfd(&router_a.config, &a.interface)
+            && tracks_bfd(&router_b.config, &b.interface);
         for (router, end) in [(&a.router, a), (&b.router, b)] {
             let entry = expected.get_mut(router).expect("every router has an entry");
             entry.ospf_interfaces.insert(end.interface.clone());
@@ -59,24 +63,43 @@ pub fn expected_state(cluster: &Cluster) -> BTreeMap<String, Expected> {
     }
 
     for router in &cluster.routers {
-        let Some(bgp) = &router.config.bgp else { continue };
+        let Some(bgp) = &router.config.bgp else {
+            continue;
+        };
         for (address, settings) in &bgp.neighbors {
-            let IpAddr::V4(peer_address) = address else { continue };
+            let IpAddr::V4(peer_address) = address else {
+                continue;
+            };
             let Some(peer) = cluster.router_with_address(*peer_address) else {
                 continue;
             };
             if peer.name == router.name
-                || effective(settings, bgp.neighbor_groups.get(settings.group.as_deref().unwrap_or(""))).shutdown == Some(true)
+                || effective(
+                    settings,
+                    bgp.neighbor_groups
+                        .get(settings.group.as_deref().unwrap_or("")),
+                )
+                .shutdown
+                    == Some(true)
             {
                 continue;
             }
-            let Some(source) = source_address(router, settings, bgp.neighbor_groups.get(settings.group.as_deref().unwrap_or(""))) else {
+            let Some(source) = source_address(
+                router,
+                settings,
+                bgp.neighbor_groups
+                    .get(settings.group.as_deref().unwrap_or("")),
+            ) else {
                 continue;
             };
             let Some(peer_settings) = accepting_settings(peer, source) else {
                 continue;
             };
-            let own = effective(settings, bgp.neighbor_groups.get(settings.group.as_deref().unwrap_or("")));
+            let own = effective(
+                settings,
+                bgp.neighbor_groups
+                    .get(settings.group.as_deref().unwrap_or("")),
+            );
             let bfd = own.track_bfd == Some(true) && peer_settings.track_bfd == Some(true);
             for (name, remote) in [(&router.name, *address), (&peer.name, IpAddr::V4(source))] {
                 let entry = expected.get_mut(name).expect("every router has an entry");
@@ -91,7 +114,13 @@ pub fn expected_state(cluster: &Cluster) -> BTreeMap<String, Expected> {
     let l2vnis: Vec<(String, u32)> = cluster
         .routers
         .iter()
-        .filter(|router| router.config.bgp.as_ref().is_some_and(|bgp| bgp.advertise_all_vni))
+        .filter(|router| {
+            router
+                .config
+                .bgp
+                .as_ref()
+                .is_some_and(|bgp| bgp.advertise_all_vni)
+        })
         .flat_map(|router| {
             vnis(&router.config)
                 .into_iter()
@@ -100,12 +129,24 @@ pub fn expected_state(cluster: &Cluster) -> BTreeMap<String, Expected> {
         })
         .collect();
     for router in &cluster.routers {
-        if !router.config.bgp.as_ref().is_some_and(|bgp| bgp.advertise_all_vni) {
+        if !router
+            .config
+            .bgp
+            .as_ref()
+            .is_some_and(|bgp| bgp.advertise_all_vni)
+        {
             continue;
         }
-        let entry = expected.get_mut(&router.name).expect("every router has an entry");
+        let entry = expected
+            .get_mut(&router.name)
+            .expect("every router has an entry");
         for (vni, l3) in vnis(&router.config) {
-            let remote_vteps = (!l3).then(|| l2vnis.iter().filter(|(name, other)| *other == vni && name != &router.name).count() as u64);
+            let remote_vteps = (!l3).then(|| {
+                l2vnis
+                    .iter()
+                    .filter(|(name, other)| *other == vni && name != &router.name)
+                    .count() as u64
+            });
             entry.vnis.insert(vni, ExpectedVni { l3, remote_vteps });
         }
     }
@@ -115,7 +156,9 @@ pub fn expected_state(cluster: &Cluster) -> BTreeMap<String, Expected> {
 /// Returns whether OSPF runs on `interface`: it has an address inside a `network` and is not
 /// passive.
 fn runs_ospf(config: &Config, interface: &str) -> bool {
-    let Some(ospf) = &config.ospf else { return false };
+    let Some(ospf) = &config.ospf else {
+        return false;
+    };
     let Some(settings) = config.interfaces.get(interface) else {
         return false;
     };
@@ -124,10 +167,11 @@ fn runs_ospf(config: &Config, interface: &str) -> bool {
         .get(interface)
         .is_some_and(|routing| routing.ospf.passive == Some(true));
     !passive
-        && settings
-            .ipv4_addresses
-            .iter()
-            .any(|address| ospf.networks.iter().any(|network| network.prefix.contains(&address.addr())))
+        && settings.ipv4_addresses.iter().any(|address| {
+            ospf.networks
+                .iter()
+                .any(|network| network.prefix.contains(&address.addr()))
+        })
 }
 
 fn tracks_bfd(config: &Config, interface: &str) -> bool {
@@ -139,10 +183,15 @@ fn tracks_bfd(config: &Config, interface: &str) -> bool {
 
 /// Returns a neighbor's settings, with the fields it leaves unset taken from its group.
 fn effective(own: &NeighborSettings, group: Option<&NeighborSettings>) -> NeighborSettings {
-    let Some(group) = group else { return own.clone() };
+    let Some(group) = group else {
+        return own.clone();
+    };
     NeighborSettings {
         remote_as: own.remote_as.or(group.remote_as),
-        update_source: own.update_source.clone().or_else(|| group.update_source.clone()),
+        update_source: own
+            .update_source
+            .clone()
+            .or_else(|| group.update_source.clone()),
         track_bfd: own.track_bfd.or(group.track_bfd),
         shutdown: own.shutdown.or(group.shutdown),
         passive: own.passive.or(group.passive),
@@ -151,7 +200,11 @@ fn effective(own: &NeighborSettings, group: Option<&NeighborSettings>) -> Neighb
 }
 
 /// Returns the source address of a router's session to a neighbor: its update-source's address.
-fn source_address(router: &Router, settings: &NeighborSettings, group: Option<&NeighborSettings>) -> Option<Ipv4Addr> {
+fn source_address(
+    router: &Router,
+    settings: &NeighborSettings,
+    group: Option<&NeighborSettings>,
+) -> Option<Ipv4Addr> {
     let source = effective(settings, group).update_source?;
     router
         .config
@@ -169,10 +222,16 @@ fn accepting_settings(router: &Router, source: Ipv4Addr) -> Option<NeighborSetti
     if let Some(settings) = bgp.neighbors.get(&IpAddr::V4(source)) {
         return Some(effective(
             settings,
-            settings.group.as_ref().and_then(|group| bgp.neighbor_groups.get(group)),
+            settings
+                .group
+                .as_ref()
+                .and_then(|group| bgp.neighbor_groups.get(group)),
         ));
     }
-    let range = bgp.listen_ranges.iter().find(|range| range.prefix.contains(&IpAddr::V4(source)))?;
+    let range = bgp
+        .listen_ranges
+        .iter()
+        .find(|range| range.prefix.contains(&IpAddr::V4(source)))?;
     bgp.neighbor_groups.get(&range.group).cloned()
 }
 
@@ -182,7 +241,12 @@ fn vnis(config: &Config) -> Vec<(u32, bool)> {
         .interfaces
         .values()
         .filter_map(|interface| interface.vxlan.as_ref()?.vni)
-        .map(|vni| (vni, config.l3vrfs.values().any(|vrf| vrf.l3vni == Some(vni))))
+        .map(|vni| {
+            (
+                vni,
+                config.l3vrfs.values().any(|vrf| vrf.l3vni == Some(vni)),
+            )
+        })
         .collect()
 }
 
@@ -213,29 +277,31 @@ pub fn compare(expected: &Expected, state: &RouterState) -> Comparison {
                 }
             }
         }
-        Err(error) if !expected.ospf_interfaces.is_empty() => missing.push(format!("OSPF: {error}")),
+        Err(error) if !expected.ospf_interfaces.is_empty() => {
+            missing.push(format!("OSPF: {error}"))
+        }
         Err(_) => {}
     }
     match &state.bfd {
         Ok(peers) => {
             for interface in &expected.bfd_interfaces {
-                if !peers
-                    .iter()
-                    .any(|peer| !peer.multihop && &peer.interface == interface && peer.status == "up")
-                {
+                if !peers.iter().any(|peer| {
+                    !peer.multihop && &peer.interface == interface && peer.status == "up"
+                }) {
                     missing.push(format!("BFD on {interface} not up"));
                 }
             }
             for address in &expected.bfd_multihop_peers {
-                if !peers
-                    .iter()
-                    .any(|peer| peer.multihop && peer.peer == address.to_string() && peer.status == "up")
-                {
+                if !peers.iter().any(|peer| {
+                    peer.multihop && peer.peer == address.to_string() && peer.status == "up"
+                }) {
                     missing.push(format!("multihop BFD to {address} not up"));
                 }
             }
         }
-        Err(error) if !(expected.bfd_interfaces.is_empty() && expected.bfd_multihop_peers.is_empty()) => {
+        Err(error)
+            if !(expected.bfd_interfaces.is_empty() && expected.bfd_multihop_peers.is_empty()) =>
+        {
             missing.push(format!("BFD: {error}"))
         }
         Err(_) => {}
@@ -259,13 +325,22 @@ pub fn compare(expected: &Expected, state: &RouterState) -> Comparison {
             for (vni, want) in &expected.vnis {
                 match vnis.iter().find(|known| known.vni == *vni) {
                     None => missing.push(format!("VNI {vni} missing")),
-                    Some(known) if known.kind == "L3" && !want.l3 => missing.push(format!("VNI {vni} is L3, expected L2")),
-                    Some(known) if known.kind == "L2" && want.l3 => missing.push(format!("VNI {vni} is L2, expected L3")),
-                    Some(known) if want.remote_vteps.is_some() && known.remote_vteps != want.remote_vteps => missing.push(format!(
-                        "VNI {vni} has {} remote VTEPs, expected {}",
-                        known.remote_vteps.unwrap_or(0),
-                        want.remote_vteps.unwrap_or(0)
-                    )),
+                    Some(known) if known.kind == "L3" && !want.l3 => {
+                        missing.push(format!("VNI {vni} is L3, expected L2"))
+                    }
+                    Some(known) if known.kind == "L2" && want.l3 => {
+                        missing.push(format!("VNI {vni} is L2, expected L3"))
+                    }
+                    Some(known)
+                        if want.remote_vteps.is_some()
+                            && known.remote_vteps != want.remote_vteps =>
+                    {
+                        missing.push(format!(
+                            "VNI {vni} has {} remote VTEPs, expected {}",
+                            known.remote_vteps.unwrap_or(0),
+                            want.remote_vteps.unwrap_or(0)
+                        ))
+                    }
                     Some(_) => {}
                 }
             }
@@ -283,7 +358,8 @@ mod tests {
     use super::*;
 
     fn seed() -> Cluster {
-        Cluster::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/cluster.toml")).unwrap()
+        Cluster::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/cluster.toml"))
+            .unwrap()
     }
 
     fn addresses(list: &[&str]) -> BTreeSet<IpAddr> {
@@ -294,10 +370,16 @@ mod tests {
     fn seed_leaf_expects_three_adjacencies_and_two_hnas() {
         let expected = expected_state(&seed());
         let leaf1 = &expected["leaf1"];
-        assert_eq!(leaf1.ospf_interfaces, ["eth1", "eth2", "eth3"].map(String::from).into());
+        assert_eq!(
+            leaf1.ospf_interfaces,
+            ["eth1", "eth2", "eth3"].map(String::from).into()
+        );
         assert_eq!(leaf1.bfd_interfaces.len(), 3);
         assert_eq!(leaf1.bgp_peers, addresses(&["10.0.0.1", "10.0.0.2"]));
-        assert_eq!(leaf1.bfd_multihop_peers, addresses(&["10.0.0.1", "10.0.0.2"]));
+        assert_eq!(
+            leaf1.bfd_multihop_peers,
+            addresses(&["10.0.0.1", "10.0.0.2"])
+        );
         assert!(leaf1.vnis.is_empty());
     }
 
@@ -305,7 +387,10 @@ mod tests {
     fn seed_hna_expects_both_leaves_and_six_vnis() {
         let expected = expected_state(&seed());
         let hna2 = &expected["hna2"];
-        assert_eq!(hna2.ospf_interfaces, ["pci-b0s4", "pci-b0s5"].map(String::from).into());
+        assert_eq!(
+            hna2.ospf_interfaces,
+            ["pci-b0s4", "pci-b0s5"].map(String::from).into()
+        );
         assert_eq!(hna2.bgp_peers, addresses(&["10.0.0.201", "10.0.0.202"]));
         assert_eq!(hna2.vnis.len(), 6);
         assert_eq!(
@@ -348,11 +433,17 @@ mod tests {
         let comparison = compare(expected, &state);
         assert!(!comparison.converged());
         assert!(
-            comparison.missing.contains(&"OSPF neighbor on pci-b0s5 not Full".to_string()),
+            comparison
+                .missing
+                .contains(&"OSPF neighbor on pci-b0s5 not Full".to_string()),
             "{:?}",
             comparison.missing
         );
-        assert!(comparison.missing.contains(&"BGP 10.0.0.202 not Established".to_string()));
+        assert!(
+            comparison
+                .missing
+                .contains(&"BGP 10.0.0.202 not Established".to_string())
+        );
         assert!(comparison.missing.contains(&"EVPN: no answer".to_string()));
         assert!(
             !comparison

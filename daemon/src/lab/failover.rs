@@ -130,7 +130,10 @@ impl PingRun {
             let mut summary = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 match reply_sequence(&line) {
-                    Some(sequence) => sink.lock().expect("ping reply list lock poisoned").push(sequence),
+                    Some(sequence) => sink
+                        .lock()
+                        .expect("ping reply list lock poisoned")
+                        .push(sequence),
                     None => {
                         summary.push_str(&line);
                         summary.push('\n');
@@ -139,7 +142,11 @@ impl PingRun {
             }
             summary
         });
-        Ok(PingRun { child, received, reader })
+        Ok(PingRun {
+            child,
+            received,
+            reader,
+        })
     }
 
     fn replies(&self) -> usize {
@@ -216,10 +223,17 @@ fn analyse(received: &[u32], transmitted: u64) -> PingLoss {
 
 /// Picks the flow: `from` (default: the first pod of `router`) to `to` (default: the first pod
 /// on another router that `from` must reach).
-fn choose_flow(lab: &Lab, router: &str, from: Option<&str>, to: Option<&str>) -> Result<Flow, LabError> {
+fn choose_flow(
+    lab: &Lab,
+    router: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Flow, LabError> {
     let cluster = &lab.cluster;
     let from = match from {
-        Some(name) => cluster.pod(name).ok_or_else(|| LabError::Usage(format!("unknown pod `{name}`")))?,
+        Some(name) => cluster
+            .pod(name)
+            .ok_or_else(|| LabError::Usage(format!("unknown pod `{name}`")))?,
         None => cluster
             .pods
             .iter()
@@ -233,12 +247,19 @@ fn choose_flow(lab: &Lab, router: &str, from: Option<&str>, to: Option<&str>) ->
             .any(|row| row.from == from.name && row.outcome == Outcome::Reaches(name.to_string()))
     };
     let to = match to {
-        Some(name) => cluster.pod(name).ok_or_else(|| LabError::Usage(format!("unknown pod `{name}`")))?,
+        Some(name) => cluster
+            .pod(name)
+            .ok_or_else(|| LabError::Usage(format!("unknown pod `{name}`")))?,
         None => cluster
             .pods
             .iter()
             .find(|pod| pod.router != from.router && reachable(&pod.name))
-            .ok_or_else(|| LabError::Usage(format!("{} reaches no pod on another router; pass --to", from.name)))?,
+            .ok_or_else(|| {
+                LabError::Usage(format!(
+                    "{} reaches no pod on another router; pass --to",
+                    from.name
+                ))
+            })?,
     };
     Ok(Flow {
         from: from.name.clone(),
@@ -281,17 +302,26 @@ fn ospf_full_on(lab: &Lab, context: &RouterContext, interface: &str) -> bool {
 
 fn set_cut(namespace: &str, interface: &str, mode: CutMode, cut: bool) -> Result<(), LabError> {
     match (mode, cut) {
-        (CutMode::Carrier, true) => shell::ip(namespace, &["link", "set", interface, "down"]).map(|_| ()),
-        (CutMode::Carrier, false) => shell::ip(namespace, &["link", "set", interface, "up"]).map(|_| ()),
+        (CutMode::Carrier, true) => {
+            shell::ip(namespace, &["link", "set", interface, "down"]).map(|_| ())
+        }
+        (CutMode::Carrier, false) => {
+            shell::ip(namespace, &["link", "set", interface, "up"]).map(|_| ())
+        }
         // A token bucket of 8 bit/s with a 10-byte burst passes no frame.
         (CutMode::Silent, true) => shell::run(
             "tc",
             &[
-                "-n", namespace, "qdisc", "add", "dev", interface, "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms",
+                "-n", namespace, "qdisc", "add", "dev", interface, "root", "tbf", "rate", "8bit",
+                "burst", "10", "latency", "1ms",
             ],
         )
         .map(|_| ()),
-        (CutMode::Silent, false) => shell::run("tc", &["-n", namespace, "qdisc", "del", "dev", interface, "root"]).map(|_| ()),
+        (CutMode::Silent, false) => shell::run(
+            "tc",
+            &["-n", namespace, "qdisc", "del", "dev", interface, "root"],
+        )
+        .map(|_| ()),
     }
 }
 
@@ -341,13 +371,22 @@ pub fn link_cut(
             (near, far, false)
         }
         None => {
-            let before: Vec<u64> = uplinks.iter().map(|(near, _)| packet_count(&namespace, &near.interface)).collect();
+            let before: Vec<u64> = uplinks
+                .iter()
+                .map(|(near, _)| packet_count(&namespace, &near.interface))
+                .collect();
             let seen = ping.replies();
             ping.wait_replies(seen, BASELINE_REPLIES, BASELINE_TIMEOUT);
             let busiest = uplinks
                 .iter()
                 .zip(before)
-                .map(|((near, far), before)| (packet_count(&namespace, &near.interface).saturating_sub(before), near, far))
+                .map(|((near, far), before)| {
+                    (
+                        packet_count(&namespace, &near.interface).saturating_sub(before),
+                        near,
+                        far,
+                    )
+                })
                 .max_by_key(|(count, _, _)| *count)
                 .ok_or_else(|| LabError::Usage(format!("{router_name} has no cabled interface")))?;
             (busiest.1.clone(), busiest.2.clone(), true)
@@ -375,7 +414,8 @@ pub fn link_cut(
         if detected_after.is_none() && !ospf_full_on(lab, &context, &near.interface) {
             detected_after = Some(cut_at.elapsed());
         }
-        (detected_after.is_some() && ping.replies() >= replies_at_cut + RECOVERY_REPLIES).then_some(())
+        (detected_after.is_some() && ping.replies() >= replies_at_cut + RECOVERY_REPLIES)
+            .then_some(())
     });
     let loss = ping.stop();
     let recovered = recovered.is_some();
@@ -385,7 +425,9 @@ pub fn link_cut(
     if mode == CutMode::Silent {
         set_cut(&namespace, &near.interface, mode, false)?;
     }
-    let restored_after = shell::poll_until(RECONVERGE_TIMEOUT, || lab.sessions_up().then(|| restore_at.elapsed()));
+    let restored_after = shell::poll_until(RECONVERGE_TIMEOUT, || {
+        lab.sessions_up().then(|| restore_at.elapsed())
+    });
     Ok(LinkCutReport {
         flow,
         link: (near, far),
@@ -399,7 +441,12 @@ pub fn link_cut(
 }
 
 /// Restarts a router's routing daemons gracefully while a pod on it pings across the fabric.
-pub fn restart(lab: &mut Lab, router: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<RestartReport, LabError> {
+pub fn restart(
+    lab: &mut Lab,
+    router: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<RestartReport, LabError> {
     let router_name = match router {
         Some(name) => name.to_string(),
         None => default_router(lab)?,
@@ -436,7 +483,10 @@ pub fn restart(lab: &mut Lab, router: Option<&str>, from: Option<&str>, to: Opti
         return Err(error);
     }
     info!(router = %router_name, "routing daemons restarted; waiting for the sessions");
-    let sessions_back_after = shell::poll_until(RECONVERGE_TIMEOUT, || lab.router_converged(&router).then(|| restarted_at.elapsed()));
+    let sessions_back_after = shell::poll_until(RECONVERGE_TIMEOUT, || {
+        lab.router_converged(&router)
+            .then(|| restarted_at.elapsed())
+    });
     let seen = ping.replies();
     let recovered = ping.wait_replies(seen, RECOVERY_REPLIES, RECOVERY_TIMEOUT);
     let loss = ping.stop();
@@ -459,8 +509,14 @@ mod tests {
             reply_sequence("64 bytes from 10.61.0.3: icmp_seq=12 ttl=62 time=0.101 ms"),
             Some(12)
         );
-        assert_eq!(reply_sequence("PING 10.61.0.3 (10.61.0.3) 56(84) bytes of data."), None);
-        assert_eq!(reply_sequence("From 10.60.0.254 icmp_seq=3 Destination Host Unreachable"), None);
+        assert_eq!(
+            reply_sequence("PING 10.61.0.3 (10.61.0.3) 56(84) bytes of data."),
+            None
+        );
+        assert_eq!(
+            reply_sequence("From 10.60.0.254 icmp_seq=3 Destination Host Unreachable"),
+            None
+        );
     }
 
     #[test]

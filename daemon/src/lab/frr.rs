@@ -48,11 +48,17 @@ impl FrrBackend {
     }
 
     fn config_path(context: &RouterContext) -> PathBuf {
-        context.dir.configs().join(format!("{}.frr.conf", context.router.name))
+        context
+            .dir
+            .configs()
+            .join(format!("{}.frr.conf", context.router.name))
     }
 
     fn log_path(context: &RouterContext) -> PathBuf {
-        context.dir.logs().join(format!("{}.frr.log", context.router.name))
+        context
+            .dir
+            .logs()
+            .join(format!("{}.frr.log", context.router.name))
     }
 
     /// Returns whether the router has tenants, which FRR then runs as network-namespace VRFs.
@@ -79,7 +85,12 @@ impl FrrBackend {
     }
 
     /// Starts one daemon and waits for its vty socket.
-    fn start_daemon(&self, context: &RouterContext, daemon: &str, session: &mut Session) -> Result<ProcessRecord, LabError> {
+    fn start_daemon(
+        &self,
+        context: &RouterContext,
+        daemon: &str,
+        session: &mut Session,
+    ) -> Result<ProcessRecord, LabError> {
         let instance = Self::instance(context);
         let binary = context.settings.frr_daemons.join(daemon);
         let config = Self::config_path(context);
@@ -109,15 +120,23 @@ impl FrrBackend {
         let mut args: Vec<String> = vec!["netns".into(), "exec".into(), namespace.clone()];
         if Self::uses_netns_vrfs(context) {
             let script = netns_view_script(context, &daemon_args)?;
-            args.extend(["unshare", "--mount", "--propagation", "private", "sh", "-c"].map(String::from));
+            args.extend(
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c"].map(String::from),
+            );
             args.push(script);
         } else {
             args.extend(daemon_args);
         }
         // The daemon keeps the standard streams it was started with: a file, not a pipe that
         // closes when `ip` exits.
-        let stderr_path = context.dir.logs().join(format!("{}.frr.stderr", context.router.name));
-        let stderr = std::fs::File::options().create(true).append(true).open(&stderr_path)?;
+        let stderr_path = context
+            .dir
+            .logs()
+            .join(format!("{}.frr.stderr", context.router.name));
+        let stderr = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)?;
         let status = std::process::Command::new("ip")
             .args(&args)
             .stdin(std::process::Stdio::null())
@@ -131,17 +150,32 @@ impl FrrBackend {
             return Err(LabError::Start {
                 router: context.router.name.clone(),
                 backend: "frr",
-                message: format!("{daemon} ({status}): {}", tail.into_iter().rev().collect::<Vec<_>>().join(" ")),
+                message: format!(
+                    "{daemon} ({status}): {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" ")
+                ),
             });
         }
 
         let pid = shell::poll_until(START_TIMEOUT, || {
-            std::fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok()
+            std::fs::read_to_string(&pid_file)
+                .ok()?
+                .trim()
+                .parse::<i32>()
+                .ok()
         })
-        .ok_or_else(|| self.start_error(context, daemon, format!("no pid file {}", pid_file.display())))?;
+        .ok_or_else(|| {
+            self.start_error(
+                context,
+                daemon,
+                format!("no pid file {}", pid_file.display()),
+            )
+        })?;
         let record = record_process(session, &context.router.name, daemon, pid)?;
         let socket = Self::run_dir(context).join(format!("{daemon}.vty"));
-        shell::poll_until(START_TIMEOUT, || (socket.exists() || !record.is_alive()).then_some(()));
+        shell::poll_until(START_TIMEOUT, || {
+            (socket.exists() || !record.is_alive()).then_some(())
+        });
         if !record.is_alive() {
             return Err(self.start_error(context, daemon, "exited after starting".into()));
         }
@@ -261,10 +295,12 @@ impl RouterBackend for FrrBackend {
     /// session flaps.
     fn diagnose(&self, context: &RouterContext) -> Vec<String> {
         let mut found = Vec::new();
-        let next_hops = Self::vtysh_json(context, "show evpn next-hops vni all json").unwrap_or(Value::Null);
+        let next_hops =
+            Self::vtysh_json(context, "show evpn next-hops vni all json").unwrap_or(Value::Null);
         for (name, vrf) in &context.router.config.l3vrfs {
             let Some(l3vni) = vrf.l3vni else { continue };
-            let Ok(routes) = Self::vtysh_json(context, &format!("show ip route vrf {name} json")) else {
+            let Ok(routes) = Self::vtysh_json(context, &format!("show ip route vrf {name} json"))
+            else {
                 continue;
             };
             let known = &next_hops[l3vni.to_string()];
@@ -279,10 +315,14 @@ impl RouterBackend for FrrBackend {
                     continue;
                 }
                 for next_hop in entry["nexthops"].as_array().into_iter().flatten() {
-                    let (Some(vtep), Some(interface)) = (next_hop["ip"].as_str(), next_hop["interfaceName"].as_str()) else {
+                    let (Some(vtep), Some(interface)) =
+                        (next_hop["ip"].as_str(), next_hop["interfaceName"].as_str())
+                    else {
                         continue;
                     };
-                    if interface.starts_with(dataplane::L3VNI_BRIDGE_PREFIX) && known.get(vtep).is_none() {
+                    if interface.starts_with(dataplane::L3VNI_BRIDGE_PREFIX)
+                        && known.get(vtep).is_none()
+                    {
                         missing.insert(vtep.to_string());
                     }
                 }
@@ -359,16 +399,25 @@ fn chown_to_frr(path: &Path) -> Result<(), LabError> {
     let user = nix::unistd::User::from_name("frr")
         .ok()
         .flatten()
-        .ok_or_else(|| LabError::Usage("user `frr` not found: install the Debian package `frr`".into()))?;
-    nix::unistd::chown(path, Some(user.uid), Some(user.gid))
-        .map_err(|error| LabError::command(format!("chown frr {}", path.display()), error.to_string()))
+        .ok_or_else(|| {
+            LabError::Usage("user `frr` not found: install the Debian package `frr`".into())
+        })?;
+    nix::unistd::chown(path, Some(user.uid), Some(user.gid)).map_err(|error| {
+        LabError::command(format!("chown frr {}", path.display()), error.to_string())
+    })
 }
 
 /// Returns whether an ospfd that the lab did not start runs on this machine.
 pub fn foreign_ospfd_runs(own: &[ProcessRecord]) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return true };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
     entries.flatten().any(|entry| {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
             return false;
         };
         let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();

@@ -18,8 +18,8 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use crate::config::{
-    AddressFamily, AutoRouteTarget, Bgp, Config, InterfaceKind, L3Vrf, NeighborSettings, Ospf, OspfAuthentication, OspfNetworkType,
-    PolicyAction, RouteMapMatch, RouteMapSet,
+    AddressFamily, AutoRouteTarget, Bgp, Config, InterfaceKind, L3Vrf, NeighborSettings, Ospf,
+    OspfAuthentication, OspfNetworkType, PolicyAction, RouteMapMatch, RouteMapSet,
 };
 
 /// Name of the BFD profile that carries the configuration's BFD timers.
@@ -63,11 +63,21 @@ pub struct FrrConfig {
 /// Translates `config` into an FRR integrated configuration.
 pub fn translate(config: &Config, options: &FrrOptions) -> FrrConfig {
     let mut out = Out::default();
-    let hostname = config.hostname.clone().unwrap_or_else(|| options.hostname.clone());
+    let hostname = config
+        .hostname
+        .clone()
+        .unwrap_or_else(|| options.hostname.clone());
     out.line(format_args!("frr defaults traditional"));
     out.line(format_args!("hostname {hostname}"));
-    let level = if options.debug { "debugging" } else { "informational" };
-    out.line(format_args!("log file {} {level}", options.log_file.display()));
+    let level = if options.debug {
+        "debugging"
+    } else {
+        "informational"
+    };
+    out.line(format_args!(
+        "log file {} {level}",
+        options.log_file.display()
+    ));
     out.line(format_args!("log timestamp precision 3"));
     if options.debug {
         for line in [
@@ -119,7 +129,9 @@ struct Out {
 
 impl Out {
     fn line(&mut self, args: std::fmt::Arguments) {
-        self.text.write_fmt(args).expect("writing to a String cannot fail");
+        self.text
+            .write_fmt(args)
+            .expect("writing to a String cannot fail");
         self.text.push('\n');
     }
 
@@ -160,7 +172,10 @@ fn translate_bfd(config: &Config, out: &mut Out) -> bool {
         return false;
     }
     let bfd = &config.bfd;
-    if bfd.desired_min_tx_ms.is_none() && bfd.required_min_rx_ms.is_none() && bfd.detect_multiplier.is_none() {
+    if bfd.desired_min_tx_ms.is_none()
+        && bfd.required_min_rx_ms.is_none()
+        && bfd.detect_multiplier.is_none()
+    {
         return true;
     }
     out.line(format_args!("bfd"));
@@ -180,7 +195,9 @@ fn translate_bfd(config: &Config, out: &mut Out) -> bool {
 
 fn has_bfd_profile(config: &Config) -> bool {
     let bfd = &config.bfd;
-    bfd.desired_min_tx_ms.is_some() || bfd.required_min_rx_ms.is_some() || bfd.detect_multiplier.is_some()
+    bfd.desired_min_tx_ms.is_some()
+        || bfd.required_min_rx_ms.is_some()
+        || bfd.detect_multiplier.is_some()
 }
 
 fn translate_interfaces(config: &Config, uses_bfd: bool, out: &mut Out) {
@@ -188,8 +205,12 @@ fn translate_interfaces(config: &Config, uses_bfd: bool, out: &mut Out) {
         let ospf = &routing.ospf;
         out.line(format_args!("interface {name}"));
         match ospf.network_type {
-            Some(OspfNetworkType::PointToPoint) => out.line(format_args!(" ip ospf network point-to-point")),
-            Some(OspfNetworkType::Broadcast) => out.line(format_args!(" ip ospf network broadcast")),
+            Some(OspfNetworkType::PointToPoint) => {
+                out.line(format_args!(" ip ospf network point-to-point"))
+            }
+            Some(OspfNetworkType::Broadcast) => {
+                out.line(format_args!(" ip ospf network broadcast"))
+            }
             None => {}
         }
         if let Some(hello) = ospf.hello_interval {
@@ -214,7 +235,9 @@ fn translate_interfaces(config: &Config, uses_bfd: bool, out: &mut Out) {
             }
             Some(OspfAuthentication::Md5 { key_id, key }) => {
                 out.line(format_args!(" ip ospf authentication message-digest"));
-                out.line(format_args!(" ip ospf message-digest-key {key_id} md5 {key}"));
+                out.line(format_args!(
+                    " ip ospf message-digest-key {key_id} md5 {key}"
+                ));
             }
             Some(OspfAuthentication::HmacSha256 { .. }) => {
                 out.note(format!(
@@ -240,7 +263,10 @@ fn translate_ospf(config: &Config, ospf: &Ospf, out: &mut Out) {
     }
     out.line(format_args!(" log-adjacency-changes detail"));
     for network in &ospf.networks {
-        out.line(format_args!(" network {} area {}", network.prefix, network.area));
+        out.line(format_args!(
+            " network {} area {}",
+            network.prefix, network.area
+        ));
     }
     // A loopback never has a neighbor; its address is announced as a stub network.
     let passive: BTreeSet<&String> = config
@@ -293,7 +319,10 @@ fn translate_policy(config: &Config, out: &mut Out) {
     for (name, list) in &config.prefix_lists {
         for (seq, entry) in &list.entries {
             let Some(prefix) = entry.prefix else { continue };
-            let mut line = format!("ip prefix-list {name} seq {seq} {} {prefix}", action(entry.action));
+            let mut line = format!(
+                "ip prefix-list {name} seq {seq} {} {prefix}",
+                action(entry.action)
+            );
             if let Some(ge) = entry.ge {
                 let _ = write!(line, " ge {ge}");
             }
@@ -316,9 +345,9 @@ fn translate_policy(config: &Config, out: &mut Out) {
                         "bgp community-list standard {name}-{seq}-community permit {}",
                         community_text(*value)
                     )),
-                    RouteMapMatch::ExtendedCommunityRouteTarget(rt) => {
-                        out.line(format_args!("bgp extcommunity-list standard {name}-{seq}-rt permit rt {rt}"))
-                    }
+                    RouteMapMatch::ExtendedCommunityRouteTarget(rt) => out.line(format_args!(
+                        "bgp extcommunity-list standard {name}-{seq}-rt permit rt {rt}"
+                    )),
                     _ => {}
                 }
             }
@@ -327,11 +356,18 @@ fn translate_policy(config: &Config, out: &mut Out) {
 
     for (name, map) in &config.route_maps {
         for (seq, entry) in &map.entries {
-            out.line(format_args!("route-map {name} {} {seq}", action(entry.action)));
+            out.line(format_args!(
+                "route-map {name} {} {seq}",
+                action(entry.action)
+            ));
             for condition in &entry.matches {
                 match condition {
-                    RouteMapMatch::IpAddressPrefixList(list) => out.line(format_args!(" match ip address prefix-list {list}")),
-                    RouteMapMatch::SourceL3vrf(vrf) => out.line(format_args!(" match source-vrf {vrf}")),
+                    RouteMapMatch::IpAddressPrefixList(list) => {
+                        out.line(format_args!(" match ip address prefix-list {list}"))
+                    }
+                    RouteMapMatch::SourceL3vrf(vrf) => {
+                        out.line(format_args!(" match source-vrf {vrf}"))
+                    }
                     RouteMapMatch::EvpnRouteType(route_type) => {
                         let keyword = match route_type {
                             1 => "ead",
@@ -343,21 +379,35 @@ fn translate_policy(config: &Config, out: &mut Out) {
                         out.line(format_args!(" match evpn route-type {keyword}"))
                     }
                     RouteMapMatch::EvpnVni(vni) => out.line(format_args!(" match evpn vni {vni}")),
-                    RouteMapMatch::Community(_) => out.line(format_args!(" match community {name}-{seq}-community")),
-                    RouteMapMatch::ExtendedCommunityRouteTarget(_) => out.line(format_args!(" match extcommunity {name}-{seq}-rt")),
+                    RouteMapMatch::Community(_) => {
+                        out.line(format_args!(" match community {name}-{seq}-community"))
+                    }
+                    RouteMapMatch::ExtendedCommunityRouteTarget(_) => {
+                        out.line(format_args!(" match extcommunity {name}-{seq}-rt"))
+                    }
                 }
             }
             for set in &entry.sets {
                 match set {
-                    RouteMapSet::LocalPreference(value) => out.line(format_args!(" set local-preference {value}")),
+                    RouteMapSet::LocalPreference(value) => {
+                        out.line(format_args!(" set local-preference {value}"))
+                    }
                     RouteMapSet::Med(value) => out.line(format_args!(" set metric {value}")),
                     RouteMapSet::Community { values, additive } => {
-                        let values: Vec<String> = values.iter().map(|value| community_text(*value)).collect();
+                        let values: Vec<String> =
+                            values.iter().map(|value| community_text(*value)).collect();
                         let additive = if *additive { " additive" } else { "" };
-                        out.line(format_args!(" set community {}{additive}", values.join(" ")))
+                        out.line(format_args!(
+                            " set community {}{additive}",
+                            values.join(" ")
+                        ))
                     }
-                    RouteMapSet::ExtendedCommunityRouteTarget(rt) => out.line(format_args!(" set extcommunity rt {rt}")),
-                    RouteMapSet::IpNextHop(address) => out.line(format_args!(" set ip next-hop {address}")),
+                    RouteMapSet::ExtendedCommunityRouteTarget(rt) => {
+                        out.line(format_args!(" set extcommunity rt {rt}"))
+                    }
+                    RouteMapSet::IpNextHop(address) => {
+                        out.line(format_args!(" set ip next-hop {address}"))
+                    }
                 }
             }
             out.line(format_args!("!"));
@@ -409,30 +459,46 @@ fn neighbor_settings(key: &str, settings: &NeighborSettings, bfd_profile: bool, 
 ///
 /// A family named without `enabled` is enabled. A neighbor that names no family at all, in
 /// itself or its group, runs ipv4-unicast, the BGP default.
-fn active_families(own: &NeighborSettings, group: Option<&NeighborSettings>) -> BTreeSet<AddressFamily> {
+fn active_families(
+    own: &NeighborSettings,
+    group: Option<&NeighborSettings>,
+) -> BTreeSet<AddressFamily> {
     let mut families = BTreeSet::new();
-    let named = own
-        .address_families
-        .keys()
-        .chain(group.into_iter().flat_map(|group| group.address_families.keys()));
+    let named = own.address_families.keys().chain(
+        group
+            .into_iter()
+            .flat_map(|group| group.address_families.keys()),
+    );
     for family in named {
         let enabled = own
             .address_families
             .get(family)
             .and_then(|af| af.enabled)
-            .or_else(|| group.and_then(|group| group.address_families.get(family)).and_then(|af| af.enabled))
+            .or_else(|| {
+                group
+                    .and_then(|group| group.address_families.get(family))
+                    .and_then(|af| af.enabled)
+            })
             .unwrap_or(true);
         if enabled {
             families.insert(*family);
         }
     }
-    if own.address_families.is_empty() && group.is_none_or(|group| group.address_families.is_empty()) {
+    if own.address_families.is_empty()
+        && group.is_none_or(|group| group.address_families.is_empty())
+    {
         families.insert(AddressFamily::Ipv4Unicast);
     }
     families
 }
 
-fn translate_bgp(config: &Config, bgp: &Bgp, uses_bfd: bool, vrf_backend: VrfBackend, out: &mut Out) {
+fn translate_bgp(
+    config: &Config,
+    bgp: &Bgp,
+    uses_bfd: bool,
+    vrf_backend: VrfBackend,
+    out: &mut Out,
+) {
     let Some(asn) = bgp.asn else {
         out.note("BGP without an AS number".to_string());
         return;
@@ -471,7 +537,10 @@ fn translate_bgp(config: &Config, bgp: &Bgp, uses_bfd: bool, vrf_backend: VrfBac
         neighbor_settings(name, group, bfd_profile, out);
     }
     for range in &bgp.listen_ranges {
-        out.line(format_args!(" bgp listen range {} peer-group {}", range.prefix, range.group));
+        out.line(format_args!(
+            " bgp listen range {} peer-group {}",
+            range.prefix, range.group
+        ));
     }
     for (address, neighbor) in &bgp.neighbors {
         match (&neighbor.group, neighbor.remote_as) {
@@ -481,29 +550,41 @@ fn translate_bgp(config: &Config, bgp: &Bgp, uses_bfd: bool, vrf_backend: VrfBac
                 }
                 out.line(format_args!(" neighbor {address} peer-group {group}"));
             }
-            (None, Some(remote_as)) => out.line(format_args!(" neighbor {address} remote-as {remote_as}")),
+            (None, Some(remote_as)) => {
+                out.line(format_args!(" neighbor {address} remote-as {remote_as}"))
+            }
             (None, None) => {
-                out.note(format!("BGP neighbor {address} without remote-as or neighbor-group"));
+                out.note(format!(
+                    "BGP neighbor {address} without remote-as or neighbor-group"
+                ));
                 continue;
             }
         }
         neighbor_settings(&address.to_string(), neighbor, bfd_profile, out);
     }
 
-    for family in [AddressFamily::Ipv4Unicast, AddressFamily::Ipv6Unicast, AddressFamily::L2vpnEvpn] {
+    for family in [
+        AddressFamily::Ipv4Unicast,
+        AddressFamily::Ipv6Unicast,
+        AddressFamily::L2vpnEvpn,
+    ] {
         let mut lines = Vec::new();
         let keys = bgp
             .neighbor_groups
             .iter()
             .map(|(name, settings)| (name.clone(), settings, None))
             .chain(bgp.neighbors.iter().map(|(address, settings)| {
-                let group = settings.group.as_ref().and_then(|name| bgp.neighbor_groups.get(name));
+                let group = settings
+                    .group
+                    .as_ref()
+                    .and_then(|name| bgp.neighbor_groups.get(name));
                 (address.to_string(), settings, group)
             }));
         for (key, settings, group) in keys {
             // A member inherits activation from its peer-group in FRR, so only a difference is written.
             let active = active_families(settings, group).contains(&family);
-            let group_active = group.is_some_and(|group| active_families(group, None).contains(&family));
+            let group_active =
+                group.is_some_and(|group| active_families(group, None).contains(&family));
             if active && !group_active {
                 lines.push(format!("  neighbor {key} activate"));
             } else if !active && group_active {
@@ -564,7 +645,14 @@ fn translate_bgp(config: &Config, bgp: &Bgp, uses_bfd: bool, vrf_backend: VrfBac
     }
 }
 
-fn translate_bgp_vrf(bgp: &Bgp, asn: u32, name: &str, vrf: &L3Vrf, vrf_backend: VrfBackend, out: &mut Out) {
+fn translate_bgp_vrf(
+    bgp: &Bgp,
+    asn: u32,
+    name: &str,
+    vrf: &L3Vrf,
+    vrf_backend: VrfBackend,
+    out: &mut Out,
+) {
     out.line(format_args!("router bgp {asn} vrf {name}"));
     if let Some(router_id) = bgp.router_id {
         out.line(format_args!(" bgp router-id {router_id}"));
@@ -637,7 +725,8 @@ mod tests {
     use super::*;
 
     fn seed(router: &str) -> Config {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/seed/{router}.nc-cli"));
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/seed/{router}.nc-cli"));
         crate::config::load(&path).expect("seed configuration loads")
     }
 
@@ -726,20 +815,31 @@ mod tests {
         let frr = translate(&seed("hna1"), &options(VrfBackend::NetnsVrf));
         assert!(!frr.text.contains("import vrf"), "{}", frr.text);
         assert_eq!(frr.notes.len(), 2, "{:?}", frr.notes);
-        assert!(frr.notes[0].contains("l3vrf vrf100 import from vrf101"), "{:?}", frr.notes);
+        assert!(
+            frr.notes[0].contains("l3vrf vrf100 import from vrf101"),
+            "{:?}",
+            frr.notes
+        );
     }
 
     #[test]
     fn vrf_devices_translate_leaking() {
         let frr = translate(&seed("hna1"), &options(VrfBackend::VrfDevice));
-        assert!(has_line(&frr.text, "  import vrf route-map rm100-import"), "{}", frr.text);
+        assert!(
+            has_line(&frr.text, "  import vrf route-map rm100-import"),
+            "{}",
+            frr.text
+        );
         assert!(has_line(&frr.text, "  import vrf vrf101"), "{}", frr.text);
         assert!(frr.notes.is_empty(), "{:?}", frr.notes);
     }
 
     #[test]
     fn lab_timers_translate_to_frr_timers() {
-        let mut text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli")).unwrap();
+        let mut text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli"),
+        )
+        .unwrap();
         text.push_str(
             "/ vrf main routing bfd desired-min-tx-interval 100 required-min-rx-interval 100 detection-multiplier 3\n\
              / vrf main routing ospf timers spf-delay 0 spf-hold 50 lsa-min-interval 100 lsa-min-arrival 50\n\
@@ -767,7 +867,11 @@ mod tests {
             " bgp graceful-restart restart-time 90",
             " neighbor 10.0.0.201 timers connect 5",
         ] {
-            assert!(has_line(&frr.text, line), "missing `{line}` in:\n{}", frr.text);
+            assert!(
+                has_line(&frr.text, line),
+                "missing `{line}` in:\n{}",
+                frr.text
+            );
         }
     }
 
@@ -776,8 +880,16 @@ mod tests {
         let text = "/ vrf main routing bgp as 65001\n/ vrf main routing bgp neighbor 192.0.2.1 remote-as 65002\n";
         let config = crate::config::parse(text, Path::new("x")).unwrap();
         let frr = translate(&config, &options(VrfBackend::VrfDevice));
-        assert!(has_line(&frr.text, " address-family ipv4 unicast"), "{}", frr.text);
-        assert!(has_line(&frr.text, "  neighbor 192.0.2.1 activate"), "{}", frr.text);
+        assert!(
+            has_line(&frr.text, " address-family ipv4 unicast"),
+            "{}",
+            frr.text
+        );
+        assert!(
+            has_line(&frr.text, "  neighbor 192.0.2.1 activate"),
+            "{}",
+            frr.text
+        );
         assert_eq!(frr.daemons, vec!["bgpd"]);
     }
 }

@@ -42,7 +42,10 @@ impl HnaRoutedBackend {
     }
 
     fn log_path(context: &RouterContext) -> PathBuf {
-        context.dir.logs().join(format!("{}.hna-routed.log", context.router.name))
+        context
+            .dir
+            .logs()
+            .join(format!("{}.hna-routed.log", context.router.name))
     }
 
     fn start_error(context: &RouterContext, message: String) -> LabError {
@@ -71,7 +74,10 @@ impl HnaRoutedBackend {
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700))?;
         let socket = Self::socket(context);
         let _ = std::fs::remove_file(&socket);
-        let log = File::options().create(true).append(true).open(Self::log_path(context))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(Self::log_path(context))?;
 
         let namespace = context.namespace();
         let mut command = Command::new("ip");
@@ -88,7 +94,10 @@ impl HnaRoutedBackend {
         if let Some(level) = &context.settings.log_level {
             command.args(["--log-level", level]);
         }
-        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
         // SAFETY: setsid is async-signal-safe; the new session keeps the daemon alive when the
         // terminal that ran `hna-lab up` closes.
         unsafe {
@@ -101,16 +110,26 @@ impl HnaRoutedBackend {
             .spawn()
             .map_err(|error| Self::start_error(context, format!("cannot start: {error}")))?;
         // `ip netns exec` replaces itself with the daemon, so the pid stays the daemon's.
-        let record = record_process(session, &context.router.name, "hna-routed", child.id() as i32)?;
+        let record = record_process(
+            session,
+            &context.router.name,
+            "hna-routed",
+            child.id() as i32,
+        )?;
 
-        shell::poll_until(START_TIMEOUT, || (socket.exists() || !record.is_alive()).then_some(()));
+        shell::poll_until(START_TIMEOUT, || {
+            (socket.exists() || !record.is_alive()).then_some(())
+        });
         if !record.is_alive() {
             return Err(Self::start_error(context, self.exit_reason(context)));
         }
         if !socket.exists() {
             return Err(Self::start_error(
                 context,
-                format!("no control socket {} after {START_TIMEOUT:?}", socket.display()),
+                format!(
+                    "no control socket {} after {START_TIMEOUT:?}",
+                    socket.display()
+                ),
             ));
         }
         Ok(())
@@ -119,7 +138,14 @@ impl HnaRoutedBackend {
     /// Explains an early exit from the end of the daemon's log.
     fn exit_reason(&self, context: &RouterContext) -> String {
         let log = std::fs::read_to_string(Self::log_path(context)).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         let hint = if log.contains("unrecognized subcommand") {
             "; this hna-routed has no `run` command yet, so only FRR can route the lab (`--all-frr`)"
         } else {
@@ -167,9 +193,12 @@ impl RouterBackend for HnaRoutedBackend {
         };
         let output = shell::output(&binary, &args)?;
         if !output.status.success() {
-            return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+            return Err(failed(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            ));
         }
-        serde_json::from_slice(&output.stdout).map_err(|error| failed(format!("invalid JSON: {error}")))
+        serde_json::from_slice(&output.stdout)
+            .map_err(|error| failed(format!("invalid JSON: {error}")))
     }
 
     fn restart(&self, context: &RouterContext, session: &mut Session) -> Result<(), LabError> {

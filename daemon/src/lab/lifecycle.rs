@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use super::backend::{BackendKind, BackendSettings, Dataplane, Names, RouterBackend, RouterContext, RouterState};
+use super::backend::{
+    BackendKind, BackendSettings, Dataplane, Names, RouterBackend, RouterContext, RouterState,
+};
 use super::cluster::{Cluster, Expectation, Role, Router, valid_name};
 use super::dataplane;
 use super::error::LabError;
@@ -100,7 +102,8 @@ pub struct DownReport {
 }
 
 fn validate_prefix(prefix: &str) -> Result<(), LabError> {
-    if prefix.is_empty() || (prefix.len() <= 16 && valid_name(prefix.trim_end_matches(['-', '_']))) {
+    if prefix.is_empty() || (prefix.len() <= 16 && valid_name(prefix.trim_end_matches(['-', '_'])))
+    {
         Ok(())
     } else {
         Err(LabError::Usage(format!(
@@ -124,12 +127,15 @@ impl Lab {
         let cluster = Cluster::load(&options.cluster)?;
         let dir = LabDir::new(&options.state_root, &options.prefix, &cluster.name);
         if dir.exists() {
-            return Err(LabError::AlreadyUp { state_dir: dir.root });
+            return Err(LabError::AlreadyUp {
+                state_dir: dir.root,
+            });
         }
         dir.create()?;
         let state = LabState {
             cluster_name: cluster.name.clone(),
-            cluster_file: std::fs::canonicalize(&options.cluster).unwrap_or_else(|_| options.cluster.clone()),
+            cluster_file: std::fs::canonicalize(&options.cluster)
+                .unwrap_or_else(|_| options.cluster.clone()),
             prefix: options.prefix.clone(),
             backends: cluster
                 .routers
@@ -192,7 +198,12 @@ impl Lab {
     }
 
     pub fn backend_kind(&self, router: &str) -> BackendKind {
-        self.session.state.backends.get(router).copied().unwrap_or(BackendKind::HnaRouted)
+        self.session
+            .state
+            .backends
+            .get(router)
+            .copied()
+            .unwrap_or(BackendKind::HnaRouted)
     }
 
     pub fn backend(&self, router: &str) -> Box<dyn RouterBackend> {
@@ -242,12 +253,23 @@ impl Lab {
             .routers
             .iter()
             .filter(|router| modes[&router.name] == Dataplane::Daemon)
-            .flat_map(|router| router.config.l3vrfs.keys().map(|l3vrf| self.names.tenant(&router.name, l3vrf)))
+            .flat_map(|router| {
+                router
+                    .config
+                    .l3vrfs
+                    .keys()
+                    .map(|l3vrf| self.names.tenant(&router.name, l3vrf))
+            })
             .collect();
-        self.session.update(|state| state.daemon_namespaces = daemon_namespaces)?;
+        self.session
+            .update(|state| state.daemon_namespaces = daemon_namespaces)?;
 
         for router in &self.cluster.routers {
-            let path = self.session.dir.configs().join(format!("{}.nc-cli", router.name));
+            let path = self
+                .session
+                .dir
+                .configs()
+                .join(format!("{}.nc-cli", router.name));
             std::fs::write(&path, &router.text)?;
             for note in self.backend(&router.name).prepare(&self.context(router))? {
                 info!(router = %router.name, backend = %self.backend_kind(&router.name), note, "configuration statement left out");
@@ -264,7 +286,8 @@ impl Lab {
         // Leaves first: the HNAs' sessions go to them.
         let mut routers: Vec<&Router> = self.cluster.routers.iter().collect();
         routers.sort_by_key(|router| router.role);
-        self.session.update(|state| state.daemons_started_ms = Some(now_ms()))?;
+        self.session
+            .update(|state| state.daemons_started_ms = Some(now_ms()))?;
         for router in routers {
             let backend = self.backend(&router.name);
             let context = RouterContext {
@@ -309,7 +332,10 @@ impl Lab {
 
     /// Returns whether every router reports the expected sessions and VNIs.
     pub fn sessions_up(&self) -> bool {
-        self.cluster.routers.iter().all(|router| self.router_converged(router))
+        self.cluster
+            .routers
+            .iter()
+            .all(|router| self.router_converged(router))
     }
 
     /// Returns whether one router reports the expected sessions and VNIs.
@@ -352,8 +378,12 @@ impl Lab {
             let rows = this.wait_for_matrix(deadline);
             (sessions.join().unwrap_or(None), rows)
         });
-        let result = Convergence { sessions_up, ..rows? };
-        let millis = |duration: Option<Duration>| duration.map(|duration| duration.as_millis() as u64);
+        let result = Convergence {
+            sessions_up,
+            ..rows?
+        };
+        let millis =
+            |duration: Option<Duration>| duration.map(|duration| duration.as_millis() as u64);
         self.session.update(|state| {
             state.timings = Timings {
                 sessions_up_ms: millis(result.sessions_up),
@@ -372,9 +402,18 @@ impl Lab {
     /// round.
     fn wait_for_matrix(&self, deadline: Instant) -> Result<Convergence, LabError> {
         let mut result = Convergence::default();
-        let all_buildable = self.cluster.expectations.iter().all(|row| self.buildable(row));
+        let all_buildable = self
+            .cluster
+            .expectations
+            .iter()
+            .all(|row| self.buildable(row));
         loop {
-            let answered = matrix::quick_round(&self.cluster, &self.names, &|row| self.buildable(row), QUICK_PROBE_TIMEOUT)?;
+            let answered = matrix::quick_round(
+                &self.cluster,
+                &self.names,
+                &|row| self.buildable(row),
+                QUICK_PROBE_TIMEOUT,
+            )?;
             if answered {
                 let at = self.since_start();
                 let verified = self.verify_matrix()?;
@@ -383,14 +422,18 @@ impl Lab {
                 }
                 if verified.buildable_pass() {
                     result.buildable_rows = Some(at);
-                    info!(seconds = at.as_secs_f64(), "every row the backends can build passes");
+                    info!(
+                        seconds = at.as_secs_f64(),
+                        "every row the backends can build passes"
+                    );
                 }
                 if verified.all_pass() {
                     result.matrix = Some(at);
                     info!(seconds = at.as_secs_f64(), "every row of the matrix passes");
                 }
             }
-            let done = result.buildable_rows.is_some() && (result.matrix.is_some() || !all_buildable);
+            let done =
+                result.buildable_rows.is_some() && (result.matrix.is_some() || !all_buildable);
             if done || Instant::now() >= deadline {
                 return Ok(result);
             }
@@ -400,7 +443,13 @@ impl Lab {
 
     /// Stops every process the lab started and deletes every namespace it made.
     pub fn down(mut self) -> Result<DownReport, LabError> {
-        let running = self.session.state.processes.iter().filter(|process| process.is_alive()).count();
+        let running = self
+            .session
+            .state
+            .processes
+            .iter()
+            .filter(|process| process.is_alive())
+            .count();
         for router in &self.cluster.routers {
             let backend = self.backend(&router.name);
             let dir = self.session.dir.clone();
@@ -452,11 +501,15 @@ impl Lab {
 fn tear_down(session: &mut Session) -> Result<DownReport, LabError> {
     let mut report = DownReport::default();
     let processes: Vec<_> = session.state.processes.iter().rev().cloned().collect();
-    report.processes = processes.iter().filter(|process| process.is_alive()).count();
+    report.processes = processes
+        .iter()
+        .filter(|process| process.is_alive())
+        .count();
     for process in process::stop_all(&processes, STOP_GRACE) {
-        report
-            .killed
-            .push(format!("{} {} (pid {})", process.router, process.program, process.pid));
+        report.killed.push(format!(
+            "{} {} (pid {})",
+            process.router, process.program, process.pid
+        ));
     }
     for instance in &session.state.frr_instances {
         let _ = std::fs::remove_dir_all(Path::new(FRR_RUN_DIR).join(instance));
@@ -475,14 +528,15 @@ fn tear_down(session: &mut Session) -> Result<DownReport, LabError> {
         if !shell::netns_exists(&namespace) {
             continue;
         }
-        let pids =
-            shell::output("ip", &["netns", "pids", &namespace]).map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string());
+        let pids = shell::output("ip", &["netns", "pids", &namespace])
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string());
         if let Ok(pids) = pids.as_ref().map(String::as_str)
             && !pids.is_empty()
         {
             warn!(
                 namespace,
-                pids, "processes the lab did not start still run in the namespace; it goes away when they exit"
+                pids,
+                "processes the lab did not start still run in the namespace; it goes away when they exit"
             );
         }
         shell::run("ip", &["netns", "del", &namespace])?;

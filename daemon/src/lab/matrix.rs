@@ -46,12 +46,18 @@ impl MatrixResult {
 
     /// Returns whether every row the backends can build passes.
     pub fn buildable_pass(&self) -> bool {
-        self.rows.iter().filter(|row| row.buildable).all(|row| row.pass)
+        self.rows
+            .iter()
+            .filter(|row| row.buildable)
+            .all(|row| row.pass)
     }
 
     /// Returns whether every row that needs no route leaking passes.
     pub fn unleaked_pass(&self) -> bool {
-        self.rows.iter().filter(|row| !row.needs_leaking).all(|row| row.pass)
+        self.rows
+            .iter()
+            .filter(|row| !row.needs_leaking)
+            .all(|row| row.pass)
     }
 
     pub fn passed(&self) -> usize {
@@ -61,9 +67,21 @@ impl MatrixResult {
 
 /// Reads the `InEchos` counter of the namespace's ICMP statistics.
 pub fn in_echos(namespace: &str) -> Result<u64, LabError> {
-    let text = shell::in_netns(namespace, || std::fs::read_to_string("/proc/thread-self/net/snmp"))?
-        .map_err(|error| LabError::command(format!("read /proc/net/snmp in {namespace}"), error.to_string()))?;
-    parse_in_echos(&text).ok_or_else(|| LabError::command(format!("read /proc/net/snmp in {namespace}"), "no Icmp InEchos field"))
+    let text = shell::in_netns(namespace, || {
+        std::fs::read_to_string("/proc/thread-self/net/snmp")
+    })?
+    .map_err(|error| {
+        LabError::command(
+            format!("read /proc/net/snmp in {namespace}"),
+            error.to_string(),
+        )
+    })?;
+    parse_in_echos(&text).ok_or_else(|| {
+        LabError::command(
+            format!("read /proc/net/snmp in {namespace}"),
+            "no Icmp InEchos field",
+        )
+    })
 }
 
 /// Finds `InEchos` in the two `Icmp:` lines of `/proc/net/snmp` (names, then values).
@@ -71,7 +89,9 @@ fn parse_in_echos(snmp: &str) -> Option<u64> {
     let mut lines = snmp.lines().filter(|line| line.starts_with("Icmp:"));
     let names = lines.next()?;
     let values = lines.next()?;
-    let index = names.split_whitespace().position(|name| name == "InEchos")?;
+    let index = names
+        .split_whitespace()
+        .position(|name| name == "InEchos")?;
     values.split_whitespace().nth(index)?.parse().ok()
 }
 
@@ -79,7 +99,9 @@ fn parse_in_echos(snmp: &str) -> Option<u64> {
 fn spawn_ping(namespace: &str, address: &str, timeout: Duration) -> Result<Child, LabError> {
     let timeout = format!("{:.3}", timeout.as_secs_f64());
     Command::new("ip")
-        .args(["netns", "exec", namespace, "ping", "-n", "-q", "-c", "1", "-W", &timeout, address])
+        .args([
+            "netns", "exec", namespace, "ping", "-n", "-q", "-c", "1", "-W", &timeout, address,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -88,18 +110,28 @@ fn spawn_ping(namespace: &str, address: &str, timeout: Duration) -> Result<Child
 }
 
 fn replied(child: Child) -> bool {
-    child.wait_with_output().is_ok_and(|output| output.status.success())
+    child
+        .wait_with_output()
+        .is_ok_and(|output| output.status.success())
 }
 
 /// Probes every row in turn, reading the counters of every pod around each ping.
 ///
 /// The rows run one at a time because the counters of one pod cannot tell two concurrent
 /// requests apart.
-pub fn verify(cluster: &Cluster, names: &Names, buildable: &dyn Fn(&Expectation) -> bool) -> Result<MatrixResult, LabError> {
+pub fn verify(
+    cluster: &Cluster,
+    names: &Names,
+    buildable: &dyn Fn(&Expectation) -> bool,
+) -> Result<MatrixResult, LabError> {
     let mut rows = Vec::new();
     for expectation in &cluster.expectations {
         let before = counters(cluster, names)?;
-        let child = spawn_ping(&names.pod(&expectation.from), &expectation.address.to_string(), PROBE_TIMEOUT)?;
+        let child = spawn_ping(
+            &names.pod(&expectation.from),
+            &expectation.address.to_string(),
+            PROBE_TIMEOUT,
+        )?;
         let replied = replied(child);
         let after = counters(cluster, names)?;
         let receivers: Vec<String> = cluster
@@ -125,7 +157,11 @@ pub fn verify(cluster: &Cluster, names: &Names, buildable: &dyn Fn(&Expectation)
 }
 
 fn counters(cluster: &Cluster, names: &Names) -> Result<Vec<u64>, LabError> {
-    cluster.pods.iter().map(|pod| in_echos(&names.pod(&pod.name))).collect()
+    cluster
+        .pods
+        .iter()
+        .map(|pod| in_echos(&names.pod(&pod.name)))
+        .collect()
 }
 
 /// Returns whether a probe's outcome matches the row.
@@ -133,7 +169,11 @@ fn judge(outcome: &Outcome, replied: bool, receivers: &[String]) -> bool {
     match outcome {
         Outcome::Reaches(pod) => replied && receivers == std::slice::from_ref(pod),
         Outcome::NeverReaches(pod) => !receivers.contains(pod),
-        Outcome::AnsweredBy { pod, never } => replied && receivers.contains(pod) && !never.iter().any(|other| receivers.contains(other)),
+        Outcome::AnsweredBy { pod, never } => {
+            replied
+                && receivers.contains(pod)
+                && !never.iter().any(|other| receivers.contains(other))
+        }
     }
 }
 
@@ -142,7 +182,9 @@ pub fn describe(outcome: &Outcome) -> String {
         Outcome::Reaches(pod) => format!("reaches {pod}"),
         Outcome::NeverReaches(pod) => format!("never reaches {pod}"),
         Outcome::AnsweredBy { pod, never } if never.is_empty() => format!("answered by {pod}"),
-        Outcome::AnsweredBy { pod, never } => format!("answered by {pod}, never {}", never.join(", ")),
+        Outcome::AnsweredBy { pod, never } => {
+            format!("answered by {pod}, never {}", never.join(", "))
+        }
     }
 }
 
@@ -150,9 +192,18 @@ pub fn describe(outcome: &Outcome) -> String {
 ///
 /// This is the cheap test used while waiting for convergence; it does not look at counters,
 /// so [`verify`] must confirm a round that passes.
-pub fn quick_round(cluster: &Cluster, names: &Names, rows: &dyn Fn(&Expectation) -> bool, timeout: Duration) -> Result<bool, LabError> {
+pub fn quick_round(
+    cluster: &Cluster,
+    names: &Names,
+    rows: &dyn Fn(&Expectation) -> bool,
+    timeout: Duration,
+) -> Result<bool, LabError> {
     let mut children = Vec::new();
-    for expectation in cluster.expectations.iter().filter(|row| row.responder().is_some() && rows(row)) {
+    for expectation in cluster
+        .expectations
+        .iter()
+        .filter(|row| row.responder().is_some() && rows(row))
+    {
         children.push(spawn_ping(
             &names.pod(&expectation.from),
             &expectation.address.to_string(),
@@ -180,12 +231,18 @@ mod tests {
     fn reaches_needs_reply_from_that_pod_alone() {
         let outcome = Outcome::Reaches("green3".into());
         assert!(judge(&outcome, true, &["green3".into()]));
-        assert!(!judge(&outcome, true, &["red3".into()]), "another pod answered");
+        assert!(
+            !judge(&outcome, true, &["red3".into()]),
+            "another pod answered"
+        );
         assert!(
             !judge(&outcome, true, &["green3".into(), "red3".into()]),
             "the request reached two pods"
         );
-        assert!(!judge(&outcome, false, &["green3".into()]), "no reply came back");
+        assert!(
+            !judge(&outcome, false, &["green3".into()]),
+            "no reply came back"
+        );
     }
 
     #[test]

@@ -25,8 +25,8 @@ mod shell;
 mod state;
 
 pub use backend::{
-    BackendKind, BackendSettings, BfdPeer, BgpPeer, Dataplane, EvpnVni, Names, OspfNeighbor, Query, RouterBackend, RouterContext,
-    RouterState,
+    BackendKind, BackendSettings, BfdPeer, BgpPeer, Dataplane, EvpnVni, Names, OspfNeighbor, Query,
+    RouterBackend, RouterContext, RouterState,
 };
 pub use cluster::{Cluster, Endpoint, Expectation, Outcome, Role};
 pub use error::LabError;
@@ -39,7 +39,8 @@ pub use shell::find_program;
 pub use state::{DEFAULT_STATE_ROOT, LabState, Timings};
 
 /// The seed fabric's cluster file in this source tree.
-pub const SEED_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed/cluster.toml");
+pub const SEED_CLUSTER: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/seed/cluster.toml");
 
 /// Directory of the FRR daemons in Debian's `frr` package.
 pub const FRR_DAEMONS: &str = "/usr/lib/frr";

@@ -102,18 +102,25 @@ mod tests {
 
     #[test]
     fn record_of_own_process_is_alive() {
-        let record = ProcessRecord::new("test", "self", std::process::id() as i32).expect("own process");
+        let record =
+            ProcessRecord::new("test", "self", std::process::id() as i32).expect("own process");
         assert!(record.is_alive());
         let other = ProcessRecord {
             start_time: record.start_time + 1,
             ..record
         };
-        assert!(!other.is_alive(), "a different start time is another process");
+        assert!(
+            !other.is_alive(),
+            "a different start time is another process"
+        );
     }
 
     #[test]
     fn stop_all_terminates_child() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
         let record = ProcessRecord::new("test", "sleep", child.id() as i32).expect("child runs");
         let killed = stop_all(std::slice::from_ref(&record), Duration::from_secs(5));
         let _ = child.wait();

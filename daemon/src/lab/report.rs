@@ -31,7 +31,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn or_error<T>(result: &Result<Vec<T>, String>, router: &str, rows: &mut Vec<Vec<String>>, width: usize, each: impl Fn(&T) -> Vec<String>) {
+fn or_error<T>(
+    result: &Result<Vec<T>, String>,
+    router: &str,
+    rows: &mut Vec<Vec<String>>,
+    width: usize,
+    each: impl Fn(&T) -> Vec<String>,
+) {
     match result {
         Ok(items) => rows.extend(items.iter().map(|item| {
             let mut row = vec![router.to_string()];
@@ -62,12 +68,19 @@ pub fn format_state(reports: &[RouterReport]) -> String {
         });
     }
     out.push_str("== OSPF neighbors\n");
-    out.push_str(&table(&["router", "neighbor id", "interface", "address", "state"], &rows));
+    out.push_str(&table(
+        &["router", "neighbor id", "interface", "address", "state"],
+        &rows,
+    ));
 
     let mut rows = Vec::new();
     for report in reports {
         or_error(&report.state.bfd, &report.name, &mut rows, 6, |peer| {
-            let kind = if peer.multihop { "multihop" } else { "single-hop" };
+            let kind = if peer.multihop {
+                "multihop"
+            } else {
+                "single-hop"
+            };
             vec![
                 peer.peer.clone(),
                 peer.local.clone(),
@@ -78,22 +91,43 @@ pub fn format_state(reports: &[RouterReport]) -> String {
         });
     }
     out.push_str("\n== BFD sessions\n");
-    out.push_str(&table(&["router", "peer", "local", "interface", "type", "status"], &rows));
+    out.push_str(&table(
+        &["router", "peer", "local", "interface", "type", "status"],
+        &rows,
+    ));
 
     let mut rows = Vec::new();
     for report in reports {
         or_error(&report.state.bgp, &report.name, &mut rows, 5, |peer| {
-            let prefixes = peer.prefixes_received.map_or_else(|| "-".to_string(), |count| count.to_string());
-            vec![peer.address.clone(), peer.state.clone(), prefixes, peer.families.join(",")]
+            let prefixes = peer
+                .prefixes_received
+                .map_or_else(|| "-".to_string(), |count| count.to_string());
+            vec![
+                peer.address.clone(),
+                peer.state.clone(),
+                prefixes,
+                peer.families.join(","),
+            ]
         });
     }
     out.push_str("\n== BGP sessions\n");
-    out.push_str(&table(&["router", "neighbor", "state", "prefixes received", "families"], &rows));
+    out.push_str(&table(
+        &[
+            "router",
+            "neighbor",
+            "state",
+            "prefixes received",
+            "families",
+        ],
+        &rows,
+    ));
 
     let mut rows = Vec::new();
     for report in reports {
         or_error(&report.state.evpn, &report.name, &mut rows, 7, |vni| {
-            let count = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |value| value.to_string());
+            let count = |value: Option<u64>| {
+                value.map_or_else(|| "-".to_string(), |value| value.to_string())
+            };
             vec![
                 vni.vni.to_string(),
                 vni.kind.clone(),
@@ -105,7 +139,18 @@ pub fn format_state(reports: &[RouterReport]) -> String {
         });
     }
     out.push_str("\n== EVPN VNIs\n");
-    out.push_str(&table(&["router", "vni", "type", "vxlan", "tenant", "remote vteps", "macs"], &rows));
+    out.push_str(&table(
+        &[
+            "router",
+            "vni",
+            "type",
+            "vxlan",
+            "tenant",
+            "remote vteps",
+            "macs",
+        ],
+        &rows,
+    ));
 
     out.push_str("\n== Sessions against the configurations\n");
     for report in reports {
@@ -159,10 +204,17 @@ pub fn format_matrix(matrix: &MatrixResult) -> String {
             format!("{reply}, received by {received}"),
         ]);
     }
-    let mut out = String::from("== Reachability (one ping per row; receivers found by the pods' ICMP InEchos counters)\n");
+    let mut out = String::from(
+        "== Reachability (one ping per row; receivers found by the pods' ICMP InEchos counters)\n",
+    );
     out.push_str(&table(&["", "ping", "expected", "seen"], &rows));
     let unbuildable = matrix.rows.iter().filter(|row| !row.buildable).count();
-    let _ = writeln!(out, "{} of {} rows pass", matrix.passed(), matrix.rows.len());
+    let _ = writeln!(
+        out,
+        "{} of {} rows pass",
+        matrix.passed(),
+        matrix.rows.len()
+    );
     if unbuildable > 0 {
         let _ = writeln!(
             out,
@@ -173,13 +225,25 @@ pub fn format_matrix(matrix: &MatrixResult) -> String {
 }
 
 pub fn seconds(duration: Option<Duration>) -> String {
-    duration.map_or_else(|| "not reached".to_string(), |duration| format!("{:.2} s", duration.as_secs_f64()))
+    duration.map_or_else(
+        || "not reached".to_string(),
+        |duration| format!("{:.2} s", duration.as_secs_f64()),
+    )
 }
 
 /// Formats the times from the first daemon start.
-pub fn format_convergence(label: &str, convergence: &Convergence, rows: usize, buildable: usize) -> String {
+pub fn format_convergence(
+    label: &str,
+    convergence: &Convergence,
+    rows: usize,
+    buildable: usize,
+) -> String {
     let mut out = format!("{label}:\n");
-    let _ = writeln!(out, "  sessions up and VNIs present: {}", seconds(convergence.sessions_up));
+    let _ = writeln!(
+        out,
+        "  sessions up and VNIs present: {}",
+        seconds(convergence.sessions_up)
+    );
     if buildable < rows {
         let _ = writeln!(
             out,
@@ -187,7 +251,11 @@ pub fn format_convergence(label: &str, convergence: &Convergence, rows: usize, b
             seconds(convergence.buildable_rows)
         );
     }
-    let _ = writeln!(out, "  the whole matrix ({rows} rows) holds: {}", seconds(convergence.matrix));
+    let _ = writeln!(
+        out,
+        "  the whole matrix ({rows} rows) holds: {}",
+        seconds(convergence.matrix)
+    );
     out
 }
 
@@ -199,7 +267,11 @@ pub fn format_link_cut(report: &LinkCutReport) -> String {
     } else {
         "as requested"
     };
-    let _ = writeln!(out, "== Link cut: {near} <-> {far} ({choice}), {:?}", report.mode);
+    let _ = writeln!(
+        out,
+        "== Link cut: {near} <-> {far} ({choice}), {:?}",
+        report.mode
+    );
     let _ = writeln!(
         out,
         "flow {} -> {} ({}), one echo request every 10 ms",

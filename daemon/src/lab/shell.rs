@@ -15,10 +15,12 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// Runs `program args` and returns its output whatever its status; an error only when it cannot
 /// start.
 pub fn output(program: &str, args: &[&str]) -> Result<Output, LabError> {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|error| LabError::command(describe(program, args), format!("cannot start {program}: {error}")))
+    Command::new(program).args(args).output().map_err(|error| {
+        LabError::command(
+            describe(program, args),
+            format!("cannot start {program}: {error}"),
+        )
+    })
 }
 
 /// Runs `program args` and returns its stdout, or an error with its stderr.
@@ -58,7 +60,8 @@ pub fn ip_json(namespace: &str, args: &[&str]) -> Result<serde_json::Value, LabE
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Array(Vec::new()));
     }
-    serde_json::from_str(&text).map_err(|error| LabError::command(describe("ip", &full), format!("invalid JSON: {error}")))
+    serde_json::from_str(&text)
+        .map_err(|error| LabError::command(describe("ip", &full), format!("invalid JSON: {error}")))
 }
 
 /// `bridge -n NAMESPACE args...`
@@ -94,12 +97,18 @@ pub fn netns_exists(name: &str) -> bool {
 ///
 /// Files under `/proc/thread-self/net` read on that thread describe the namespace.
 pub fn in_netns<T: Send>(name: &str, work: impl FnOnce() -> T + Send) -> Result<T, LabError> {
-    let file = File::open(netns_path(name))
-        .map_err(|error| LabError::command(format!("open {}", netns_path(name).display()), error.to_string()))?;
+    let file = File::open(netns_path(name)).map_err(|error| {
+        LabError::command(
+            format!("open {}", netns_path(name).display()),
+            error.to_string(),
+        )
+    })?;
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|error| LabError::command(format!("setns {name}"), error.to_string()))?;
+                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|error| {
+                    LabError::command(format!("setns {name}"), error.to_string())
+                })?;
                 Ok(work())
             })
             .join()

@@ -110,7 +110,9 @@ impl LabDir {
         let path = self.state_file();
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(LabError::NotUp { path }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LabError::NotUp { path });
+            }
             Err(error) => return Err(error.into()),
         };
         serde_json::from_str(&text).map_err(|error| LabError::State {

@@ -39,7 +39,9 @@ pub enum CoreMessage {
     /// whether the new configuration was applied.
     Reload(Option<oneshot::Sender<Result<String, String>>>),
     /// Stop: `graceful` keeps forwarding state for a graceful restart.
-    Shutdown { graceful: bool },
+    Shutdown {
+        graceful: bool,
+    },
 }
 
 /// Settings of a core that do not come from the configuration file.
@@ -72,14 +74,19 @@ const CORE_CLIENT: hna_rib::ClientId = hna_rib::ClientId(1);
 impl Router {
     /// Builds the core for `config` on `plane` and starts the protocol instances it configures.
     /// Must run inside a tokio runtime, on a thread in the daemon's (underlay) namespace.
-    pub async fn start(config: Config, options: RouterOptions, plane: PlaneThread) -> Result<Router, String> {
+    pub async fn start(
+        config: Config,
+        options: RouterOptions,
+        plane: PlaneThread,
+    ) -> Result<Router, String> {
         let config = Arc::new(config);
         let mut rib = Rib::new();
         let mut vrf_ids = BTreeMap::new();
         for (name, vrf) in &config.l3vrfs {
             let Some(table) = vrf.table_id else { continue };
             // The RIB has no routes yet, so adding a VRF has no output to apply.
-            rib.add_vrf(name, VrfId(table)).map_err(|error| format!("l3vrf {name}: {error}"))?;
+            rib.add_vrf(name, VrfId(table))
+                .map_err(|error| format!("l3vrf {name}: {error}"))?;
             vrf_ids.insert(name.clone(), VrfId(table));
         }
 
@@ -99,7 +106,9 @@ impl Router {
             started: now,
         };
         for vrf in router.vrf_ids.values().copied().collect::<Vec<_>>() {
-            let output = router.rib.redistribute(CORE_CLIENT, vrf, hna_rib::RouteSource::Connected);
+            let output = router
+                .rib
+                .redistribute(CORE_CLIENT, vrf, hna_rib::RouteSource::Connected);
             router.queue_rib(output);
         }
         router.flush().await;
@@ -114,7 +123,11 @@ impl Router {
 
     /// Runs the core until a shutdown message arrives. `plane_events` are the plane's
     /// notifications; `messages` carries control, metrics, reload and shutdown requests.
-    pub async fn run(mut self, mut plane_events: hna_rib::EventReceiver, mut messages: mpsc::Receiver<CoreMessage>) -> bool {
+    pub async fn run(
+        mut self,
+        mut plane_events: hna_rib::EventReceiver,
+        mut messages: mpsc::Receiver<CoreMessage>,
+    ) -> bool {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -157,10 +170,17 @@ impl Router {
 
     async fn on_plane_event(&mut self, event: PlaneEvent) {
         match &event {
-            PlaneEvent::Link { vrf, .. } | PlaneEvent::LinkRemoved { vrf, .. } if *vrf == VrfId::DEFAULT => {
+            PlaneEvent::Link { vrf, .. } | PlaneEvent::LinkRemoved { vrf, .. }
+                if *vrf == VrfId::DEFAULT =>
+            {
                 self.underlay.refresh_interfaces();
             }
-            PlaneEvent::Address { vrf, interface, address, added } => {
+            PlaneEvent::Address {
+                vrf,
+                interface,
+                address,
+                added,
+            } => {
                 if *vrf == VrfId::DEFAULT {
                     self.underlay.refresh_interfaces();
                 }
@@ -172,20 +192,25 @@ impl Router {
                 let output = if *added {
                     self.rib.update(*vrf, route)
                 } else {
-                    self.rib.withdraw(*vrf, address.trunc(), hna_rib::RouteSource::Connected)
+                    self.rib
+                        .withdraw(*vrf, address.trunc(), hna_rib::RouteSource::Connected)
                 };
                 self.queue_rib(output);
             }
             PlaneEvent::LocalMac { .. } | PlaneEvent::LocalNeighbor { .. } => {
                 let vrf_name = self.vrf_name(event_vrf(&event));
-                self.overlay.on_local_event(Instant::now(), &event, vrf_name.as_deref());
+                self.overlay
+                    .on_local_event(Instant::now(), &event, vrf_name.as_deref());
             }
             _ => {}
         }
     }
 
     fn vrf_name(&self, vrf: VrfId) -> Option<String> {
-        self.vrf_ids.iter().find(|(_, id)| **id == vrf).map(|(name, _)| name.clone())
+        self.vrf_ids
+            .iter()
+            .find(|(_, id)| **id == vrf)
+            .map(|(name, _)| name.clone())
     }
 
     fn queue_rib(&mut self, output: Result<RibOutput, hna_rib::RibError>) {
@@ -217,7 +242,10 @@ impl Router {
             if !changes.is_empty() {
                 self.plane.apply(changes).await;
             }
-            if self.pending_rib.is_empty() && self.pending_plane.is_empty() && !self.overlay.has_outputs() {
+            if self.pending_rib.is_empty()
+                && self.pending_plane.is_empty()
+                && !self.overlay.has_outputs()
+            {
                 break;
             }
         }
@@ -225,7 +253,13 @@ impl Router {
 
     fn on_rib_notification(&mut self, notification: Notification) {
         match notification {
-            Notification::Redistribute { vrf, prefix, source: hna_rib::RouteSource::Connected, route, .. } => {
+            Notification::Redistribute {
+                vrf,
+                prefix,
+                source: hna_rib::RouteSource::Connected,
+                route,
+                ..
+            } => {
                 if let Some(name) = self.vrf_name(vrf) {
                     self.overlay.vrf_connected(&name, prefix, route.is_some());
                 }

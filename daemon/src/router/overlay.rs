@@ -8,7 +8,10 @@ use std::time::Instant;
 use hna_bgp::policy::{PolicySet, RouteView};
 use hna_evpn::MacAddress;
 use hna_evpn::control::{EvpnControl, LocalRoute, Output, RoutePolicy, VrfNextHop};
-use hna_rib::{Change, MacAddr, NextHop, PlaneEvent, Rib, RibError, RibOutput, Route, RouteSource, Vni, VrfId, VxlanEncap};
+use hna_rib::{
+    Change, MacAddr, NextHop, PlaneEvent, Rib, RibError, RibOutput, Route, RouteSource, Vni, VrfId,
+    VxlanEncap,
+};
 use ipnet::IpNet;
 use tracing::{debug, warn};
 
@@ -43,7 +46,10 @@ pub(super) struct OverlayOutputs {
     pub plane: Vec<Change>,
     pub rib: Vec<Result<RibOutput, RibError>>,
     /// Routes to originate in BGP, or to withdraw (`None` attributes).
-    pub bgp: Vec<(hna_evpn::EvpnRoute, Option<hna_evpn::control::EvpnAttributes>)>,
+    pub bgp: Vec<(
+        hna_evpn::EvpnRoute,
+        Option<hna_evpn::control::EvpnAttributes>,
+    )>,
 }
 
 pub(super) struct Overlay {
@@ -58,7 +64,10 @@ impl Overlay {
             let policy = Box::new(PolicyAdapter(Arc::new(settings::policy(config))));
             EvpnControl::new(now, evpn, vrf_ids, policy)
         });
-        Overlay { evpn, originated: BTreeMap::new() }
+        Overlay {
+            evpn,
+            originated: BTreeMap::new(),
+        }
     }
 
     pub fn running(&self) -> bool {
@@ -83,15 +92,30 @@ impl Overlay {
     pub fn on_local_event(&mut self, now: Instant, event: &PlaneEvent, _vrf_name: Option<&str>) {
         let Some(evpn) = &mut self.evpn else { return };
         match event {
-            PlaneEvent::LocalMac { bridge, mac, vni, learned, port, .. } => {
+            PlaneEvent::LocalMac {
+                bridge,
+                mac,
+                vni,
+                learned,
+                port,
+                ..
+            } => {
                 let Some(vni) = vni.map(Vni::get).or_else(|| evpn.vni_of_bridge(bridge)) else {
                     debug!(%bridge, %port, %mac, "MAC on a bridge of no L2VNI ignored");
                     return;
                 };
                 evpn.local_mac(now, vni, MacAddress(mac.octets()), *learned);
             }
-            PlaneEvent::LocalNeighbor { interface, ip, mac, learned, .. } => {
-                let Some(vni) = evpn.vni_of_bridge(interface) else { return };
+            PlaneEvent::LocalNeighbor {
+                interface,
+                ip,
+                mac,
+                learned,
+                ..
+            } => {
+                let Some(vni) = evpn.vni_of_bridge(interface) else {
+                    return;
+                };
                 evpn.local_neighbor(vni, *ip, mac.map(|mac| MacAddress(mac.octets())), *learned);
             }
             _ => {}
@@ -109,9 +133,15 @@ impl Overlay {
     }
 
     /// Drains the control plane's outputs, turning tenant routes into RIB updates.
-    pub fn take_outputs(&mut self, vrf_ids: &BTreeMap<String, VrfId>, rib: &mut Rib) -> OverlayOutputs {
+    pub fn take_outputs(
+        &mut self,
+        vrf_ids: &BTreeMap<String, VrfId>,
+        rib: &mut Rib,
+    ) -> OverlayOutputs {
         let mut result = OverlayOutputs::default();
-        let Some(evpn) = &mut self.evpn else { return result };
+        let Some(evpn) = &mut self.evpn else {
+            return result;
+        };
         for output in evpn.take_outputs() {
             match output {
                 Output::Plane(change) => result.plane.push(change),
@@ -123,18 +153,27 @@ impl Overlay {
                     self.originated.remove(&route.key());
                     result.bgp.push((route, None));
                 }
-                Output::VrfRoute { vrf, prefix, next_hops } => {
+                Output::VrfRoute {
+                    vrf,
+                    prefix,
+                    next_hops,
+                } => {
                     let Some(vrf_id) = vrf_ids.get(&vrf).copied() else {
                         warn!(%vrf, %prefix, "tenant route for an l3vrf without a table id");
                         continue;
                     };
                     if next_hops.is_empty() {
-                        result.rib.push(rib.withdraw(vrf_id, prefix, RouteSource::Evpn));
+                        result
+                            .rib
+                            .push(rib.withdraw(vrf_id, prefix, RouteSource::Evpn));
                         continue;
                     }
-                    let next_hops: Vec<NextHop> =
-                        next_hops.iter().filter_map(|hop| rib_next_hop(hop, vrf_ids)).collect();
-                    let route = Route::new(prefix, RouteSource::Evpn, next_hops).with_distance(EVPN_DISTANCE);
+                    let next_hops: Vec<NextHop> = next_hops
+                        .iter()
+                        .filter_map(|hop| rib_next_hop(hop, vrf_ids))
+                        .collect();
+                    let route = Route::new(prefix, RouteSource::Evpn, next_hops)
+                        .with_distance(EVPN_DISTANCE);
                     result.rib.push(rib.update(vrf_id, route));
                 }
             }
@@ -142,7 +181,12 @@ impl Overlay {
         result
     }
 
-    pub fn reconfigure(&mut self, now: Instant, config: &Config, vrf_ids: &BTreeMap<String, VrfId>) {
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: &Config,
+        vrf_ids: &BTreeMap<String, VrfId>,
+    ) {
         match (&mut self.evpn, settings::evpn(config)) {
             (Some(evpn), Some(wanted)) => evpn.apply_config(now, wanted, vrf_ids),
             (None, Some(wanted)) => {
@@ -164,7 +208,11 @@ impl Overlay {
 
 fn rib_next_hop(hop: &VrfNextHop, vrf_ids: &BTreeMap<String, VrfId>) -> Option<NextHop> {
     match hop {
-        VrfNextHop::Vxlan { vtep, vni, router_mac } => Some(NextHop::vxlan(VxlanEncap {
+        VrfNextHop::Vxlan {
+            vtep,
+            vni,
+            router_mac,
+        } => Some(NextHop::vxlan(VxlanEncap {
             vtep: *vtep,
             vni: Vni::new(*vni).ok()?,
             router_mac: MacAddr(router_mac.octets()),

@@ -21,7 +21,9 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
         ["show", "ip", "route", "vrf", name] => match router.vrf_ids.get(*name).copied() {
             Some(vrf) => ip_route(router, vrf, name, json),
             None if *name == "main" => ip_route(router, VrfId::DEFAULT, "main", json),
-            None => Response::error(format!("l3vrf `{name}` not found; `show running-config` lists them")),
+            None => Response::error(format!(
+                "l3vrf `{name}` not found; `show running-config` lists them"
+            )),
         },
         ["show", "evpn", "vni"] => evpn_vni(router, json),
         ["show", "evpn", "mac"] => evpn_mac(router, None, json),
@@ -34,26 +36,41 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
             Ok(message) => Response::text(message),
             Err(message) => Response::error(message),
         },
-        _ => Response::error(format!("unknown command `{}`; see `hna-routectl --help`", words.join(" "))),
+        _ => Response::error(format!(
+            "unknown command `{}`; see `hna-routectl --help`",
+            words.join(" ")
+        )),
     }
 }
 
 fn respond<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> Response {
-    if json { Response::json(value) } else { Response::text(text(value)) }
+    if json {
+        Response::json(value)
+    } else {
+        Response::text(text(value))
+    }
 }
 
 async fn bfd_peers(router: &Router, json: bool) -> Response {
     let sessions = router.underlay.bfd().sessions().await;
     respond(json, &sessions, |sessions| {
-        let mut out = String::from("Peer            Local           Interface  Type       State  Remote  TX(ms) RX(ms) Mult\n");
+        let mut out = String::from(
+            "Peer            Local           Interface  Type       State  Remote  TX(ms) RX(ms) Mult\n",
+        );
         for session in sessions {
             let _ = writeln!(
                 out,
                 "{:<15} {:<15} {:<10} {:<10} {:<6} {:<7} {:>6} {:>6} {:>4}",
                 session.peer,
-                session.local.map_or("-".to_string(), |local| local.to_string()),
+                session
+                    .local
+                    .map_or("-".to_string(), |local| local.to_string()),
                 session.interface.as_deref().unwrap_or("-"),
-                if session.multihop { "multihop" } else { "single-hop" },
+                if session.multihop {
+                    "multihop"
+                } else {
+                    "single-hop"
+                },
                 format!("{:?}", session.state),
                 format!("{:?}", session.remote_state),
                 session.timers.tx_interval_us / 1000,
@@ -71,7 +88,9 @@ async fn ospf_neighbors(router: &Router, json: bool) -> Response {
     };
     let neighbors = handle.neighbors().await;
     respond(json, &neighbors, |neighbors| {
-        let mut out = String::from("Neighbor ID     Pri State      Role     Dead(ms) Address         Interface\n");
+        let mut out = String::from(
+            "Neighbor ID     Pri State      Role     Dead(ms) Address         Interface\n",
+        );
         for neighbor in neighbors {
             let _ = writeln!(
                 out,
@@ -95,12 +114,18 @@ async fn ospf_database(router: &Router, json: bool) -> Response {
     };
     let database = handle.database().await;
     respond(json, &database, |database| {
-        let mut out = String::from("Type            Link ID         ADV Router      Age  Seq#       CkSum\n");
+        let mut out =
+            String::from("Type            Link ID         ADV Router      Age  Seq#       CkSum\n");
         for lsa in database {
             let _ = writeln!(
                 out,
                 "{:<15} {:<15} {:<15} {:>4} 0x{:08x} 0x{:04x}",
-                lsa.type_name, lsa.link_state_id, lsa.advertising_router, lsa.age, lsa.sequence, lsa.checksum
+                lsa.type_name,
+                lsa.link_state_id,
+                lsa.advertising_router,
+                lsa.age,
+                lsa.sequence,
+                lsa.checksum
             );
         }
         out
@@ -152,7 +177,9 @@ fn evpn_vni(router: &Router, json: bool) -> Response {
     };
     let vnis = evpn.vnis();
     respond(json, &vnis, |vnis| {
-        let mut out = String::from("VNI       Type VxLAN IF     Bridge    VRF      RD                   Remote VTEPs\n");
+        let mut out = String::from(
+            "VNI       Type VxLAN IF     Bridge    VRF      RD                   Remote VTEPs\n",
+        );
         for vni in vnis {
             let _ = writeln!(
                 out,
@@ -176,7 +203,8 @@ fn evpn_mac(router: &Router, vni: Option<u32>, json: bool) -> Response {
     };
     let macs = evpn.macs(vni);
     respond(json, &macs, |macs| {
-        let mut out = String::from("VNI       MAC               Type    VTEP            Seq  IPs\n");
+        let mut out =
+            String::from("VNI       MAC               Type    VTEP            Seq  IPs\n");
         for mac in macs {
             let _ = writeln!(
                 out,
@@ -187,7 +215,11 @@ fn evpn_mac(router: &Router, vni: Option<u32>, json: bool) -> Response {
                 mac.vtep.as_deref().unwrap_or("-"),
                 mac.sequence,
                 mac.ips.join(" "),
-                if mac.frozen { " (frozen: duplicate)" } else { "" }
+                if mac.frozen {
+                    " (frozen: duplicate)"
+                } else {
+                    ""
+                }
             );
         }
         out
@@ -199,10 +231,16 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
     let mut metrics = Vec::new();
 
     let mut bfd_up = Metric::gauge("bfd_session_up", "1 when the BFD session is Up");
-    let mut bfd_packets = Metric::counter("bfd_packets_received", "BFD control packets received per session");
+    let mut bfd_packets = Metric::counter(
+        "bfd_packets_received",
+        "BFD control packets received per session",
+    );
     for session in router.underlay.bfd().sessions().await {
         let peer = session.peer.to_string();
-        let labels = [("peer", peer.as_str()), ("multihop", if session.multihop { "true" } else { "false" })];
+        let labels = [
+            ("peer", peer.as_str()),
+            ("multihop", if session.multihop { "true" } else { "false" }),
+        ];
         bfd_up.sample(&labels, u64::from(session.state == hna_bfd::State::Up));
         bfd_packets.sample(&labels, session.counters.packets_in);
     }
@@ -212,9 +250,16 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         let mut full = Metric::gauge("ospf_neighbor_full", "1 when the OSPF neighbor is Full");
         for neighbor in handle.neighbors().await {
             let id = neighbor.neighbor_id.to_string();
-            full.sample(&[("neighbor", id.as_str()), ("interface", neighbor.interface.as_str())], u64::from(neighbor.state == hna_ospf::NeighborState::Full));
+            full.sample(
+                &[
+                    ("neighbor", id.as_str()),
+                    ("interface", neighbor.interface.as_str()),
+                ],
+                u64::from(neighbor.state == hna_ospf::NeighborState::Full),
+            );
         }
-        let mut dropped = Metric::counter("ospf_packets_dropped", "OSPF packets dropped, by reason");
+        let mut dropped =
+            Metric::counter("ospf_packets_dropped", "OSPF packets dropped, by reason");
         for (reason, count) in handle.counters().await.dropped {
             let reason = format!("{reason:?}");
             dropped.sample(&[("reason", reason.as_str())], count);
@@ -223,14 +268,23 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
     }
 
     let mut routes = Metric::gauge("routes", "Selected routes per VRF and source");
-    let vrfs: Vec<(VrfId, String)> = router.rib.vrfs().map(|(id, name)| (id, name.to_string())).collect();
+    let vrfs: Vec<(VrfId, String)> = router
+        .rib
+        .vrfs()
+        .map(|(id, name)| (id, name.to_string()))
+        .collect();
     for (vrf, name) in vrfs {
         let mut counts = std::collections::BTreeMap::<String, u64>::new();
         for route in router.rib.selected_routes(vrf) {
-            *counts.entry(format!("{:?}", route.source).to_lowercase()).or_default() += 1;
+            *counts
+                .entry(format!("{:?}", route.source).to_lowercase())
+                .or_default() += 1;
         }
         for (source, count) in counts {
-            routes.sample(&[("vrf", name.as_str()), ("source", source.as_str())], count);
+            routes.sample(
+                &[("vrf", name.as_str()), ("source", source.as_str())],
+                count,
+            );
         }
     }
     metrics.push(routes);
@@ -249,8 +303,14 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         let mut macs = Metric::gauge("evpn_macs", "MACs per VNI and kind");
         for vni in evpn.vnis().into_iter().filter(|vni| vni.kind == "L2") {
             let id = vni.vni.to_string();
-            macs.sample(&[("vni", id.as_str()), ("kind", "local")], vni.local_macs as u64);
-            macs.sample(&[("vni", id.as_str()), ("kind", "remote")], vni.remote_macs as u64);
+            macs.sample(
+                &[("vni", id.as_str()), ("kind", "local")],
+                vni.local_macs as u64,
+            );
+            macs.sample(
+                &[("vni", id.as_str()), ("kind", "remote")],
+                vni.remote_macs as u64,
+            );
         }
         metrics.extend([evpn_metric, macs]);
     }

@@ -37,13 +37,18 @@ pub(super) struct Underlay {
 
 impl Underlay {
     pub async fn start(config: &Config) -> Result<Underlay, String> {
-        let bfd = Bfd::try_spawn(BfdConfig::default()).map_err(|error| format!("cannot start BFD: {error}"))?;
+        let bfd = Bfd::try_spawn(BfdConfig::default())
+            .map_err(|error| format!("cannot start BFD: {error}"))?;
         let bfd_params = settings::bfd_params(config);
         let ospf = match settings::ospf(config) {
             Some(settings) => Some(start_ospf(settings)?),
             None => None,
         };
-        Ok(Underlay { ospf, bfd, bfd_params })
+        Ok(Underlay {
+            ospf,
+            bfd,
+            bfd_params,
+        })
     }
 
     pub fn ospf_running(&self) -> bool {
@@ -72,7 +77,9 @@ impl Underlay {
 
     /// Handles an OSPF event and returns the RIB's outputs.
     pub fn on_ospf_event(&mut self, event: Event, rib: &mut Rib) -> Vec<RibOutput> {
-        let Some(ospf) = &mut self.ospf else { return Vec::new() };
+        let Some(ospf) = &mut self.ospf else {
+            return Vec::new();
+        };
         match event {
             Event::Routes(update) => install_routes(ospf, update, rib),
             Event::BfdRegister(session) => {
@@ -99,7 +106,10 @@ impl Underlay {
                 Vec::new()
             }
             Event::BfdUnregister(session) => {
-                if let Some(task) = ospf.bfd_sessions.remove(&(session.ifindex, session.neighbor)) {
+                if let Some(task) = ospf
+                    .bfd_sessions
+                    .remove(&(session.ifindex, session.neighbor))
+                {
                     // Aborting drops the subscription, which unregisters the client.
                     task.abort();
                 }
@@ -118,7 +128,10 @@ impl Underlay {
                 return;
             }
         };
-        let current: BTreeMap<u32, InterfaceInfo> = current.into_iter().map(|info| (info.ifindex, info)).collect();
+        let current: BTreeMap<u32, InterfaceInfo> = current
+            .into_iter()
+            .map(|info| (info.ifindex, info))
+            .collect();
         for (ifindex, info) in &current {
             if ospf.interfaces.get(ifindex) != Some(info) {
                 debug!(interface = %info.name, up = info.up, "interface changed");
@@ -150,7 +163,9 @@ impl Underlay {
                 task.abort();
             }
             for prefix in old.routes {
-                if let Ok(output) = rib.withdraw(VrfId::DEFAULT, IpNet::V4(prefix), RouteSource::Ospf) {
+                if let Ok(output) =
+                    rib.withdraw(VrfId::DEFAULT, IpNet::V4(prefix), RouteSource::Ospf)
+                {
                     outputs.push(output);
                 }
             }
@@ -166,16 +181,20 @@ impl Underlay {
 }
 
 fn start_ospf(settings: hna_ospf::Config) -> Result<Ospf, String> {
-    let interfaces = hna_ospf::io::read_interfaces().map_err(|error| format!("cannot read interfaces: {error}"))?;
-    let (handle, events, task) =
-        hna_ospf::io::spawn(settings.clone(), interfaces.clone()).map_err(|error| format!("invalid OSPF settings: {error}"))?;
+    let interfaces = hna_ospf::io::read_interfaces()
+        .map_err(|error| format!("cannot read interfaces: {error}"))?;
+    let (handle, events, task) = hna_ospf::io::spawn(settings.clone(), interfaces.clone())
+        .map_err(|error| format!("invalid OSPF settings: {error}"))?;
     info!(router_id = %settings.router_id, "OSPF started");
     Ok(Ospf {
         handle,
         events,
         task,
         settings,
-        interfaces: interfaces.into_iter().map(|info| (info.ifindex, info)).collect(),
+        interfaces: interfaces
+            .into_iter()
+            .map(|info| (info.ifindex, info))
+            .collect(),
         bfd_sessions: BTreeMap::new(),
         routes: BTreeSet::new(),
     })
@@ -215,5 +234,7 @@ fn install_routes(ospf: &mut Ospf, update: hna_ospf::RouteUpdate, rib: &mut Rib)
 /// Returns whether a BFD state change means the path failed. A peer that signals AdminDown (for
 /// example while it restarts gracefully) does not take the client down (RFC 5882 section 3.2).
 pub(super) fn is_failure(previous: State, state: State, diagnostic: Diagnostic) -> bool {
-    previous == State::Up && state == State::Down && diagnostic != Diagnostic::NeighborSignaledSessionDown
+    previous == State::Up
+        && state == State::Down
+        && diagnostic != Diagnostic::NeighborSignaledSessionDown
 }

@@ -34,17 +34,21 @@ pub struct EvpnAttributes {
 
 impl EvpnAttributes {
     pub fn route_targets(&self) -> impl Iterator<Item = RouteTarget> + '_ {
-        self.extended_communities.iter().filter_map(|community| match community {
-            ExtendedCommunity::RouteTarget(rt) => Some(*rt),
-            _ => None,
-        })
+        self.extended_communities
+            .iter()
+            .filter_map(|community| match community {
+                ExtendedCommunity::RouteTarget(rt) => Some(*rt),
+                _ => None,
+            })
     }
 
     pub fn router_mac(&self) -> Option<MacAddress> {
-        self.extended_communities.iter().find_map(|community| match community {
-            ExtendedCommunity::RouterMac(mac) => Some(*mac),
-            _ => None,
-        })
+        self.extended_communities
+            .iter()
+            .find_map(|community| match community {
+                ExtendedCommunity::RouterMac(mac) => Some(*mac),
+                _ => None,
+            })
     }
 
     /// Returns the MAC mobility sequence number and sticky flag; a route without the community has
@@ -62,12 +66,17 @@ impl EvpnAttributes {
     /// Returns whether the route names VXLAN encapsulation, or names none (RFC 8365 section 5.1.3:
     /// without the encapsulation community a VXLAN-only VTEP may assume VXLAN).
     pub fn allows_vxlan(&self) -> bool {
-        let mut encapsulations = self.extended_communities.iter().filter_map(|community| match community {
-            ExtendedCommunity::Encapsulation { tunnel_type } => Some(*tunnel_type),
-            _ => None,
-        });
+        let mut encapsulations =
+            self.extended_communities
+                .iter()
+                .filter_map(|community| match community {
+                    ExtendedCommunity::Encapsulation { tunnel_type } => Some(*tunnel_type),
+                    _ => None,
+                });
         let first = encapsulations.next();
-        first.is_none() || first == Some(tunnel_type::VXLAN) || encapsulations.any(|t| t == tunnel_type::VXLAN)
+        first.is_none()
+            || first == Some(tunnel_type::VXLAN)
+            || encapsulations.any(|t| t == tunnel_type::VXLAN)
     }
 }
 

@@ -27,7 +27,10 @@ impl AutoRouteTarget {
         let asn = u16::try_from(asn).unwrap_or(23456);
         match self {
             AutoRouteTarget::AsVni => RouteTarget::As2 { asn, value: vni },
-            AutoRouteTarget::Rfc8365 => RouteTarget::As2 { asn, value: RFC8365_TYPE_VXLAN | (vni & 0x00FF_FFFF) },
+            AutoRouteTarget::Rfc8365 => RouteTarget::As2 {
+                asn,
+                value: RFC8365_TYPE_VXLAN | (vni & 0x00FF_FFFF),
+            },
         }
     }
 }
@@ -39,7 +42,10 @@ const RFC8365_TYPE_VXLAN: u32 = 1 << 28;
 /// Returns the route targets accepted on import for an automatic setting: both derivations,
 /// so that a peer exporting either form (FRR's default or RFC 8365) is imported.
 pub fn auto_import_targets(asn: u32, vni: u32) -> Vec<RouteTarget> {
-    vec![AutoRouteTarget::AsVni.derive(asn, vni), AutoRouteTarget::Rfc8365.derive(asn, vni)]
+    vec![
+        AutoRouteTarget::AsVni.derive(asn, vni),
+        AutoRouteTarget::Rfc8365.derive(asn, vni),
+    ]
 }
 
 /// Duplicate address detection (RFC 7432 section 15.1): a MAC that moves `max_moves` times
@@ -56,7 +62,11 @@ pub struct DuplicateDetection {
 impl Default for DuplicateDetection {
     /// FRR's defaults: 5 moves in 180 seconds; frozen entries are released after the same window.
     fn default() -> Self {
-        DuplicateDetection { max_moves: 5, window: Duration::from_secs(180), freeze_time: Some(Duration::from_secs(180)) }
+        DuplicateDetection {
+            max_moves: 5,
+            window: Duration::from_secs(180),
+            freeze_time: Some(Duration::from_secs(180)),
+        }
     }
 }
 

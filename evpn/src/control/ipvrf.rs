@@ -14,8 +14,8 @@ use super::config::IpVrfConfig;
 use super::show::VniSnapshot;
 use super::{Counters, Output, RoutePolicy, VrfNextHop};
 use crate::{
-    Esi, EthernetTag, EvpnRoute, EvpnRouteKey, ExtendedCommunity, IpPrefixRoute, IpPrefixValue, Label, MacAddress,
-    RouteDistinguisher, RouteTarget, tunnel_type,
+    Esi, EthernetTag, EvpnRoute, EvpnRouteKey, ExtendedCommunity, IpPrefixRoute, IpPrefixValue,
+    Label, MacAddress, RouteDistinguisher, RouteTarget, tunnel_type,
 };
 
 pub(super) struct IpVrf {
@@ -70,7 +70,11 @@ impl IpVrf {
             outputs.push(Output::Withdraw(local.route));
         }
         for (prefix, _) in std::mem::take(&mut self.installed) {
-            outputs.push(Output::VrfRoute { vrf: self.config.name.clone(), prefix, next_hops: Vec::new() });
+            outputs.push(Output::VrfRoute {
+                vrf: self.config.name.clone(),
+                prefix,
+                next_hops: Vec::new(),
+            });
         }
     }
 
@@ -82,7 +86,11 @@ impl IpVrf {
             EvpnRoute::MacIp(mac_ip) => mac_ip.ip.is_some() && mac_ip.label2.is_some(),
             _ => false,
         };
-        kind_matches && route.attributes.route_targets().any(|rt| self.import_route_targets.contains(&rt))
+        kind_matches
+            && route
+                .attributes
+                .route_targets()
+                .any(|rt| self.import_route_targets.contains(&rt))
     }
 
     /// Returns whether a remote route is already imported here.
@@ -94,7 +102,9 @@ impl IpVrf {
     pub fn remote_route(&mut self, route: &RemoteRoute, present: bool, counters: &mut Counters) {
         let key = route.route.key();
         let (prefix, vni) = match &route.route {
-            EvpnRoute::IpPrefix(prefix_route) => (prefix_route.value.prefix(), prefix_route.label.vni()),
+            EvpnRoute::IpPrefix(prefix_route) => {
+                (prefix_route.value.prefix(), prefix_route.label.vni())
+            }
             EvpnRoute::MacIp(mac_ip) => match (mac_ip.ip, mac_ip.label2) {
                 (Some(ip), Some(label2)) => (IpNet::from(ip), label2.vni()),
                 _ => return,
@@ -131,7 +141,11 @@ impl IpVrf {
         }
         // NOTE: a non-zero gateway IP (RFC 9136 section 4.4.2, recursive resolution through an
         // overlay index) is not used. The router MAC above decides the next hop instead.
-        let next_hop = VrfNextHop::Vxlan { vtep: route.attributes.next_hop, vni, router_mac };
+        let next_hop = VrfNextHop::Vxlan {
+            vtep: route.attributes.next_hop,
+            vni,
+            router_mac,
+        };
         self.remote.entry(prefix).or_default().insert(key, next_hop);
     }
 
@@ -154,23 +168,45 @@ impl IpVrf {
     }
 
     /// Recomputes the VRF's routes and type-5 originations and queues the differences.
-    pub fn refresh(&mut self, tables: &BTreeMap<String, Vec<IpNet>>, policy: &dyn RoutePolicy, outputs: &mut Vec<Output>) {
+    pub fn refresh(
+        &mut self,
+        tables: &BTreeMap<String, Vec<IpNet>>,
+        policy: &dyn RoutePolicy,
+        outputs: &mut Vec<Output>,
+    ) {
         let wanted = self.wanted_routes(tables, policy);
-        let stale: Vec<IpNet> = self.installed.keys().filter(|prefix| !wanted.contains_key(prefix)).copied().collect();
+        let stale: Vec<IpNet> = self
+            .installed
+            .keys()
+            .filter(|prefix| !wanted.contains_key(prefix))
+            .copied()
+            .collect();
         for prefix in stale {
             self.installed.remove(&prefix);
-            outputs.push(Output::VrfRoute { vrf: self.config.name.clone(), prefix, next_hops: Vec::new() });
+            outputs.push(Output::VrfRoute {
+                vrf: self.config.name.clone(),
+                prefix,
+                next_hops: Vec::new(),
+            });
         }
         for (prefix, next_hops) in wanted {
             if self.installed.get(&prefix) != Some(&next_hops) {
                 self.installed.insert(prefix, next_hops.clone());
-                outputs.push(Output::VrfRoute { vrf: self.config.name.clone(), prefix, next_hops });
+                outputs.push(Output::VrfRoute {
+                    vrf: self.config.name.clone(),
+                    prefix,
+                    next_hops,
+                });
             }
         }
         self.refresh_type5(policy, outputs);
     }
 
-    fn wanted_routes(&self, tables: &BTreeMap<String, Vec<IpNet>>, policy: &dyn RoutePolicy) -> BTreeMap<IpNet, Vec<VrfNextHop>> {
+    fn wanted_routes(
+        &self,
+        tables: &BTreeMap<String, Vec<IpNet>>,
+        policy: &dyn RoutePolicy,
+    ) -> BTreeMap<IpNet, Vec<VrfNextHop>> {
         let mut wanted: BTreeMap<IpNet, Vec<VrfNextHop>> = BTreeMap::new();
         for (prefix, paths) in &self.remote {
             // A host route of our own subnet that points back at this VTEP would loop.
@@ -184,7 +220,9 @@ impl IpVrf {
             }
         }
         for source in &self.config.import_vrfs {
-            let Some(prefixes) = tables.get(source) else { continue };
+            let Some(prefixes) = tables.get(source) else {
+                continue;
+            };
             for prefix in prefixes {
                 // The VRF's own routes win over leaked ones: a connected subnet through the
                 // kernel's own route, an EVPN route through the entry above.
@@ -196,7 +234,10 @@ impl IpVrf {
                     None => true,
                 };
                 if permitted {
-                    wanted.entry(*prefix).or_default().push(VrfNextHop::Vrf(source.clone()));
+                    wanted
+                        .entry(*prefix)
+                        .or_default()
+                        .push(VrfNextHop::Vrf(source.clone()));
                 }
             }
         }
@@ -207,7 +248,9 @@ impl IpVrf {
         let mut wanted: BTreeMap<IpNet, LocalRoute> = BTreeMap::new();
         if self.config.advertise_ipv4_unicast && self.config.redistribute_connected {
             for prefix in &self.connected {
-                let IpNet::V4(prefix_v4) = *prefix else { continue };
+                let IpNet::V4(prefix_v4) = *prefix else {
+                    continue;
+                };
                 let permitted = match &self.config.advertise_route_map {
                     Some(map) => policy.permits(map, *prefix, None),
                     None => true,
@@ -217,7 +260,12 @@ impl IpVrf {
                 }
             }
         }
-        let stale: Vec<IpNet> = self.advertised.keys().filter(|prefix| !wanted.contains_key(prefix)).copied().collect();
+        let stale: Vec<IpNet> = self
+            .advertised
+            .keys()
+            .filter(|prefix| !wanted.contains_key(prefix))
+            .copied()
+            .collect();
         for prefix in stale {
             if let Some(local) = self.advertised.remove(&prefix) {
                 outputs.push(Output::Withdraw(local.route));
@@ -236,14 +284,26 @@ impl IpVrf {
             rd: self.rd,
             esi: Esi::ZERO,
             ethernet_tag: EthernetTag(0),
-            value: IpPrefixValue::V4 { prefix, gateway: Ipv4Addr::UNSPECIFIED },
+            value: IpPrefixValue::V4 {
+                prefix,
+                gateway: Ipv4Addr::UNSPECIFIED,
+            },
             label: Label::from_vni(self.config.l3vni).unwrap_or_default(),
         });
-        let mut communities: Vec<ExtendedCommunity> =
-            self.export_route_targets.iter().map(|rt| ExtendedCommunity::RouteTarget(*rt)).collect();
-        communities.push(ExtendedCommunity::Encapsulation { tunnel_type: tunnel_type::VXLAN });
+        let mut communities: Vec<ExtendedCommunity> = self
+            .export_route_targets
+            .iter()
+            .map(|rt| ExtendedCommunity::RouteTarget(*rt))
+            .collect();
+        communities.push(ExtendedCommunity::Encapsulation {
+            tunnel_type: tunnel_type::VXLAN,
+        });
         communities.push(ExtendedCommunity::RouterMac(self.config.router_mac));
-        let attributes = EvpnAttributes { next_hop: IpAddr::V4(self.vtep), extended_communities: communities, pmsi_tunnel: None };
+        let attributes = EvpnAttributes {
+            next_hop: IpAddr::V4(self.vtep),
+            extended_communities: communities,
+            pmsi_tunnel: None,
+        };
         LocalRoute { route, attributes }
     }
 
@@ -255,8 +315,16 @@ impl IpVrf {
             bridge: None,
             vrf: Some(self.config.name.clone()),
             rd: self.rd.to_string(),
-            export_route_targets: self.export_route_targets.iter().map(|rt| rt.to_string()).collect(),
-            import_route_targets: self.import_route_targets.iter().map(|rt| rt.to_string()).collect(),
+            export_route_targets: self
+                .export_route_targets
+                .iter()
+                .map(|rt| rt.to_string())
+                .collect(),
+            import_route_targets: self
+                .import_route_targets
+                .iter()
+                .map(|rt| rt.to_string())
+                .collect(),
             local_macs: 0,
             remote_macs: 0,
             remote_vteps: self

@@ -14,8 +14,8 @@ use super::config::{DuplicateDetection, MacVrfConfig};
 use super::show::{MacSnapshot, VniSnapshot};
 use super::{Counters, Output};
 use crate::{
-    Esi, EthernetTag, EvpnRoute, EvpnRouteKey, ExtendedCommunity, InclusiveMulticastRoute, Label, MacAddress, MacIpRoute,
-    RouteDistinguisher, RouteTarget, tunnel_type,
+    Esi, EthernetTag, EvpnRoute, EvpnRouteKey, ExtendedCommunity, InclusiveMulticastRoute, Label,
+    MacAddress, MacIpRoute, RouteDistinguisher, RouteTarget, tunnel_type,
 };
 
 /// The IP-VRF a MAC-VRF belongs to, for symmetric IRB on its MAC/IP routes.
@@ -117,7 +117,9 @@ impl MacVrf {
     }
 
     fn neighbor_vrf(&self) -> VrfId {
-        self.tenant.as_ref().map_or(VrfId::DEFAULT, |tenant| tenant.vrf_id)
+        self.tenant
+            .as_ref()
+            .map_or(VrfId::DEFAULT, |tenant| tenant.vrf_id)
     }
 
     /// Originates the type-3 route that puts this VTEP in the VNI's flood lists elsewhere.
@@ -127,9 +129,14 @@ impl MacVrf {
             ethernet_tag: EthernetTag(0),
             originating_ip: IpAddr::V4(self.vtep),
         });
-        let mut communities: Vec<ExtendedCommunity> =
-            self.export_route_targets.iter().map(|rt| ExtendedCommunity::RouteTarget(*rt)).collect();
-        communities.push(ExtendedCommunity::Encapsulation { tunnel_type: tunnel_type::VXLAN });
+        let mut communities: Vec<ExtendedCommunity> = self
+            .export_route_targets
+            .iter()
+            .map(|rt| ExtendedCommunity::RouteTarget(*rt))
+            .collect();
+        communities.push(ExtendedCommunity::Encapsulation {
+            tunnel_type: tunnel_type::VXLAN,
+        });
         let attributes = EvpnAttributes {
             next_hop: IpAddr::V4(self.vtep),
             extended_communities: communities,
@@ -148,7 +155,10 @@ impl MacVrf {
             outputs.push(Output::Withdraw(local.route));
         }
         for (mac, _) in std::mem::take(&mut self.installed_macs) {
-            outputs.push(Output::Plane(Change::Remove(EntryKey::Mac { vni: self.vni, mac: mac_addr(mac) })));
+            outputs.push(Output::Plane(Change::Remove(EntryKey::Mac {
+                vni: self.vni,
+                mac: mac_addr(mac),
+            })));
         }
         for (ip, _) in std::mem::take(&mut self.installed_neighbors) {
             outputs.push(Output::Plane(Change::Remove(EntryKey::Neighbor {
@@ -158,22 +168,32 @@ impl MacVrf {
             })));
         }
         for vtep in std::mem::take(&mut self.installed_floods) {
-            outputs.push(Output::Plane(Change::Remove(EntryKey::Flood { vni: self.vni, vtep })));
+            outputs.push(Output::Plane(Change::Remove(EntryKey::Flood {
+                vni: self.vni,
+                vtep,
+            })));
         }
     }
 
     /// Returns whether a remote route belongs to this MAC-VRF: a type-2 or type-3 route carrying one of
     /// its import route targets.
     pub fn imports(&self, route: &RemoteRoute) -> bool {
-        matches!(route.route, EvpnRoute::MacIp(_) | EvpnRoute::InclusiveMulticast(_))
-            && route.attributes.route_targets().any(|rt| self.import_route_targets.contains(&rt))
+        matches!(
+            route.route,
+            EvpnRoute::MacIp(_) | EvpnRoute::InclusiveMulticast(_)
+        ) && route
+            .attributes
+            .route_targets()
+            .any(|rt| self.import_route_targets.contains(&rt))
     }
 
     /// Returns whether a remote route is already imported here.
     pub fn holds(&self, route: &RemoteRoute) -> bool {
         match &route.route {
             EvpnRoute::InclusiveMulticast(_) => self.floods.contains_key(&route.route.key()),
-            EvpnRoute::MacIp(mac_ip) => self.route_refs.contains_key(&(mac_ip.mac, mac_only_key(&route.route.key()))),
+            EvpnRoute::MacIp(mac_ip) => self
+                .route_refs
+                .contains_key(&(mac_ip.mac, mac_only_key(&route.route.key()))),
             _ => false,
         }
     }
@@ -201,7 +221,13 @@ impl MacVrf {
                     if remote.sticky {
                         counters.sticky_conflicts += 1;
                         warn!(vni = self.config.vni, %mac, vtep = %remote.vtep, "local MAC is sticky at a remote VTEP; not advertised");
-                        self.local_macs.insert(mac, LocalMac { sequence: remote.sequence, active: false });
+                        self.local_macs.insert(
+                            mac,
+                            LocalMac {
+                                sequence: remote.sequence,
+                                active: false,
+                            },
+                        );
                         return;
                     }
                     self.record_move(now, mac, dad, counters);
@@ -209,14 +235,26 @@ impl MacVrf {
                 }
                 None => self.local_macs.get(&mac).map_or(0, |local| local.sequence),
             };
-            self.local_macs.insert(mac, LocalMac { sequence, active: true });
+            self.local_macs.insert(
+                mac,
+                LocalMac {
+                    sequence,
+                    active: true,
+                },
+            );
         } else if self.local_macs.remove(&mac).is_none() {
             return;
         }
         self.resolve_mac(mac, outputs);
     }
 
-    pub fn local_neighbor(&mut self, ip: IpAddr, mac: Option<MacAddress>, learned: bool, outputs: &mut Vec<Output>) {
+    pub fn local_neighbor(
+        &mut self,
+        ip: IpAddr,
+        mac: Option<MacAddress>,
+        learned: bool,
+        outputs: &mut Vec<Output>,
+    ) {
         let previous = match (learned, mac) {
             (true, Some(mac)) => self.local_neighbors.insert(ip, mac),
             _ => self.local_neighbors.remove(&ip),
@@ -246,10 +284,16 @@ impl MacVrf {
             EvpnRoute::InclusiveMulticast(multicast) => {
                 if present {
                     let endpoint = match &route.attributes.pmsi_tunnel {
-                        Some(pmsi) if pmsi.tunnel_type == pmsi_tunnel_type::INGRESS_REPLICATION => pmsi.endpoint,
+                        Some(pmsi) if pmsi.tunnel_type == pmsi_tunnel_type::INGRESS_REPLICATION => {
+                            pmsi.endpoint
+                        }
                         Some(pmsi) => {
                             counters.unsupported_tunnel += 1;
-                            warn!(vni = self.config.vni, tunnel_type = pmsi.tunnel_type, "type-3 route with an unsupported PMSI tunnel type ignored");
+                            warn!(
+                                vni = self.config.vni,
+                                tunnel_type = pmsi.tunnel_type,
+                                "type-3 route with an unsupported PMSI tunnel type ignored"
+                            );
                             return;
                         }
                         // RFC 8365 section 9: VXLAN VTEPs use ingress replication; a route
@@ -265,20 +309,26 @@ impl MacVrf {
             EvpnRoute::MacIp(mac_ip) => {
                 let mac = mac_ip.mac;
                 let (sequence, sticky) = route.attributes.mac_mobility();
-                let remote = RemoteMac { vtep: route.attributes.next_hop, sequence, sticky };
+                let remote = RemoteMac {
+                    vtep: route.attributes.next_hop,
+                    sequence,
+                    sticky,
+                };
                 // The MAC-only route and every MAC/IP route of the same MAC carry the MAC; the
                 // MAC entry follows whichever is present.
                 let mac_key = mac_only_key(&key);
                 self.track_remote_route(&key, present);
                 if present {
-                    let moved_away = self
-                        .local_macs
-                        .get(&mac)
-                        .is_some_and(|local| local.active && self.remote_wins(&remote, local.sequence));
+                    let moved_away = self.local_macs.get(&mac).is_some_and(|local| {
+                        local.active && self.remote_wins(&remote, local.sequence)
+                    });
                     if moved_away {
                         self.record_move(now, mac, dad, counters);
                     }
-                    self.remote_macs.entry(mac).or_default().insert(mac_key.clone(), remote);
+                    self.remote_macs
+                        .entry(mac)
+                        .or_default()
+                        .insert(mac_key.clone(), remote);
                 } else if self.remote_route_count(mac, &mac_key) == 0 {
                     if let Some(routes) = self.remote_macs.get_mut(&mac) {
                         routes.remove(&mac_key);
@@ -307,12 +357,20 @@ impl MacVrf {
 
     /// Counts the routes (MAC-only and MAC/IP) of one origin that name `mac`.
     fn remote_route_count(&self, mac: MacAddress, mac_key: &EvpnRouteKey) -> usize {
-        self.route_refs.get(&(mac, mac_key.clone())).copied().unwrap_or(0)
+        self.route_refs
+            .get(&(mac, mac_key.clone()))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn track_remote_route(&mut self, key: &EvpnRouteKey, present: bool) {
-        let EvpnRouteKey::MacIp { mac, .. } = key else { return };
-        let counter = self.route_refs.entry((*mac, mac_only_key(key))).or_insert(0);
+        let EvpnRouteKey::MacIp { mac, .. } = key else {
+            return;
+        };
+        let counter = self
+            .route_refs
+            .entry((*mac, mac_only_key(key)))
+            .or_insert(0);
         if present {
             *counter += 1;
         } else {
@@ -344,9 +402,15 @@ impl MacVrf {
     fn best_remote(&self, mac: MacAddress) -> Option<RemoteMac> {
         // Highest sequence number wins; among equal ones the lowest VTEP address (RFC 7432
         // section 15.1); a sticky MAC wins over a non-sticky one (section 15.2).
-        self.remote_macs.get(&mac)?.values().copied().max_by(|a, b| {
-            (a.sticky, a.sequence).cmp(&(b.sticky, b.sequence)).then_with(|| b.vtep.cmp(&a.vtep))
-        })
+        self.remote_macs
+            .get(&mac)?
+            .values()
+            .copied()
+            .max_by(|a, b| {
+                (a.sticky, a.sequence)
+                    .cmp(&(b.sticky, b.sequence))
+                    .then_with(|| b.vtep.cmp(&a.vtep))
+            })
     }
 
     /// Returns whether `remote` takes the MAC from a local entry advertised with `local_sequence`.
@@ -356,13 +420,21 @@ impl MacVrf {
             || (remote.sequence == local_sequence && remote.vtep < IpAddr::V4(self.vtep))
     }
 
-    fn record_move(&mut self, now: Instant, mac: MacAddress, dad: &DuplicateDetection, counters: &mut Counters) {
+    fn record_move(
+        &mut self,
+        now: Instant,
+        mac: MacAddress,
+        dad: &DuplicateDetection,
+        counters: &mut Counters,
+    ) {
         counters.mac_moves += 1;
         let history = self.history.entry(mac).or_default();
         if history.frozen.is_some() {
             return;
         }
-        history.moves.retain(|at| now.saturating_duration_since(*at) < dad.window);
+        history
+            .moves
+            .retain(|at| now.saturating_duration_since(*at) < dad.window);
         history.moves.push(now);
         if history.moves.len() as u32 >= dad.max_moves {
             history.frozen = Some(dad.freeze_time.map(|time| now + time));
@@ -378,7 +450,9 @@ impl MacVrf {
     }
 
     fn is_frozen(&self, mac: MacAddress) -> bool {
-        self.history.get(&mac).is_some_and(|history| history.frozen.is_some())
+        self.history
+            .get(&mac)
+            .is_some_and(|history| history.frozen.is_some())
     }
 
     /// Brings the advertisements and the plane in line with who owns `mac` now.
@@ -394,14 +468,22 @@ impl MacVrf {
             }
         }
 
-        let local_active = self.local_macs.get(&mac).filter(|local| local.active).cloned();
+        let local_active = self
+            .local_macs
+            .get(&mac)
+            .filter(|local| local.active)
+            .cloned();
         let mut wanted: BTreeMap<EvpnRouteKey, LocalRoute> = BTreeMap::new();
         if let Some(local) = &local_active {
             let route = self.mac_route(mac, None);
             let attributes = self.type2_attributes(local.sequence, false);
             wanted.insert(route.key(), LocalRoute { route, attributes });
-            let ips: Vec<IpAddr> =
-                self.local_neighbors.iter().filter(|(_, m)| **m == mac).map(|(ip, _)| *ip).collect();
+            let ips: Vec<IpAddr> = self
+                .local_neighbors
+                .iter()
+                .filter(|(_, m)| **m == mac)
+                .map(|(ip, _)| *ip)
+                .collect();
             for ip in ips {
                 let route = self.mac_route(mac, Some(ip));
                 let attributes = self.type2_attributes(local.sequence, true);
@@ -425,16 +507,27 @@ impl MacVrf {
             self.advertise(local.route, local.attributes, outputs);
         }
 
-        let remote_vtep = if local_active.is_some() { None } else { best_remote.map(|remote| remote.vtep) };
+        let remote_vtep = if local_active.is_some() {
+            None
+        } else {
+            best_remote.map(|remote| remote.vtep)
+        };
         match (self.installed_macs.get(&mac).copied(), remote_vtep) {
             (Some(installed), Some(vtep)) if installed == vtep => {}
             (_, Some(vtep)) => {
                 self.installed_macs.insert(mac, vtep);
-                outputs.push(Output::Plane(Change::Install(Entry::Mac(MacEntry { vni: self.vni, mac: mac_addr(mac), vtep }))));
+                outputs.push(Output::Plane(Change::Install(Entry::Mac(MacEntry {
+                    vni: self.vni,
+                    mac: mac_addr(mac),
+                    vtep,
+                }))));
             }
             (Some(_), None) => {
                 self.installed_macs.remove(&mac);
-                outputs.push(Output::Plane(Change::Remove(EntryKey::Mac { vni: self.vni, mac: mac_addr(mac) })));
+                outputs.push(Output::Plane(Change::Remove(EntryKey::Mac {
+                    vni: self.vni,
+                    mac: mac_addr(mac),
+                })));
             }
             (None, None) => {}
         }
@@ -447,7 +540,10 @@ impl MacVrf {
         } else {
             self.remote_neighbors.get(&ip).and_then(|routes| {
                 // Prefer the entry whose MAC is currently remote-owned.
-                routes.values().copied().find(|mac| self.best_remote(*mac).is_some())
+                routes
+                    .values()
+                    .copied()
+                    .find(|mac| self.best_remote(*mac).is_some())
             })
         };
         let interface = self.config.bridge.clone();
@@ -455,29 +551,45 @@ impl MacVrf {
             (Some(installed), Some(mac)) if installed == mac => {}
             (_, Some(mac)) => {
                 self.installed_neighbors.insert(ip, mac);
-                outputs.push(Output::Plane(Change::Install(Entry::Neighbor(NeighborEntry {
-                    vrf: self.neighbor_vrf(),
-                    interface,
-                    ip,
-                    mac: mac_addr(mac),
-                }))));
+                outputs.push(Output::Plane(Change::Install(Entry::Neighbor(
+                    NeighborEntry {
+                        vrf: self.neighbor_vrf(),
+                        interface,
+                        ip,
+                        mac: mac_addr(mac),
+                    },
+                ))));
             }
             (Some(_), None) => {
                 self.installed_neighbors.remove(&ip);
-                outputs.push(Output::Plane(Change::Remove(EntryKey::Neighbor { vrf: self.neighbor_vrf(), interface, ip })));
+                outputs.push(Output::Plane(Change::Remove(EntryKey::Neighbor {
+                    vrf: self.neighbor_vrf(),
+                    interface,
+                    ip,
+                })));
             }
             (None, None) => {}
         }
     }
 
     fn resolve_floods(&mut self, outputs: &mut Vec<Output>) {
-        let wanted: BTreeSet<IpAddr> =
-            self.floods.values().copied().filter(|vtep| *vtep != IpAddr::V4(self.vtep)).collect();
+        let wanted: BTreeSet<IpAddr> = self
+            .floods
+            .values()
+            .copied()
+            .filter(|vtep| *vtep != IpAddr::V4(self.vtep))
+            .collect();
         for vtep in self.installed_floods.difference(&wanted) {
-            outputs.push(Output::Plane(Change::Remove(EntryKey::Flood { vni: self.vni, vtep: *vtep })));
+            outputs.push(Output::Plane(Change::Remove(EntryKey::Flood {
+                vni: self.vni,
+                vtep: *vtep,
+            })));
         }
         for vtep in wanted.difference(&self.installed_floods) {
-            outputs.push(Output::Plane(Change::Install(Entry::Flood(FloodEntry { vni: self.vni, vtep: *vtep }))));
+            outputs.push(Output::Plane(Change::Install(Entry::Flood(FloodEntry {
+                vni: self.vni,
+                vtep: *vtep,
+            }))));
         }
         self.installed_floods = wanted;
     }
@@ -503,8 +615,11 @@ impl MacVrf {
     /// Attributes of a type-2 route: the MAC-VRF's route targets, and for a MAC/IP route of a
     /// tenant also the IP-VRF's route targets and router MAC (RFC 9135 section 5.1).
     fn type2_attributes(&self, sequence: u32, with_ip: bool) -> EvpnAttributes {
-        let mut communities: Vec<ExtendedCommunity> =
-            self.export_route_targets.iter().map(|rt| ExtendedCommunity::RouteTarget(*rt)).collect();
+        let mut communities: Vec<ExtendedCommunity> = self
+            .export_route_targets
+            .iter()
+            .map(|rt| ExtendedCommunity::RouteTarget(*rt))
+            .collect();
         if let (true, Some(tenant)) = (with_ip, &self.tenant) {
             for rt in &tenant.export_route_targets {
                 if !self.export_route_targets.contains(rt) {
@@ -513,14 +628,28 @@ impl MacVrf {
             }
             communities.push(ExtendedCommunity::RouterMac(tenant.router_mac));
         }
-        communities.push(ExtendedCommunity::Encapsulation { tunnel_type: tunnel_type::VXLAN });
+        communities.push(ExtendedCommunity::Encapsulation {
+            tunnel_type: tunnel_type::VXLAN,
+        });
         if sequence > 0 {
-            communities.push(ExtendedCommunity::MacMobility { sticky: false, sequence });
+            communities.push(ExtendedCommunity::MacMobility {
+                sticky: false,
+                sequence,
+            });
         }
-        EvpnAttributes { next_hop: IpAddr::V4(self.vtep), extended_communities: communities, pmsi_tunnel: None }
+        EvpnAttributes {
+            next_hop: IpAddr::V4(self.vtep),
+            extended_communities: communities,
+            pmsi_tunnel: None,
+        }
     }
 
-    fn advertise(&mut self, route: EvpnRoute, attributes: EvpnAttributes, outputs: &mut Vec<Output>) {
+    fn advertise(
+        &mut self,
+        route: EvpnRoute,
+        attributes: EvpnAttributes,
+        outputs: &mut Vec<Output>,
+    ) {
         let key = route.key();
         let local = LocalRoute { route, attributes };
         if self.advertised.get(&key) == Some(&local) {
@@ -540,11 +669,27 @@ impl MacVrf {
             bridge: Some(self.config.bridge.clone()),
             vrf: self.config.ip_vrf.clone(),
             rd: self.rd.to_string(),
-            export_route_targets: self.export_route_targets.iter().map(|rt| rt.to_string()).collect(),
-            import_route_targets: self.import_route_targets.iter().map(|rt| rt.to_string()).collect(),
-            local_macs: self.local_macs.values().filter(|local| local.active).count(),
+            export_route_targets: self
+                .export_route_targets
+                .iter()
+                .map(|rt| rt.to_string())
+                .collect(),
+            import_route_targets: self
+                .import_route_targets
+                .iter()
+                .map(|rt| rt.to_string())
+                .collect(),
+            local_macs: self
+                .local_macs
+                .values()
+                .filter(|local| local.active)
+                .count(),
             remote_macs: self.installed_macs.len(),
-            remote_vteps: self.installed_floods.iter().map(|vtep| vtep.to_string()).collect(),
+            remote_vteps: self
+                .installed_floods
+                .iter()
+                .map(|vtep| vtep.to_string())
+                .collect(),
             router_mac: None,
         }
     }
@@ -555,12 +700,21 @@ impl MacVrf {
             macs.push(MacSnapshot {
                 vni: self.config.vni,
                 mac: mac.to_string(),
-                kind: if local.active { "local" } else { "local-inactive" },
+                kind: if local.active {
+                    "local"
+                } else {
+                    "local-inactive"
+                },
                 vtep: None,
                 sequence: local.sequence,
                 sticky: false,
                 frozen: self.is_frozen(*mac),
-                ips: self.local_neighbors.iter().filter(|(_, m)| *m == mac).map(|(ip, _)| ip.to_string()).collect(),
+                ips: self
+                    .local_neighbors
+                    .iter()
+                    .filter(|(_, m)| *m == mac)
+                    .map(|(ip, _)| ip.to_string())
+                    .collect(),
             });
         }
         for (mac, vtep) in &self.installed_macs {
@@ -573,7 +727,12 @@ impl MacVrf {
                 sequence: remote.map_or(0, |r| r.sequence),
                 sticky: remote.is_some_and(|r| r.sticky),
                 frozen: self.is_frozen(*mac),
-                ips: self.installed_neighbors.iter().filter(|(_, m)| *m == mac).map(|(ip, _)| ip.to_string()).collect(),
+                ips: self
+                    .installed_neighbors
+                    .iter()
+                    .filter(|(_, m)| *m == mac)
+                    .map(|(ip, _)| ip.to_string())
+                    .collect(),
             });
         }
         macs
@@ -584,9 +743,17 @@ impl MacVrf {
 /// a remote MAC is tracked whether it came in a MAC-only or a MAC/IP route.
 fn mac_only_key(key: &EvpnRouteKey) -> EvpnRouteKey {
     match key {
-        EvpnRouteKey::MacIp { rd, ethernet_tag, mac, .. } => {
-            EvpnRouteKey::MacIp { rd: *rd, ethernet_tag: *ethernet_tag, mac: *mac, ip: None }
-        }
+        EvpnRouteKey::MacIp {
+            rd,
+            ethernet_tag,
+            mac,
+            ..
+        } => EvpnRouteKey::MacIp {
+            rd: *rd,
+            ethernet_tag: *ethernet_tag,
+            mac: *mac,
+            ip: None,
+        },
         other => other.clone(),
     }
 }
