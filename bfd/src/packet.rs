@@ -589,6 +589,55 @@ mod tests {
         assert!(matches!(ControlPacket::decode(&bytes), Err(DecodeError::AuthLength { .. })));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_valid_packet_round_trips(
+            diagnostic in 0u8..32,
+            state in 0u8..4,
+            flags in 0u8..4,
+            detect_mult in 1u8..,
+            my_discriminator in 1u32..,
+            your_discriminator: u32,
+            intervals: (u32, u32, u32),
+            key_id: u8,
+            sequence: u32,
+            auth_kind in 0usize..6,
+            password in proptest::collection::vec(proptest::num::u8::ANY, 1..=16),
+        ) {
+            let state = State::from_bits(state);
+            // Your Discriminator zero is only valid in Down and AdminDown.
+            let your_discriminator = if matches!(state, State::Up | State::Init) { your_discriminator.max(1) } else { your_discriminator };
+            let auth = match auth_kind {
+                0 => None,
+                1 => Some(AuthSection::SimplePassword { key_id, password }),
+                kind => {
+                    let auth_type = AuthType::from_code(kind as u8).expect("codes 2 to 5");
+                    let digest = vec![0x5a; auth_type.digest_len().expect("digest type")];
+                    Some(AuthSection::Digest { auth_type, key_id, sequence, digest })
+                }
+            };
+            let packet = ControlPacket {
+                diagnostic: Diagnostic::from_code(diagnostic),
+                state,
+                // Poll and Final are never both set in a valid packet.
+                poll: flags == 1,
+                final_: flags == 2,
+                control_plane_independent: flags == 3,
+                demand: flags == 3,
+                detect_mult,
+                my_discriminator,
+                your_discriminator,
+                desired_min_tx_us: intervals.0,
+                required_min_rx_us: intervals.1,
+                required_min_echo_rx_us: intervals.2,
+                auth,
+            };
+            let encoded = packet.encode();
+            proptest::prop_assert_eq!(encoded.as_bytes().len(), packet.encoded_len());
+            proptest::prop_assert_eq!(ControlPacket::decode(encoded.as_bytes()), Ok(packet));
+        }
+    }
+
     #[test]
     fn diagnostic_codes_round_trip() {
         for code in 0..32u8 {

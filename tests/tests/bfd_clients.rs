@@ -161,3 +161,26 @@ fn bfd_ipv6_single_hop_and_multihop_come_up() {
         assert_eq!(session.counters.send_errors, 0, "{peer}");
     }
 }
+
+#[test]
+fn bfd_admin_down_and_back_up() {
+    let pair = Pair::new("bfd-admin");
+    let ours_a = Ours::start(&pair.a);
+    let ours_b = Ours::start(&pair.b);
+    let key_a = SessionKey::single_hop(ip(LINK_B)).with_local(ip(LINK_A));
+    let mut subscription = ours_a.bfd.register(key_a.clone(), fast());
+    let mut peer = ours_b.bfd.register(SessionKey::single_hop(ip(LINK_A)).with_local(ip(LINK_B)), fast());
+    ours_a.wait_for_state(&mut subscription, State::Up, Duration::from_secs(10));
+    ours_b.wait_for_state(&mut peer, State::Up, Duration::from_secs(10));
+
+    ours_a.bfd.set_admin_down(key_a.clone(), true);
+    let admin = ours_a.wait_for_state(&mut subscription, State::AdminDown, Duration::from_secs(2));
+    assert_eq!(admin.diagnostic, Diagnostic::AdministrativelyDown);
+    let down = ours_b.wait_for_state(&mut peer, State::Down, Duration::from_secs(2));
+    assert_eq!(down.diagnostic, Diagnostic::NeighborSignaledSessionDown);
+    assert_eq!(down.remote_state, State::AdminDown);
+
+    ours_a.bfd.set_admin_down(key_a, false);
+    ours_a.wait_for_state(&mut subscription, State::Up, Duration::from_secs(10));
+    ours_b.wait_for_state(&mut peer, State::Up, Duration::from_secs(10));
+}
