@@ -744,6 +744,35 @@ impl Rib {
         counts
     }
 
+    /// Returns the routes of `afi_safi` advertised to `peer`: the Adj-RIB-Out of its update
+    /// group as of the last [`Rib::take_updates`], after outbound policy.
+    pub fn advertised_routes(&self, peer: PeerId, afi_safi: AfiSafi) -> Vec<RouteSnapshot> {
+        let Some(slot) = self.shared.peers.slot(peer) else {
+            return Vec::new();
+        };
+        match afi_safi {
+            AfiSafi::IPV4_UNICAST => self.ipv4.advertised_snapshot(slot),
+            AfiSafi::IPV6_UNICAST => self.ipv6.advertised_snapshot(slot),
+            AfiSafi::L2VPN_EVPN => self.evpn.advertised_snapshot(slot),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Returns the routes of `afi_safi` accepted from `peer` after inbound policy, each with
+    /// only that peer's paths.
+    pub fn received_routes(&self, peer: PeerId, afi_safi: AfiSafi) -> Vec<RouteSnapshot> {
+        let Some(slot) = self.shared.peers.slot(peer) else {
+            return Vec::new();
+        };
+        let sh = &self.shared;
+        match afi_safi {
+            AfiSafi::IPV4_UNICAST => self.ipv4.received_snapshot(sh, slot),
+            AfiSafi::IPV6_UNICAST => self.ipv6.received_snapshot(sh, slot),
+            AfiSafi::L2VPN_EVPN => self.evpn.received_snapshot(sh, slot),
+            _ => Vec::new(),
+        }
+    }
+
     /// Returns the update groups of a family with their members.
     pub fn update_groups(&self, afi_safi: AfiSafi) -> Vec<UpdateGroupSnapshot> {
         let sh = &self.shared;

@@ -46,11 +46,11 @@ pub(crate) struct GroupKey {
 #[derive(Debug, Clone)]
 pub(crate) struct OutRoute {
     /// Interned; NEXT_HOP is set for IPv4 unicast only.
-    attributes: Arc<PathAttributes>,
+    pub(crate) attributes: Arc<PathAttributes>,
     /// The next hop of MP_REACH_NLRI (and of NEXT_HOP for IPv4 unicast).
-    next_hop: Option<IpAddr>,
+    pub(crate) next_hop: Option<IpAddr>,
     /// The whole EVPN NLRI advertised, also needed to withdraw it.
-    evpn: Option<Box<EvpnRoute>>,
+    pub(crate) evpn: Option<Box<EvpnRoute>>,
 }
 
 impl OutRoute {

@@ -7,8 +7,8 @@ use hna_evpn::{EvpnRoute, EvpnRouteKey, RouteDistinguisher};
 use serde::Serialize;
 
 use super::table::{FamilyKey, StoredPath, Table};
-use super::{LOCAL_SLOT, Shared};
-use crate::message::{AsPath, AsSegmentType, Origin};
+use super::{LOCAL_SLOT, PeerSlot, Shared};
+use crate::message::{AsPath, AsSegmentType, Origin, PathAttributes};
 use crate::types::AfiSafi;
 
 /// The Loc-RIB of one family.
@@ -35,6 +35,8 @@ pub struct RdSnapshot {
 pub struct RouteSnapshot {
     /// The prefix, or the EVPN route key as FRR 8.4 prints it (`[2]:[0]:[48]:[mac]:[32]:[ip]`).
     pub prefix: String,
+    /// The route distinguisher of an EVPN route.
+    pub rd: Option<String>,
     pub route_type: Option<u8>,
     /// The decision step that chose the best path, when there is one.
     pub selection_reason: Option<String>,
@@ -89,6 +91,7 @@ impl<K: FamilyKey> Table<K> {
             let best = dest.best_index();
             let route = RouteSnapshot {
                 prefix: key.display(),
+                rd: key.rd().map(|rd| rd.to_string()),
                 route_type: dest
                     .paths
                     .first()
@@ -119,12 +122,83 @@ impl<K: FamilyKey> Table<K> {
     }
 }
 
+impl<K: FamilyKey> Table<K> {
+    /// Returns the routes in the Adj-RIB-Out of the peer's update group, as of the last
+    /// encoding pass.
+    pub(crate) fn advertised_snapshot(&self, slot: PeerSlot) -> Vec<RouteSnapshot> {
+        let Some(group) = self.groups.iter().find(|g| g.members.contains(&slot)) else {
+            return Vec::new();
+        };
+        group
+            .adj_out
+            .iter()
+            .map(|(key, route)| {
+                let mut path = attributes_snapshot(&route.attributes, route.evpn.as_deref());
+                path.best = true;
+                path.valid = true;
+                path.next_hop = route.next_hop;
+                RouteSnapshot {
+                    prefix: key.display(),
+                    rd: key.rd().map(|rd| rd.to_string()),
+                    route_type: route.evpn.as_ref().map(|r| r.route_type()),
+                    selection_reason: None,
+                    paths: vec![path],
+                }
+            })
+            .collect()
+    }
+
+    /// Returns the routes accepted from a peer (after inbound policy), with its paths only.
+    pub(crate) fn received_snapshot(&self, sh: &Shared, slot: PeerSlot) -> Vec<RouteSnapshot> {
+        let mut routes = Vec::new();
+        for (key, dest) in &self.dests {
+            let best = dest.best_index();
+            let paths: Vec<PathSnapshot> = dest
+                .paths
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.peer == slot)
+                .map(|(i, p)| path_snapshot(p, best == Some(i), sh))
+                .collect();
+            if paths.is_empty() {
+                continue;
+            }
+            routes.push(RouteSnapshot {
+                prefix: key.display(),
+                rd: key.rd().map(|rd| rd.to_string()),
+                route_type: dest
+                    .paths
+                    .first()
+                    .and_then(|p| p.evpn.as_ref())
+                    .map(|r| r.route_type()),
+                selection_reason: None,
+                paths,
+            });
+        }
+        routes
+    }
+}
+
 fn path_snapshot(path: &StoredPath, best: bool, sh: &Shared) -> PathSnapshot {
-    let a = &path.attributes;
     let peer = (path.peer != LOCAL_SLOT)
         .then(|| sh.peers.get(path.peer))
         .flatten();
-    let (esi, labels) = match path.evpn.as_deref() {
+    let mut snapshot = attributes_snapshot(&path.attributes, path.evpn.as_deref());
+    snapshot.best = best;
+    snapshot.valid = sh.nexthops.reachable(path.nexthop);
+    snapshot.stale = path.stale;
+    snapshot.local = path.peer == LOCAL_SLOT;
+    snapshot.peer = peer.map(|p| p.info.address);
+    snapshot.peer_id = peer.map(|p| p.info.id.0);
+    snapshot.path_id = path.path_id;
+    snapshot.next_hop = sh.nexthops.address(path.nexthop);
+    snapshot.igp_metric = sh.nexthops.reported_metric(path.nexthop);
+    snapshot
+}
+
+/// Builds the attribute fields of a path's snapshot, leaving the path's state unset.
+fn attributes_snapshot(a: &PathAttributes, evpn: Option<&EvpnRoute>) -> PathSnapshot {
+    let (esi, labels) = match evpn {
         Some(EvpnRoute::MacIp(r)) => (
             Some(r.esi.to_string()),
             std::iter::once(r.label1.vni())
@@ -137,15 +211,15 @@ fn path_snapshot(path: &StoredPath, best: bool, sh: &Shared) -> PathSnapshot {
         _ => (None, Vec::new()),
     };
     PathSnapshot {
-        best,
-        valid: sh.nexthops.reachable(path.nexthop),
-        stale: path.stale,
-        local: path.peer == LOCAL_SLOT,
-        peer: peer.map(|p| p.info.address),
-        peer_id: peer.map(|p| p.info.id.0),
-        path_id: path.path_id,
-        next_hop: sh.nexthops.address(path.nexthop),
-        igp_metric: sh.nexthops.reported_metric(path.nexthop),
+        best: false,
+        valid: false,
+        stale: false,
+        local: false,
+        peer: None,
+        peer_id: None,
+        path_id: None,
+        next_hop: a.next_hop.map(IpAddr::V4),
+        igp_metric: None,
         local_pref: a.local_pref,
         med: a.med,
         as_path: a.as_path.as_ref().map(format_as_path).unwrap_or_default(),

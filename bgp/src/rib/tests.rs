@@ -1863,6 +1863,47 @@ fn reflected_route_loops_back_and_is_dropped() {
     assert!(at_a.paths[0].local);
 }
 
+#[test]
+fn per_peer_route_views() {
+    let mut rib = new_rib();
+    let now = Instant::now();
+    rib.peer_up(now, peer_info(1, "198.51.100.1", 65100));
+    rib.peer_up(now, peer_info(2, "198.51.100.2", 65200));
+    sent_updates(&mut rib, 2);
+    receive(
+        &mut rib,
+        1,
+        announce_v4(
+            &["10.120.0.0/16"],
+            "198.51.100.1",
+            attrs_with_path(&[65100]),
+        ),
+    );
+    receive(
+        &mut rib,
+        2,
+        announce_v4(
+            &["10.121.0.0/16"],
+            "198.51.100.2",
+            attrs_with_path(&[65200]),
+        ),
+    );
+    rib.take_updates(PeerId(2));
+
+    let received = rib.received_routes(PeerId(1), AfiSafi::IPV4_UNICAST);
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].prefix, "10.120.0.0/16");
+    assert_eq!(received[0].paths.len(), 1);
+    assert_eq!(received[0].paths[0].peer, Some(ip("198.51.100.1")));
+
+    let advertised = rib.advertised_routes(PeerId(2), AfiSafi::IPV4_UNICAST);
+    let to2: Vec<&str> = advertised.iter().map(|r| r.prefix.as_str()).collect();
+    assert_eq!(to2, vec!["10.120.0.0/16", "10.121.0.0/16"]);
+    let first = &advertised[0].paths[0];
+    assert_eq!(first.as_path, "65000 65100");
+    assert_eq!(first.next_hop, Some(ip("192.0.2.1")));
+}
+
 mod decision_properties {
     use proptest::prelude::*;
 
