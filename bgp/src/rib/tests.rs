@@ -1829,8 +1829,10 @@ fn reflected_route_loops_back_and_is_dropped() {
         b.take_updates(PeerId(id));
     }
 
-    let mut attrs = PathAttributes::default();
-    attrs.next_hop = Some(v4("192.0.2.2"));
+    let attrs = PathAttributes {
+        next_hop: Some(v4("192.0.2.2")),
+        ..Default::default()
+    };
     a.originate(
         AfiSafi::IPV4_UNICAST,
         Route::Ipv4("10.110.0.0/16".parse().expect("valid prefix")),
