@@ -147,8 +147,8 @@ impl Receiver {
         }
     }
 
-    /// Reads up to `limit` waiting datagrams and hands each to `handle`; returns how many were
-    /// read. Reads the socket whatever tokio's readiness state is, and clears that state once
+    /// Reads up to `limit` waiting datagrams, hands each to `handle`, and returns how many were
+    /// read. It reads the socket whatever tokio's readiness state is, and clears that state once
     /// the socket is empty, so that [`Receiver::poll_readable`] waits for new datagrams.
     pub(crate) fn drain(&mut self, limit: usize, mut handle: impl FnMut(&[u8], Metadata)) -> usize {
         let fd = self.socket.get_ref().as_raw_fd();

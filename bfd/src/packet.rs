@@ -304,10 +304,10 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 impl ControlPacket {
-    /// Decodes `payload` (a whole UDP payload) and applies the checks of RFC 5880 section 6.8.6
-    /// that need no session state: version, Length, Detect Mult, Multipoint, My Discriminator,
-    /// Your Discriminator zero outside Down and AdminDown, Poll with Final, and the form of the
-    /// authentication section. Bytes after Length are ignored.
+    /// Decodes `payload`, a whole UDP payload, and applies the checks of RFC 5880 section 6.8.6
+    /// that need no session state. They cover the version, Length, Detect Mult, Multipoint, My
+    /// Discriminator, Your Discriminator zero outside Down and AdminDown, Poll with Final, and
+    /// the form of the authentication section. Bytes after Length are ignored.
     pub fn decode(payload: &[u8]) -> Result<ControlPacket, DecodeError> {
         let Some(header) = payload.get(..MANDATORY_LEN) else {
             return Err(DecodeError::Truncated { len: payload.len() });
