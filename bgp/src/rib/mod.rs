@@ -206,6 +206,8 @@ pub(crate) struct Peers {
     slots: Vec<Option<PeerState>>,
     by_id: HashMap<PeerId, PeerSlot>,
     free: Vec<PeerSlot>,
+    /// Our end of every known session, with the number of peers using it.
+    local_addresses: HashMap<IpAddr, u32>,
 }
 
 impl Peers {
@@ -223,6 +225,10 @@ impl Peers {
 
     fn insert(&mut self, state: PeerState) -> PeerSlot {
         let id = state.info.id;
+        *self
+            .local_addresses
+            .entry(state.info.local_address)
+            .or_default() += 1;
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(state);
@@ -241,7 +247,33 @@ impl Peers {
         if let Some(state) = self.slots.get_mut(slot as usize).and_then(|s| s.take()) {
             self.by_id.remove(&state.info.id);
             self.free.push(slot);
+            self.forget_local_address(state.info.local_address);
         }
+    }
+
+    /// Replaces the session parameters of a known peer.
+    fn replace_info(&mut self, slot: PeerSlot, info: PeerInfo) {
+        let new_address = info.local_address;
+        let Some(state) = self.get_mut(slot) else {
+            return;
+        };
+        let old_address = std::mem::replace(&mut state.info, info).local_address;
+        self.forget_local_address(old_address);
+        *self.local_addresses.entry(new_address).or_default() += 1;
+    }
+
+    fn forget_local_address(&mut self, address: IpAddr) {
+        if let Some(count) = self.local_addresses.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                self.local_addresses.remove(&address);
+            }
+        }
+    }
+
+    /// Whether `address` is our end of a session with a known peer.
+    pub(crate) fn is_local_address(&self, address: IpAddr) -> bool {
+        self.local_addresses.contains_key(&address)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (PeerSlot, &PeerState)> {
@@ -365,12 +397,12 @@ impl Rib {
                 for afi_safi in FAMILIES {
                     with_table!(self, afi_safi, |t, sh| t.leave_group(sh, slot), ());
                 }
+                self.shared.peers.replace_info(slot, info);
                 let state = self
                     .shared
                     .peers
                     .get_mut(slot)
                     .expect("slot of a known peer");
-                state.info = info;
                 state.up = true;
                 state.ebgp = ebgp;
                 state.queue.clear();

@@ -835,11 +835,7 @@ fn usable_evpn(evpn: Option<&EvpnRoute>) -> bool {
 
 /// Whether `address` is one of ours: the router id or our end of a session.
 pub(crate) fn is_local_address(sh: &Shared, address: IpAddr) -> bool {
-    address == IpAddr::V4(sh.local.router_id)
-        || sh
-            .peers
-            .iter()
-            .any(|(_, p)| p.info.local_address == address)
+    address == IpAddr::V4(sh.local.router_id) || sh.peers.is_local_address(address)
 }
 
 /// Builds the public view of a stored path.

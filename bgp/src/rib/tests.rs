@@ -916,6 +916,40 @@ fn nexthop_untracked_after_last_path() {
 }
 
 #[test]
+fn local_address_next_hop_untracked() {
+    let mut rib = new_rib();
+    rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
+    rib.take_events();
+    // 192.0.2.1 is our end of the session: a next hop there needs no tracking.
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.130.0.0/16"], "192.0.2.1", attrs_with_path(&[])),
+    );
+    let events = rib.take_events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RibEvent::TrackNexthop(_)))
+    );
+    rib.nexthop_update(ip("192.0.2.1"), None);
+    assert!(
+        best_of(&rib, "10.130.0.0/16").is_some(),
+        "untracked next hops stay reachable"
+    );
+
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.131.0.0/16"], "192.0.2.99", attrs_with_path(&[])),
+    );
+    assert!(
+        rib.take_events()
+            .contains(&RibEvent::TrackNexthop(ip("192.0.2.99")))
+    );
+}
+
+#[test]
 fn nexthop_cost_change_reselects() {
     let a = ibgp("192.0.2.10", "10.9.9.10", "172.16.0.10").igp(Some(10));
     let b = ibgp("192.0.2.20", "10.9.9.20", "172.16.0.20").igp(Some(20));
