@@ -887,6 +887,13 @@ impl Rib {
         if !peer.info.send_context.four_octet_as {
             attrs::reconcile_as4_path(&mut attrs);
         }
+        if peer.ebgp {
+            // RFC 7606 sections 7.5, 7.9 and 7.10: LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST
+            // from an external peer are discarded.
+            attrs.local_pref = None;
+            attrs.originator_id = None;
+            attrs.cluster_list = None;
+        }
 
         let looped = if peer.ebgp {
             // RFC 4271 section 9.1.2: a route whose AS_PATH contains our AS is not used.

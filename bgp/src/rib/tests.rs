@@ -1578,6 +1578,25 @@ fn as4_path_merged_from_two_octet_peer() {
 }
 
 #[test]
+fn ebgp_internal_attributes_discarded() {
+    let mut rib = new_rib();
+    rib.peer_up(Instant::now(), peer_info(1, "198.51.100.1", 65100));
+    let mut attrs = attrs_with_path(&[65100]);
+    attrs.local_pref = Some(900);
+    attrs.originator_id = Some(v4("10.0.0.1"));
+    attrs.cluster_list = Some(vec![v4("10.0.0.1")]);
+    receive(
+        &mut rib,
+        1,
+        announce_v4(&["10.132.0.0/16"], "198.51.100.1", attrs),
+    );
+    let best = best_of(&rib, "10.132.0.0/16").expect("accepted despite our ids in the attributes");
+    assert_eq!(best.local_pref, None);
+    assert_eq!(best.originator_id, None);
+    assert!(best.cluster_list.is_empty());
+}
+
+#[test]
 fn no_export_not_sent_to_ebgp() {
     let mut rib = new_rib();
     rib.peer_up(Instant::now(), peer_info(1, "192.0.2.11", LOCAL_AS));
