@@ -68,7 +68,7 @@ fn next_hop() -> Vec<u8> {
 
 const NLRI: [u8; 4] = [24, 10, 0, 0];
 
-/// A well-formed IPv4 UPDATE with `extra` appended to its attributes.
+/// Builds a well-formed IPv4 UPDATE with `extra` appended to its attributes.
 fn ipv4_with(extra: &[u8]) -> Vec<u8> {
     let attrs = [origin(), as_path(), next_hop(), extra.to_vec()].concat();
     update(&[], &attrs, &NLRI)
@@ -81,7 +81,7 @@ fn evpn_reach(nlri: &[u8]) -> Vec<u8> {
     attr(O | E, 14, &v)
 }
 
-/// An EVPN UPDATE carrying one route of `route_type` with `value`.
+/// Builds an EVPN UPDATE carrying one route of `route_type` with `value`.
 fn evpn_route(route_type: u8, value: &[u8]) -> Vec<u8> {
     let mut nlri = vec![route_type, value.len() as u8];
     nlri.extend_from_slice(value);
@@ -115,7 +115,7 @@ fn ip_prefix(esi: [u8; 10], prefix_len: u8, prefix: &[u8], gateway: &[u8]) -> Ve
     [&RD[..], &esi, &TAG, &[prefix_len], prefix, gateway, &LABEL].concat()
 }
 
-/// A well-formed IPv4 UPDATE of a 2-octet AS session with `extra` appended to its attributes.
+/// Builds a well-formed IPv4 UPDATE of a 2-octet AS session with `extra` appended to its attributes.
 fn ipv4_2_with(extra: &[u8]) -> Vec<u8> {
     let attrs = [
         origin(),
@@ -141,7 +141,8 @@ fn open_with(params: &[u8]) -> Vec<u8> {
     open(4, 65001, 90, [192, 0, 2, 1], params)
 }
 
-/// An OPEN whose parameters use the RFC 9072 encoding; `params` starts at the Non-Ext OP Type.
+/// Builds an OPEN whose parameters use the RFC 9072 encoding. `params` starts at the Non-Ext
+/// OP Type.
 fn open_extended(params: &[u8]) -> Vec<u8> {
     let mut m = open_with(params);
     m[28] = 255;

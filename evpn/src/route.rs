@@ -115,7 +115,7 @@ impl IpPrefixValue {
 /// ```text
 /// | RD (8) | ESI (10) | Ethernet Tag ID (4) | IP Prefix Length (1) |
 /// | IP Prefix (4, 16) | GW IP Address (4, 16) | MPLS Label (3) |
-///   length 34 (IPv4) or 58 (IPv6); the route length alone tells the family
+///   length 34 (IPv4) or 58 (IPv6); the route length alone gives the family
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IpPrefixRoute {
@@ -135,7 +135,7 @@ pub enum EvpnRoute {
     InclusiveMulticast(InclusiveMulticastRoute),
     EthernetSegment(EthernetSegmentRoute),
     IpPrefix(IpPrefixRoute),
-    /// A route type this codec does not know, kept byte-exact. RFC 7606 section 5.4 asks a
+    /// A route type this codec does not know, kept byte-exact. RFC 7606 section 5.4 requires a
     /// receiver to discard such routes, so the RIB must not install them.
     Unknown {
         route_type: u8,

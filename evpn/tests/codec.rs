@@ -108,7 +108,7 @@ fn mac_ip_lengths_follow_ip_and_label_count() {
 }
 
 #[test]
-fn mac_ip_with_ip_length_disagreeing_with_route_length_is_rejected() {
+fn mac_ip_length_mismatch_rejected() {
     let mut value = value_of(&sample_mac_ip(
         Some(IpAddr::V4(Ipv4Addr::new(10, 60, 0, 1))),
         false,

@@ -14,7 +14,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
 
-/// The folder of the committed captures.
+/// Returns the folder of the committed captures.
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
@@ -261,7 +261,7 @@ fn tcp_frame(seq: u32, ack: u32, flags: u8, payload: &[u8], reverse: bool) -> Ve
 }
 
 /// Writes `messages` as one TCP connection to port 179, one segment per message after a
-/// three-way handshake, so that a dissector sees a well-formed stream.
+/// three-way handshake, so that a dissector gets a well-formed stream.
 pub fn write_pcap(path: &Path, messages: &[Vec<u8>]) {
     let file = File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let header = pcap_file::pcap::PcapHeader {
