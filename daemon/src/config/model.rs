@@ -361,6 +361,18 @@ pub struct Ospf {
     pub lsa_min_interval_ms: Option<u32>,
     /// Minimum interval between accepted copies of the same LSA (MinLSArrival), milliseconds.
     pub lsa_min_arrival_ms: Option<u32>,
+    pub graceful_restart: OspfGracefulRestart,
+}
+
+/// OSPF graceful restart (RFC 3623).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OspfGracefulRestart {
+    /// Restart gracefully when the daemon stops with graceful restart. Default false.
+    pub enabled: Option<bool>,
+    /// Seconds neighbors keep our adjacencies while we restart. Default 120.
+    pub grace_period: Option<u16>,
+    /// Help restarting neighbors. Default true.
+    pub helper: Option<bool>,
 }
 
 /// `network PREFIX area AREA`: interfaces with an address inside `prefix` run OSPF in `area`.

@@ -835,8 +835,23 @@ impl<'c> Parser<'c> {
         if cursor.is_done() {
             return Ok(());
         }
-        match cursor.keyword(&["router-id", "network", "timers"])? {
+        match cursor.keyword(&["router-id", "network", "timers", "graceful-restart"])? {
             "router-id" => ospf.router_id = Some(cursor.value("router id", FORM_IPV4)?),
+            "graceful-restart" => {
+                let restart = &mut ospf.graceful_restart;
+                while !cursor.is_done() {
+                    match cursor.keyword(&["enabled", "grace-period", "helper"])? {
+                        "enabled" => restart.enabled = Some(cursor.boolean("enabled")?),
+                        // RFC 3623 section 2: the grace period must stay below the LSA
+                        // refresh time of 1800 seconds.
+                        "grace-period" => {
+                            restart.grace_period =
+                                Some(cursor.number("grace period (s)", 1u16, 1800)?)
+                        }
+                        _ => restart.helper = Some(cursor.boolean("helper")?),
+                    }
+                }
+            }
             "network" => {
                 let position = cursor.position();
                 let prefix: Ipv4Net = cursor.value("network", FORM_IPV4_PREFIX)?;

@@ -438,6 +438,25 @@ fn render_ospf(ospf: &Ospf, out: &mut String) {
             line(out, format_args!("{prefix} timers {name} {value}"));
         }
     }
+    let restart = &ospf.graceful_restart;
+    if let Some(enabled) = restart.enabled {
+        line(
+            out,
+            format_args!("{prefix} graceful-restart enabled {enabled}"),
+        );
+    }
+    if let Some(period) = restart.grace_period {
+        line(
+            out,
+            format_args!("{prefix} graceful-restart grace-period {period}"),
+        );
+    }
+    if let Some(helper) = restart.helper {
+        line(
+            out,
+            format_args!("{prefix} graceful-restart helper {helper}"),
+        );
+    }
 }
 
 fn render_routing_interfaces(config: &Config, out: &mut String) {
