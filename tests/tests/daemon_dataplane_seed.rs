@@ -13,39 +13,69 @@ use hna_routed::dataplane::OWNER_ALIAS;
 use hna_testkit::{run_ok, wait_until};
 use serde_json::Value;
 use support::{
-    Hna1, LinkMonitor, POD_PORTS, UPLINKS, addresses, bridge_ports, ifindexes, links, namespaces, seed_config, sysctl,
+    Hna1, LinkMonitor, POD_PORTS, UPLINKS, addresses, bridge_ports, ifindexes, links, namespaces,
+    seed_config, sysctl,
 };
 
 const ROUTER_MAC: &str = "02:00:0a:00:00:01";
 const GATEWAY_MAC: &str = "00:00:00:00:01:01";
 
 fn flags(link: &Value) -> Vec<String> {
-    link["flags"].as_array().unwrap().iter().map(|flag| flag.as_str().unwrap().to_string()).collect()
+    link["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|flag| flag.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn assert_up(link: &Value) {
-    assert!(flags(link).contains(&"UP".to_string()), "{} is not up: {:?}", link["ifname"], flags(link));
+    assert!(
+        flags(link).contains(&"UP".to_string()),
+        "{} is not up: {:?}",
+        link["ifname"],
+        flags(link)
+    );
 }
 
 /// Checks a subnet bridge of the seed: gateway MAC, MTU 1550, one address, up.
 fn assert_subnet_bridge(namespace: &str, name: &str, address: &str) {
     let links = links(namespace);
-    let bridge = links.get(name).unwrap_or_else(|| panic!("no bridge {name} in {namespace}"));
+    let bridge = links
+        .get(name)
+        .unwrap_or_else(|| panic!("no bridge {name} in {namespace}"));
     assert_eq!(bridge["linkinfo"]["info_kind"], "bridge", "{name}");
     assert_eq!(bridge["address"], GATEWAY_MAC, "{name}");
     assert_eq!(bridge["mtu"], 1550, "{name}");
     assert_eq!(bridge["ifalias"], OWNER_ALIAS, "{name}");
     assert_up(bridge);
-    assert_eq!(addresses(namespace, name), vec![address.to_string()], "{name}");
-    assert_eq!(sysctl(namespace, &format!("net.ipv4.conf.{name}.arp_accept")), "1", "{name}");
-    assert_eq!(sysctl(namespace, &format!("net.ipv4.neigh.{name}.base_reachable_time_ms")), "30000", "{name}");
+    assert_eq!(
+        addresses(namespace, name),
+        vec![address.to_string()],
+        "{name}"
+    );
+    assert_eq!(
+        sysctl(namespace, &format!("net.ipv4.conf.{name}.arp_accept")),
+        "1",
+        "{name}"
+    );
+    assert_eq!(
+        sysctl(
+            namespace,
+            &format!("net.ipv4.neigh.{name}.base_reachable_time_ms")
+        ),
+        "30000",
+        "{name}"
+    );
 }
 
 /// Checks a VXLAN device of the seed: VNI, local address, port, learning off on the device and
 /// on its bridge port, MTU 1500, its bridge, up.
 fn assert_vxlan(namespace: &str, name: &str, vni: u64, bridge: &str) {
     let links = links(namespace);
-    let device = links.get(name).unwrap_or_else(|| panic!("no VXLAN device {name} in {namespace}"));
+    let device = links
+        .get(name)
+        .unwrap_or_else(|| panic!("no VXLAN device {name} in {namespace}"));
     let info = &device["linkinfo"];
     assert_eq!(info["info_kind"], "vxlan", "{name}");
     assert_eq!(info["info_data"]["id"], vni, "{name}");
@@ -53,7 +83,10 @@ fn assert_vxlan(namespace: &str, name: &str, vni: u64, bridge: &str) {
     assert_eq!(info["info_data"]["port"], 4789, "{name}");
     assert_eq!(info["info_data"]["learning"], false, "{name}");
     assert_eq!(info["info_slave_kind"], "bridge", "{name}");
-    assert_eq!(info["info_slave_data"]["learning"], false, "{name}: learning on its bridge port");
+    assert_eq!(
+        info["info_slave_data"]["learning"], false,
+        "{name}: learning on its bridge port"
+    );
     assert_eq!(device["mtu"], 1500, "{name}");
     assert_eq!(device["master"], bridge, "{name}");
     assert_up(device);
@@ -62,7 +95,9 @@ fn assert_vxlan(namespace: &str, name: &str, vni: u64, bridge: &str) {
 /// Checks a pod's port: a veth, port of `bridge`, up.
 fn assert_pod_port(namespace: &str, name: &str, bridge: &str) {
     let links = links(namespace);
-    let port = links.get(name).unwrap_or_else(|| panic!("no pod port {name} in {namespace}"));
+    let port = links
+        .get(name)
+        .unwrap_or_else(|| panic!("no pod port {name} in {namespace}"));
     assert_eq!(port["linkinfo"]["info_kind"], "veth", "{name}");
     assert_eq!(port["master"], bridge, "{name}");
     assert_up(port);
@@ -90,23 +125,49 @@ fn dataplane_builds_seed_hna1() {
         assert_up(&under[uplink]);
         assert_eq!(addresses(&underlay, uplink), vec![address.to_string()]);
     }
-    let loopback = hna.dataplane.kernel_name("loop0").expect("loop0 placed").to_string();
+    let loopback = hna
+        .dataplane
+        .kernel_name("loop0")
+        .expect("loop0 placed")
+        .to_string();
     if loopback == "lo" {
-        assert!(!under.contains_key("loop0"), "loop0 placed on lo but a link loop0 exists");
-        assert!(addresses(&underlay, "lo").contains(&"10.0.0.1/32".to_string()), "{:?}", addresses(&underlay, "lo"));
+        assert!(
+            !under.contains_key("loop0"),
+            "loop0 placed on lo but a link loop0 exists"
+        );
+        assert!(
+            addresses(&underlay, "lo").contains(&"10.0.0.1/32".to_string()),
+            "{:?}",
+            addresses(&underlay, "lo")
+        );
     } else {
         assert_eq!(loopback, "loop0");
         assert_eq!(under["loop0"]["linkinfo"]["info_kind"], "dummy");
         assert_eq!(under["loop0"]["mtu"], 1600);
-        assert_eq!(addresses(&underlay, "loop0"), vec!["10.0.0.1/32".to_string()]);
+        assert_eq!(
+            addresses(&underlay, "loop0"),
+            vec!["10.0.0.1/32".to_string()]
+        );
     }
     assert_up(&under[&loopback]);
     for port in POD_PORTS {
-        assert!(!under.contains_key(port), "pod port {port} left in the underlay");
+        assert!(
+            !under.contains_key(port),
+            "pod port {port} left in the underlay"
+        );
     }
-    assert!(!under.keys().any(|name| name.starts_with("vx") || name.starts_with("br")), "{:?}", under.keys());
+    assert!(
+        !under
+            .keys()
+            .any(|name| name.starts_with("vx") || name.starts_with("br")),
+        "{:?}",
+        under.keys()
+    );
     let sockets = hna.underlay.exec_ok("ss", &["-uln"]);
-    assert!(sockets.contains(":4789"), "the VXLAN UDP socket is not in the underlay: {sockets}");
+    assert!(
+        sockets.contains(":4789"),
+        "the VXLAN UDP socket is not in the underlay: {sockets}"
+    );
 
     // Tenant green.
     assert_eq!(sysctl(&green, "net.ipv4.ip_forward"), "1");
@@ -125,10 +186,22 @@ fn dataplane_builds_seed_hna1() {
     assert_eq!(green_links["irb100"]["address"], ROUTER_MAC);
     assert_up(&green_links["irb100"]);
     assert!(addresses(&green, "irb100").is_empty());
-    let mut expected: Vec<&str> =
-        vec!["lo", "br10000", "br10001", "irb100", "vx100", "vx10000", "vx10001", "vho-1000000000", "vho-1000000001"];
+    let mut expected: Vec<&str> = vec![
+        "lo",
+        "br10000",
+        "br10001",
+        "irb100",
+        "vx100",
+        "vx10000",
+        "vx10001",
+        "vho-1000000000",
+        "vho-1000000001",
+    ];
     expected.sort();
-    assert_eq!(green_links.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        green_links.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
     let ports = bridge_ports(&green);
     let expected_ports = [
         ("vho-1000000000", "br10000"),
@@ -137,7 +210,13 @@ fn dataplane_builds_seed_hna1() {
         ("vx10000", "br10000"),
         ("vx10001", "br10001"),
     ];
-    assert_eq!(ports, expected_ports.iter().map(|(port, bridge)| (port.to_string(), bridge.to_string())).collect());
+    assert_eq!(
+        ports,
+        expected_ports
+            .iter()
+            .map(|(port, bridge)| (port.to_string(), bridge.to_string()))
+            .collect()
+    );
 
     // Tenant red, with the same subnet 10.61.0.0/16 as green.
     assert_eq!(sysctl(&red, "net.ipv4.ip_forward"), "1");
@@ -153,7 +232,10 @@ fn dataplane_builds_seed_hna1() {
     // The plane has the tenants' namespaces, and the dataplane returns where each interface is.
     assert!(hna.plane.namespace(VrfId(100)).is_some());
     assert!(hna.plane.namespace(VrfId(101)).is_some());
-    let place = hna.dataplane.interface("vho-1000000000").expect("pod port placed");
+    let place = hna
+        .dataplane
+        .interface("vho-1000000000")
+        .expect("pod port placed");
     assert_eq!(place.l3vrf.as_deref(), Some("vrf100"));
     assert_eq!(place.namespace.as_deref(), Some(green.as_str()));
     assert_eq!(hna.dataplane.kernel_name("pci-b0s4"), Some("pci-b0s4"));
@@ -162,16 +244,28 @@ fn dataplane_builds_seed_hna1() {
 
     // A second apply changes nothing: no change reported, no link or address event, the
     // same ifindexes.
-    let before: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
-    let monitors: Vec<LinkMonitor> = [&underlay, &green, &red].iter().map(|namespace| LinkMonitor::start(namespace)).collect();
+    let before: Vec<_> = [&underlay, &green, &red]
+        .iter()
+        .map(|namespace| ifindexes(namespace))
+        .collect();
+    let monitors: Vec<LinkMonitor> = [&underlay, &green, &red]
+        .iter()
+        .map(|namespace| LinkMonitor::start(namespace))
+        .collect();
     let report = hna.apply(&config);
     assert!(report.changes.is_empty(), "{:?}", report.changes);
     assert!(report.is_complete(), "{report:?}");
     for (monitor, namespace) in monitors.into_iter().zip([&underlay, &green, &red]) {
         let events = monitor.finish();
-        assert!(events.is_empty(), "second apply caused events in {namespace}: {events:?}");
+        assert!(
+            events.is_empty(),
+            "second apply caused events in {namespace}: {events:?}"
+        );
     }
-    let after: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
+    let after: Vec<_> = [&underlay, &green, &red]
+        .iter()
+        .map(|namespace| ifindexes(namespace))
+        .collect();
     assert_eq!(before, after);
 
     // Teardown: the tenants' namespaces and devices go, the pods' ports come back to the
@@ -184,21 +278,46 @@ fn dataplane_builds_seed_hna1() {
     assert!(hna.plane.namespace(VrfId(100)).is_none());
     let under = links(&underlay);
     for port in POD_PORTS {
-        let link = under.get(port).unwrap_or_else(|| panic!("pod port {port} not back in the underlay"));
+        let link = under
+            .get(port)
+            .unwrap_or_else(|| panic!("pod port {port} not back in the underlay"));
         assert_eq!(link["linkinfo"]["info_kind"], "veth", "{port}");
         assert!(link.get("master").is_none(), "{port} still has a bridge");
         let pod = &hna.pods[port];
-        assert!(pod.ip_json(&["link", "show", "eth0"]).as_array().is_some_and(|links| links.len() == 1), "pod of {port} lost eth0");
+        assert!(
+            pod.ip_json(&["link", "show", "eth0"])
+                .as_array()
+                .is_some_and(|links| links.len() == 1),
+            "pod of {port} lost eth0"
+        );
     }
-    let ours: Vec<&String> = under.iter().filter(|(_, link)| link["ifalias"] == OWNER_ALIAS).map(|(name, _)| name).collect();
-    assert!(ours.is_empty(), "links of the daemon left in the underlay: {ours:?}");
-    let mut expected: Vec<String> = ["lo", "pci-b0s4", "pci-b0s5", "vho-1000000000", "vho-1000000001", "veth-1000000002"]
+    let ours: Vec<&String> = under
         .iter()
-        .map(|name| name.to_string())
+        .filter(|(_, link)| link["ifalias"] == OWNER_ALIAS)
+        .map(|(name, _)| name)
         .collect();
+    assert!(
+        ours.is_empty(),
+        "links of the daemon left in the underlay: {ours:?}"
+    );
+    let mut expected: Vec<String> = [
+        "lo",
+        "pci-b0s4",
+        "pci-b0s5",
+        "vho-1000000000",
+        "vho-1000000001",
+        "veth-1000000002",
+    ]
+    .iter()
+    .map(|name| name.to_string())
+    .collect();
     expected.sort();
     assert_eq!(under.keys().cloned().collect::<Vec<_>>(), expected);
-    assert!(addresses(&underlay, "pci-b0s4").is_empty(), "{:?}", addresses(&underlay, "pci-b0s4"));
+    assert!(
+        addresses(&underlay, "pci-b0s4").is_empty(),
+        "{:?}",
+        addresses(&underlay, "pci-b0s4")
+    );
     assert!(!addresses(&underlay, "lo").contains(&"10.0.0.1/32".to_string()));
     wait_until(Duration::from_secs(5), "the VXLAN sockets to close", || {
         let sockets = run_ok("ip", &["netns", "exec", &underlay, "ss", "-uln"]);
@@ -214,7 +333,10 @@ fn dataplane_restart_adopts_existing_setup() {
     let underlay = hna.underlay.name().to_string();
     let report = hna.apply(&config);
     assert!(report.is_complete(), "{report:?}");
-    let before: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
+    let before: Vec<_> = [&underlay, &green, &red]
+        .iter()
+        .map(|namespace| ifindexes(namespace))
+        .collect();
 
     // A restarted daemon finds everything in place and changes nothing.
     hna.restart();
@@ -222,7 +344,10 @@ fn dataplane_restart_adopts_existing_setup() {
 
     assert!(report.changes.is_empty(), "{:?}", report.changes);
     assert!(report.is_complete(), "{report:?}");
-    let after: Vec<_> = [&underlay, &green, &red].iter().map(|namespace| ifindexes(namespace)).collect();
+    let after: Vec<_> = [&underlay, &green, &red]
+        .iter()
+        .map(|namespace| ifindexes(namespace))
+        .collect();
     assert_eq!(before, after);
     assert!(hna.plane.namespace(VrfId(100)).is_some());
     assert!(hna.plane.namespace(VrfId(101)).is_some());
@@ -235,8 +360,18 @@ fn dataplane_restart_adopts_existing_setup() {
     assert!(!listed.contains(&red), "{red} left: {listed:?}");
     let under = links(&underlay);
     for port in POD_PORTS {
-        assert!(under.contains_key(port), "pod port {port} not back in the underlay");
+        assert!(
+            under.contains_key(port),
+            "pod port {port} not back in the underlay"
+        );
     }
-    let ours: Vec<&String> = under.iter().filter(|(_, link)| link["ifalias"] == OWNER_ALIAS).map(|(name, _)| name).collect();
-    assert!(ours.is_empty(), "links of the daemon left in the underlay: {ours:?}");
+    let ours: Vec<&String> = under
+        .iter()
+        .filter(|(_, link)| link["ifalias"] == OWNER_ALIAS)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "links of the daemon left in the underlay: {ours:?}"
+    );
 }

@@ -27,8 +27,10 @@ pub const UPLINKS: [&str; 2] = ["pci-b0s4", "pci-b0s5"];
 
 /// Returns the seed configuration of hna1.
 pub fn seed_config() -> Config {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli");
-    config::load(&path).unwrap_or_else(|errors| panic!("the seed configuration does not load: {errors}"))
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli");
+    config::load(&path)
+        .unwrap_or_else(|errors| panic!("the seed configuration does not load: {errors}"))
 }
 
 /// Deletes the tenant namespaces the dataplane may have created, even when a test fails.
@@ -66,14 +68,20 @@ impl Hna1 {
         }
         let mut hna = Hna1 {
             dataplane: Dataplane::new(),
-            plane: underlay.spawn(|| LinuxPlane::new().expect("create Linux plane")).join().expect("plane thread"),
+            plane: underlay
+                .spawn(|| LinuxPlane::new().expect("create Linux plane"))
+                .join()
+                .expect("plane thread"),
             options: options(&underlay, tag),
             tenants: TenantGuard(Vec::new()),
             pods: BTreeMap::new(),
             leaf,
             underlay,
         };
-        hna.tenants.0 = ["vrf100", "vrf101"].iter().map(|l3vrf| hna.tenant(l3vrf)).collect();
+        hna.tenants.0 = ["vrf100", "vrf101"]
+            .iter()
+            .map(|l3vrf| hna.tenant(l3vrf))
+            .collect();
         for port in ports {
             hna.add_pod(tag, port);
         }
@@ -96,11 +104,17 @@ impl Hna1 {
     /// the kernel as it is.
     pub fn restart(&mut self) {
         self.dataplane = Dataplane::new();
-        self.plane = self.underlay.spawn(|| LinuxPlane::new().expect("create Linux plane")).join().expect("plane thread");
+        self.plane = self
+            .underlay
+            .spawn(|| LinuxPlane::new().expect("create Linux plane"))
+            .join()
+            .expect("plane thread");
     }
 
     pub fn apply(&mut self, config: &Config) -> DataplaneReport {
-        self.dataplane.apply(config, &self.options, &mut self.plane).expect("apply the configuration")
+        self.dataplane
+            .apply(config, &self.options, &mut self.plane)
+            .expect("apply the configuration")
     }
 }
 
@@ -116,44 +130,80 @@ pub fn options(underlay: &Netns, tag: &str) -> DataplaneOptions {
 
 /// Returns every link of namespace `namespace` by name, as `ip -j -d link show` lists them.
 pub fn links(namespace: &str) -> BTreeMap<String, Value> {
-    let json: Value = serde_json::from_str(&run_ok("ip", &["-j", "-d", "-n", namespace, "link", "show"])).unwrap();
-    json.as_array().unwrap().iter().map(|link| (link["ifname"].as_str().unwrap().to_string(), link.clone())).collect()
+    let json: Value = serde_json::from_str(&run_ok(
+        "ip",
+        &["-j", "-d", "-n", namespace, "link", "show"],
+    ))
+    .unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .map(|link| (link["ifname"].as_str().unwrap().to_string(), link.clone()))
+        .collect()
 }
 
 /// Returns the ifindex of every link of `namespace`, by name.
 pub fn ifindexes(namespace: &str) -> BTreeMap<String, u64> {
-    links(namespace).into_iter().map(|(name, link)| (name, link["ifindex"].as_u64().unwrap())).collect()
+    links(namespace)
+        .into_iter()
+        .map(|(name, link)| (name, link["ifindex"].as_u64().unwrap()))
+        .collect()
 }
 
 /// Returns the IPv4 addresses of `device` in `namespace`, as `ADDRESS/LENGTH`.
 pub fn addresses(namespace: &str, device: &str) -> Vec<String> {
-    let json: Value = serde_json::from_str(&run_ok("ip", &["-j", "-4", "-n", namespace, "addr", "show", "dev", device])).unwrap();
+    let json: Value = serde_json::from_str(&run_ok(
+        "ip",
+        &["-j", "-4", "-n", namespace, "addr", "show", "dev", device],
+    ))
+    .unwrap();
     json[0]["addr_info"]
         .as_array()
         .map(|addresses| {
-            addresses.iter().map(|address| format!("{}/{}", address["local"].as_str().unwrap(), address["prefixlen"])).collect()
+            addresses
+                .iter()
+                .map(|address| {
+                    format!(
+                        "{}/{}",
+                        address["local"].as_str().unwrap(),
+                        address["prefixlen"]
+                    )
+                })
+                .collect()
         })
         .unwrap_or_default()
 }
 
 /// Returns the bridge of every bridge port of `namespace`, as `bridge -j link show` lists them.
 pub fn bridge_ports(namespace: &str) -> BTreeMap<String, String> {
-    let json: Value = serde_json::from_str(&run_ok("bridge", &["-j", "-n", namespace, "link", "show"])).unwrap();
+    let json: Value =
+        serde_json::from_str(&run_ok("bridge", &["-j", "-n", namespace, "link", "show"])).unwrap();
     json.as_array()
         .unwrap()
         .iter()
-        .map(|port| (port["ifname"].as_str().unwrap().to_string(), port["master"].as_str().unwrap().to_string()))
+        .map(|port| {
+            (
+                port["ifname"].as_str().unwrap().to_string(),
+                port["master"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 /// Returns the value of sysctl `key` in `namespace`.
 pub fn sysctl(namespace: &str, key: &str) -> String {
-    run_ok("ip", &["netns", "exec", namespace, "sysctl", "-n", key]).trim().to_string()
+    run_ok("ip", &["netns", "exec", namespace, "sysctl", "-n", key])
+        .trim()
+        .to_string()
 }
 
 /// Returns the namespaces `ip netns list` shows.
 pub fn namespaces() -> Vec<String> {
-    run_ok("ip", &["netns", "list"]).lines().filter_map(|line| line.split_whitespace().next()).map(str::to_string).collect()
+    run_ok("ip", &["netns", "list"])
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `ip monitor link address` in one namespace, bracketed by a marker link: the marker's first
@@ -172,10 +222,14 @@ impl LinkMonitor {
     /// address of the namespace is tentative, because duplicate address detection ends with an
     /// address event of its own, up to seconds after a link comes up.
     pub fn start(namespace: &str) -> LinkMonitor {
-        wait_until(Duration::from_secs(10), "IPv6 duplicate address detection to end", || {
-            let tentative = run_ok("ip", &["-6", "-n", namespace, "addr", "show", "tentative"]);
-            tentative.trim().is_empty().then_some(())
-        });
+        wait_until(
+            Duration::from_secs(10),
+            "IPv6 duplicate address detection to end",
+            || {
+                let tentative = run_ok("ip", &["-6", "-n", namespace, "addr", "show", "tentative"]);
+                tentative.trim().is_empty().then_some(())
+            },
+        );
         let mut child = Command::new("ip")
             .args(["-n", namespace, "monitor", "link", "address"])
             .stdout(Stdio::piped())
@@ -190,12 +244,41 @@ impl LinkMonitor {
                 }
             }
         });
-        let monitor = LinkMonitor { namespace: namespace.to_string(), child, lines };
-        run_ok("ip", &["-n", namespace, "link", "add", MARKER, "type", "veth", "peer", "name", MARKER_PEER]);
+        let monitor = LinkMonitor {
+            namespace: namespace.to_string(),
+            child,
+            lines,
+        };
+        run_ok(
+            "ip",
+            &[
+                "-n",
+                namespace,
+                "link",
+                "add",
+                MARKER,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                MARKER_PEER,
+            ],
+        );
         // The monitor may subscribe after the marker appeared: change the marker's MTU (which
         // the kernel reports even for a link that is down) until the monitor reports it.
         for attempt in 0..50 {
-            run_ok("ip", &["-n", namespace, "link", "set", MARKER, "mtu", &(1400 + attempt).to_string()]);
+            run_ok(
+                "ip",
+                &[
+                    "-n",
+                    namespace,
+                    "link",
+                    "set",
+                    MARKER,
+                    "mtu",
+                    &(1400 + attempt).to_string(),
+                ],
+            );
             if monitor.saw_within(Duration::from_millis(200), |line| line.contains(MARKER)) {
                 return monitor;
             }
@@ -237,8 +320,13 @@ impl LinkMonitor {
             match self.lines.recv_timeout(left) {
                 Ok(line) if done(&line) => return seen,
                 Ok(line) => seen.push(line),
-                Err(RecvTimeoutError::Timeout) => panic!("ip monitor in {} timed out; lines so far: {seen:?}", self.namespace),
-                Err(RecvTimeoutError::Disconnected) => panic!("ip monitor in {} stopped; lines: {seen:?}", self.namespace),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "ip monitor in {} timed out; lines so far: {seen:?}",
+                    self.namespace
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("ip monitor in {} stopped; lines: {seen:?}", self.namespace)
+                }
             }
         }
     }

@@ -13,15 +13,24 @@ const GREEN: VrfId = VrfId(100);
 const RED: VrfId = VrfId(101);
 
 fn plane_in(ns: &Netns) -> LinuxPlane {
-    ns.spawn(|| LinuxPlane::new().expect("create Linux plane")).join().expect("plane thread")
+    ns.spawn(|| LinuxPlane::new().expect("create Linux plane"))
+        .join()
+        .expect("plane thread")
 }
 
 fn leaked(vrf: VrfId, prefix: &str, target: VrfId) -> Entry {
-    Entry::Route(RouteEntry::new(vrf, prefix.parse().unwrap(), vec![NextHop::vrf(target)]))
+    Entry::Route(RouteEntry::new(
+        vrf,
+        prefix.parse().unwrap(),
+        vec![NextHop::vrf(target)],
+    ))
 }
 
 fn remove(vrf: VrfId, prefix: &str) -> Change {
-    Change::Remove(EntryKey::Route { vrf, prefix: prefix.parse().unwrap() })
+    Change::Remove(EntryKey::Route {
+        vrf,
+        prefix: prefix.parse().unwrap(),
+    })
 }
 
 fn assert_all_ok(results: &[Result<(), PlaneError>]) {
@@ -52,7 +61,12 @@ fn tenant(tag: &str, port: &str, gateway: &str, host_address: &str) -> Tenant {
 
 fn link(ns: &Netns, name: &str) -> Option<Value> {
     let links = ns.ip_json(&["-d", "link", "show"]);
-    links.as_array().unwrap().iter().find(|link| link["ifname"] == name).cloned()
+    links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|link| link["ifname"] == name)
+        .cloned()
 }
 
 fn addresses(ns: &Netns, name: &str) -> Vec<String> {
@@ -61,13 +75,24 @@ fn addresses(ns: &Netns, name: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|address| format!("{}/{}", address["local"].as_str().unwrap(), address["prefixlen"]))
+        .map(|address| {
+            format!(
+                "{}/{}",
+                address["local"].as_str().unwrap(),
+                address["prefixlen"]
+            )
+        })
         .collect()
 }
 
 fn kernel_route(ns: &Netns, prefix: &str) -> Option<Value> {
     let routes = ns.ip_json(&["route", "show", "proto", "201"]);
-    routes.as_array().unwrap().iter().find(|route| route["dst"] == prefix).cloned()
+    routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|route| route["dst"] == prefix)
+        .cloned()
 }
 
 fn sysctl(ns: &Netns, key: &str) -> String {
@@ -80,8 +105,12 @@ fn leaked_routes_carry_traffic_between_vrfs() {
     let green = tenant("lk-green", "g0", "10.60.0.254", "10.60.0.1");
     let red = tenant("lk-red", "r0", "10.62.0.254", "10.62.0.1");
     let mut plane = plane_in(&underlay);
-    plane.add_vrf(GREEN, Namespace::named(green.vrf.name())).unwrap();
-    plane.add_vrf(RED, Namespace::named(red.vrf.name())).unwrap();
+    plane
+        .add_vrf(GREEN, Namespace::named(green.vrf.name()))
+        .unwrap();
+    plane
+        .add_vrf(RED, Namespace::named(red.vrf.name()))
+        .unwrap();
 
     // Green to red only: the link appears, but the replies have no way back yet.
     assert_all_ok(&plane.apply(&[Change::Install(leaked(GREEN, "10.62.0.0/16", RED))]));
@@ -90,7 +119,10 @@ fn leaked_routes_carry_traffic_between_vrfs() {
     assert_eq!(green_end["linkinfo"]["info_kind"], "veth");
     assert_eq!(green_end["ifalias"], LEAK_LINK_ALIAS);
     assert_eq!(red_end["ifalias"], LEAK_LINK_ALIAS);
-    assert!(link(&underlay, "lk100-101").is_none(), "a leak link end stayed in the underlay");
+    assert!(
+        link(&underlay, "lk100-101").is_none(),
+        "a leak link end stayed in the underlay"
+    );
     assert_eq!(addresses(&green.vrf, "lk100-101"), vec!["169.254.0.2/31"]);
     assert_eq!(addresses(&red.vrf, "lk101-100"), vec!["169.254.0.3/31"]);
     assert_eq!(sysctl(&green.vrf, "net.ipv4.conf.lk100-101.rp_filter"), "0");
@@ -99,20 +131,36 @@ fn leaked_routes_carry_traffic_between_vrfs() {
     assert_eq!(route["gateway"], "169.254.0.3");
     assert_eq!(route["dev"], "lk100-101");
     assert!(kernel_route(&red.vrf, "10.60.0.0/16").is_none());
-    assert!(!green.host.ping("10.62.0.1", 1), "ping crossed without a route back");
+    assert!(
+        !green.host.ping("10.62.0.1", 1),
+        "ping crossed without a route back"
+    );
 
     // And back: red to green.
     assert_all_ok(&plane.apply(&[Change::Install(leaked(RED, "10.60.0.0/16", GREEN))]));
     let route = kernel_route(&red.vrf, "10.60.0.0/16").expect("leaked route in red");
     assert_eq!(route["gateway"], "169.254.0.2");
     assert_eq!(route["dev"], "lk101-100");
-    wait_until(Duration::from_secs(5), "green host reaching red host", || green.host.ping("10.62.0.1", 1).then_some(()));
-    assert!(red.host.ping("10.60.0.1", 1), "red host cannot reach green host");
+    wait_until(
+        Duration::from_secs(5),
+        "green host reaching red host",
+        || green.host.ping("10.62.0.1", 1).then_some(()),
+    );
+    assert!(
+        red.host.ping("10.60.0.1", 1),
+        "red host cannot reach green host"
+    );
 
     // The plane reads the leaked routes back as next hops into the other VRF.
     let mut held = plane.dump().unwrap();
     held.sort_by_key(Entry::key);
-    assert_eq!(held, vec![leaked(GREEN, "10.62.0.0/16", RED), leaked(RED, "10.60.0.0/16", GREEN)]);
+    assert_eq!(
+        held,
+        vec![
+            leaked(GREEN, "10.62.0.0/16", RED),
+            leaked(RED, "10.60.0.0/16", GREEN)
+        ]
+    );
 
     // Installing the same routes again keeps the link.
     let index = green_end["ifindex"].clone();
@@ -122,12 +170,24 @@ fn leaked_routes_carry_traffic_between_vrfs() {
     // The link stays while one route uses it, and goes with the last one.
     assert_all_ok(&plane.apply(&[remove(GREEN, "10.62.0.0/16")]));
     assert!(kernel_route(&green.vrf, "10.62.0.0/16").is_none());
-    assert_eq!(link(&green.vrf, "lk100-101").expect("link used by red's route")["ifindex"], index);
+    assert_eq!(
+        link(&green.vrf, "lk100-101").expect("link used by red's route")["ifindex"],
+        index
+    );
     assert_all_ok(&plane.apply(&[remove(RED, "10.60.0.0/16")]));
-    assert!(link(&green.vrf, "lk100-101").is_none(), "leak link left in green");
-    assert!(link(&red.vrf, "lk101-100").is_none(), "leak link left in red");
+    assert!(
+        link(&green.vrf, "lk100-101").is_none(),
+        "leak link left in green"
+    );
+    assert!(
+        link(&red.vrf, "lk101-100").is_none(),
+        "leak link left in red"
+    );
     assert!(kernel_route(&red.vrf, "10.60.0.0/16").is_none());
-    assert!(!green.host.ping("10.62.0.1", 1), "traffic still crosses after the routes went");
+    assert!(
+        !green.host.ping("10.62.0.1", 1),
+        "traffic still crosses after the routes went"
+    );
 }
 
 #[test]
@@ -135,25 +195,47 @@ fn restarted_plane_takes_over_leaked_routes() {
     let underlay = Netns::new("lk-restart");
     let green = tenant("lk-rgreen", "g0", "10.60.0.254", "10.60.0.1");
     let red = tenant("lk-rred", "r0", "10.62.0.254", "10.62.0.1");
-    let wanted = vec![leaked(GREEN, "10.62.0.0/16", RED), leaked(RED, "10.60.0.0/16", GREEN)];
+    let wanted = vec![
+        leaked(GREEN, "10.62.0.0/16", RED),
+        leaked(RED, "10.60.0.0/16", GREEN),
+    ];
     let index = {
         let mut plane = plane_in(&underlay);
-        plane.add_vrf(GREEN, Namespace::named(green.vrf.name())).unwrap();
-        plane.add_vrf(RED, Namespace::named(red.vrf.name())).unwrap();
-        assert_all_ok(&plane.apply(&wanted.iter().cloned().map(Change::Install).collect::<Vec<_>>()));
+        plane
+            .add_vrf(GREEN, Namespace::named(green.vrf.name()))
+            .unwrap();
+        plane
+            .add_vrf(RED, Namespace::named(red.vrf.name()))
+            .unwrap();
+        assert_all_ok(
+            &plane.apply(
+                &wanted
+                    .iter()
+                    .cloned()
+                    .map(Change::Install)
+                    .collect::<Vec<_>>(),
+            ),
+        );
         link(&green.vrf, "lk100-101").expect("leak link")["ifindex"].clone()
     };
 
     // A new plane finds the routes and the link as they are.
     let mut plane = plane_in(&underlay);
-    plane.add_vrf(GREEN, Namespace::named(green.vrf.name())).unwrap();
-    plane.add_vrf(RED, Namespace::named(red.vrf.name())).unwrap();
+    plane
+        .add_vrf(GREEN, Namespace::named(green.vrf.name()))
+        .unwrap();
+    plane
+        .add_vrf(RED, Namespace::named(red.vrf.name()))
+        .unwrap();
     let report = plane.resync(&wanted).unwrap();
     assert_eq!(report.unchanged, 2, "{report:?}");
     assert_eq!(report.installed + report.removed, 0, "{report:?}");
     assert!(report.failed.is_empty(), "{report:?}");
     assert_eq!(link(&green.vrf, "lk100-101").unwrap()["ifindex"], index);
-    assert!(green.host.ping("10.62.0.1", 2), "traffic stopped across the restart");
+    assert!(
+        green.host.ping("10.62.0.1", 2),
+        "traffic stopped across the restart"
+    );
 
     // Dropping one route keeps the link for the other; dropping both deletes it.
     let report = plane.resync(&wanted[..1]).unwrap();
@@ -161,8 +243,14 @@ fn restarted_plane_takes_over_leaked_routes() {
     assert_eq!(link(&green.vrf, "lk100-101").unwrap()["ifindex"], index);
     let report = plane.resync(&[]).unwrap();
     assert_eq!(report.removed, 1, "{report:?}");
-    assert!(link(&green.vrf, "lk100-101").is_none(), "unused leak link left after resync");
-    assert!(link(&red.vrf, "lk101-100").is_none(), "unused leak link left after resync");
+    assert!(
+        link(&green.vrf, "lk100-101").is_none(),
+        "unused leak link left after resync"
+    );
+    assert!(
+        link(&red.vrf, "lk101-100").is_none(),
+        "unused leak link left after resync"
+    );
 }
 
 #[test]
@@ -171,13 +259,20 @@ fn removed_vrf_takes_its_leak_links() {
     let green = tenant("lk-mgreen", "g0", "10.60.0.254", "10.60.0.1");
     let red = tenant("lk-mred", "r0", "10.62.0.254", "10.62.0.1");
     let mut plane = plane_in(&underlay);
-    plane.add_vrf(GREEN, Namespace::named(green.vrf.name())).unwrap();
-    plane.add_vrf(RED, Namespace::named(red.vrf.name())).unwrap();
+    plane
+        .add_vrf(GREEN, Namespace::named(green.vrf.name()))
+        .unwrap();
+    plane
+        .add_vrf(RED, Namespace::named(red.vrf.name()))
+        .unwrap();
     assert_all_ok(&plane.apply(&[Change::Install(leaked(GREEN, "10.62.0.0/16", RED))]));
 
     plane.remove_vrf(RED);
 
-    assert!(link(&green.vrf, "lk100-101").is_none(), "leak link into a removed VRF left");
+    assert!(
+        link(&green.vrf, "lk100-101").is_none(),
+        "leak link into a removed VRF left"
+    );
     assert!(kernel_route(&green.vrf, "10.62.0.0/16").is_none());
     // The route's removal that the RIB then sends succeeds.
     assert_all_ok(&plane.apply(&[remove(GREEN, "10.62.0.0/16")]));

@@ -71,7 +71,9 @@ pub fn parse_leak_link_name(name: &str) -> Option<(VrfId, VrfId)> {
 /// Returns the end of the leak link of `vrf` towards `target`: names and addresses.
 pub(crate) fn leak_end(vrf: VrfId, target: VrfId) -> Result<LeakEnd, PlaneError> {
     if vrf == target {
-        return Err(PlaneError::Unsupported(format!("a route of VRF {vrf} cannot leak into its own VRF")));
+        return Err(PlaneError::Unsupported(format!(
+            "a route of VRF {vrf} cannot leak into its own VRF"
+        )));
     }
     if vrf.0 > MAX_LEAK_TABLE || target.0 > MAX_LEAK_TABLE {
         // NOTE: larger table ids need an allocation of the /31s instead of a derivation.
@@ -80,14 +82,27 @@ pub(crate) fn leak_end(vrf: VrfId, target: VrfId) -> Result<LeakEnd, PlaneError>
             vrf.0, target.0
         )));
     }
-    let (Some(name), Some(peer_name)) = (leak_link_name(vrf, target), leak_link_name(target, vrf)) else {
-        return Err(PlaneError::Unsupported(format!("leak link names for tables {} and {} exceed 15 bytes", vrf.0, target.0)));
+    let (Some(name), Some(peer_name)) = (leak_link_name(vrf, target), leak_link_name(target, vrf))
+    else {
+        return Err(PlaneError::Unsupported(format!(
+            "leak link names for tables {} and {} exceed 15 bytes",
+            vrf.0, target.0
+        )));
     };
     let subnet = (vrf.0 ^ target.0) & MAX_LEAK_TABLE;
     let base = u32::from(Ipv4Addr::new(169, 254, 0, 0)) + 2 * subnet;
-    let (own, peer) = if vrf.0 < target.0 { (base, base + 1) } else { (base + 1, base) };
+    let (own, peer) = if vrf.0 < target.0 {
+        (base, base + 1)
+    } else {
+        (base + 1, base)
+    };
     let address = Ipv4Net::new(Ipv4Addr::from(own), 31).expect("31 is a valid IPv4 prefix length");
-    Ok(LeakEnd { name, peer_name, address, peer: Ipv4Addr::from(peer) })
+    Ok(LeakEnd {
+        name,
+        peer_name,
+        address,
+        peer: Ipv4Addr::from(peer),
+    })
 }
 
 /// Returns whether `link` is an end of a leak link created by the plane.
@@ -97,25 +112,51 @@ pub(crate) fn is_leak_link(link: &Link) -> bool {
 
 /// Creates the veth pair of `end` with its peer in `peer_namespace`, and configures the end of
 /// this namespace. Returns the new end.
-pub(crate) fn create(socket: &mut RouteSocket, end: &LeakEnd, peer_namespace: &NamespaceHandle) -> Result<Link, PlaneError> {
-    let peer = LinkUnspec::new_with_name(&end.peer_name).setns_by_fd(peer_namespace.as_raw_fd()).build();
-    let message = LinkVeth::new(&end.name, &end.peer_name).set_info_data(InfoData::Veth(InfoVeth::Peer(peer))).build();
-    socket.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)?;
+pub(crate) fn create(
+    socket: &mut RouteSocket,
+    end: &LeakEnd,
+    peer_namespace: &NamespaceHandle,
+) -> Result<Link, PlaneError> {
+    let peer = LinkUnspec::new_with_name(&end.peer_name)
+        .setns_by_fd(peer_namespace.as_raw_fd())
+        .build();
+    let message = LinkVeth::new(&end.name, &end.peer_name)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .build();
+    socket.request(
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )?;
     info!(name = %end.name, peer = %end.peer_name, "leak link created");
     configure(socket, &end.name, end.address)
 }
 
 /// Marks, numbers and raises one end of a leak link, and returns it.
-pub(crate) fn configure(socket: &mut RouteSocket, name: &str, address: Ipv4Net) -> Result<Link, PlaneError> {
+pub(crate) fn configure(
+    socket: &mut RouteSocket,
+    name: &str,
+    address: Ipv4Net,
+) -> Result<Link, PlaneError> {
     let link = get_link(socket, name)?.ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))?;
-    let mark = LinkUnspec::new_with_index(link.index).alias(LEAK_LINK_ALIAS).build();
+    let mark = LinkUnspec::new_with_index(link.index)
+        .alias(LEAK_LINK_ALIAS)
+        .build();
     socket.request(RouteNetlinkMessage::SetLink(mark), 0)?;
-    let message = AddressMessageBuilder::<Ipv4Addr>::new().index(link.index).address(address.addr(), address.prefix_len()).build();
-    match socket.request(RouteNetlinkMessage::NewAddress(message), NLM_F_CREATE | NLM_F_EXCL) {
+    let message = AddressMessageBuilder::<Ipv4Addr>::new()
+        .index(link.index)
+        .address(address.addr(), address.prefix_len())
+        .build();
+    match socket.request(
+        RouteNetlinkMessage::NewAddress(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    ) {
         Err(PlaneError::Kernel { errno, .. }) if errno == libc::EEXIST => {}
         other => other.map(drop)?,
     }
-    socket.request(RouteNetlinkMessage::SetLink(LinkUnspec::new_with_index(link.index).up().build()), 0)?;
+    socket.request(
+        RouteNetlinkMessage::SetLink(LinkUnspec::new_with_index(link.index).up().build()),
+        0,
+    )?;
     get_link(socket, name)?.ok_or_else(|| PlaneError::LinkNotFound(name.to_string()))
 }
 
@@ -126,11 +167,20 @@ pub(crate) fn configure(socket: &mut RouteSocket, name: &str, address: Ipv4Net) 
 pub(crate) fn disable_rp_filter(namespace: &NamespaceHandle, name: &str) -> Result<(), PlaneError> {
     let device = format!("/proc/sys/net/ipv4/conf/{name}/rp_filter");
     let (written, all) = namespace
-        .run(move || (std::fs::write(&device, "0"), std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter")))
+        .run(move || {
+            (
+                std::fs::write(&device, "0"),
+                std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter"),
+            )
+        })
         .map_err(|error| PlaneError::Io(error.to_string()))?;
-    written.map_err(|error| PlaneError::Io(format!("cannot turn rp_filter off on {name}: {error}")))?;
+    written
+        .map_err(|error| PlaneError::Io(format!("cannot turn rp_filter off on {name}: {error}")))?;
     if all.is_ok_and(|value| value.trim() != "0") {
-        warn!(name, "conf/all/rp_filter is on in this namespace, so it still filters the leak link");
+        warn!(
+            name,
+            "conf/all/rp_filter is on in this namespace, so it still filters the leak link"
+        );
     }
     Ok(())
 }
@@ -173,8 +223,10 @@ mod tests {
 
     #[test]
     fn leak_end_subnets_differ_per_namespace() {
-        let mut subnets: Vec<Ipv4Net> =
-            (1..=MAX_LEAK_TABLE).filter(|id| *id != 100).map(|id| leak_end(VrfId(100), VrfId(id)).unwrap().address.trunc()).collect();
+        let mut subnets: Vec<Ipv4Net> = (1..=MAX_LEAK_TABLE)
+            .filter(|id| *id != 100)
+            .map(|id| leak_end(VrfId(100), VrfId(id)).unwrap().address.trunc())
+            .collect();
         let count = subnets.len();
         subnets.sort();
         subnets.dedup();
@@ -190,10 +242,23 @@ mod tests {
 
     #[test]
     fn leak_link_name_parses_back() {
-        assert_eq!(parse_leak_link_name("lk100-101"), Some((VrfId(100), VrfId(101))));
-        assert_eq!(leak_link_name(VrfId(32767), VrfId(32766)).as_deref(), Some("lk32767-32766"));
+        assert_eq!(
+            parse_leak_link_name("lk100-101"),
+            Some((VrfId(100), VrfId(101)))
+        );
+        assert_eq!(
+            leak_link_name(VrfId(32767), VrfId(32766)).as_deref(),
+            Some("lk32767-32766")
+        );
         assert_eq!(leak_link_name(VrfId(1_000_000), VrfId(2_000_000)), None);
-        for name in ["lk100", "lk-101", "lk100-", "lk1a-2", "br100-101", "lk100-101-2"] {
+        for name in [
+            "lk100",
+            "lk-101",
+            "lk100-",
+            "lk1a-2",
+            "br100-101",
+            "lk100-101-2",
+        ] {
             assert_eq!(parse_leak_link_name(name), None, "{name}");
         }
     }
