@@ -151,6 +151,8 @@ pub struct Dataplane {
     tenants: BTreeMap<String, TenantState>,
     /// The addresses the daemon gave each link, by (L3VRF, kernel name), so that a reload
     /// removes those no longer configured and leaves others' addresses alone.
+    /// NOTE: kept in memory only, so an address removed from the configuration while the
+    /// daemon was stopped stays on its link.
     addresses: BTreeMap<(Option<String>, String), BTreeSet<IpNet>>,
     /// Ports found in a tenant namespace because the configuration puts them there, by name,
     /// with their L3VRF: they go back to the underlay when the configuration no longer does.
@@ -957,7 +959,8 @@ impl Dataplane {
     }
 }
 
-/// Moves port `name` from a tenant namespace back to the underlay, out of its bridge.
+/// Moves port `name` from a tenant namespace back to the underlay, out of its bridge. The
+/// kernel sets a link down when it changes namespace, and the port stays down.
 fn move_back(
     tenant: &mut Links,
     underlay: &mut Links,
