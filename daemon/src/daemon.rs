@@ -39,6 +39,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
     let router_options = RouterOptions {
         netns_prefix: options.netns_prefix.clone(),
         config_path: Some(options.config_path.clone()),
+        set_up_interfaces: true,
     };
     let router = Router::start(config, router_options, plane).await?;
 

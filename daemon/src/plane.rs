@@ -14,6 +14,12 @@ pub trait Plane: Southbound + Send + 'static {
     fn as_memory(&self) -> Option<&hna_rib::InMemoryPlane> {
         None
     }
+
+    /// Returns the calls through which the dataplane setup places VRFs and VNIs, for a plane
+    /// whose interfaces the daemon sets up (the Linux plane).
+    fn bindings(&mut self) -> Option<&mut dyn crate::dataplane::PlaneBindings> {
+        None
+    }
 }
 
 impl Plane for hna_rib::InMemoryPlane {
@@ -22,7 +28,11 @@ impl Plane for hna_rib::InMemoryPlane {
     }
 }
 
-impl Plane for hna_rib::linux::LinuxPlane {}
+impl Plane for hna_rib::linux::LinuxPlane {
+    fn bindings(&mut self) -> Option<&mut dyn crate::dataplane::PlaneBindings> {
+        Some(self)
+    }
+}
 
 type Job = Box<dyn FnOnce(&mut dyn Plane) + Send>;
 

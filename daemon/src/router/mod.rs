@@ -13,6 +13,7 @@
 //! and [`Router::flush`] applies them until nothing is left, so every input's consequences are
 //! complete before the next input is read.
 
+mod interfaces;
 mod overlay;
 mod show;
 mod underlay;
@@ -51,6 +52,9 @@ pub struct RouterOptions {
     pub netns_prefix: String,
     /// The configuration file, re-read on reload.
     pub config_path: Option<std::path::PathBuf>,
+    /// Set up the kernel's interfaces from the configuration (the Linux plane); tests on the
+    /// in-memory plane leave it off.
+    pub set_up_interfaces: bool,
 }
 
 /// The core's state. See the module documentation.
@@ -60,6 +64,7 @@ pub struct Router {
     plane: PlaneThread,
     rib: Rib,
     vrf_ids: BTreeMap<String, VrfId>,
+    interfaces: Option<interfaces::Interfaces>,
     underlay: underlay::Underlay,
     overlay: overlay::Overlay,
     /// Plane changes and RIB outputs waiting for [`Router::flush`].
@@ -90,6 +95,21 @@ impl Router {
             vrf_ids.insert(name.clone(), VrfId(table));
         }
 
+        // Interfaces come first: OSPF reads them at start, BGP binds to the loopback address,
+        // and the plane must know the tenants' namespaces before EVPN installs anything.
+        let interfaces = if options.set_up_interfaces {
+            let router_id = settings::router_id(&config).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            let router_mac = hna_rib::MacAddr(settings::router_mac(router_id).octets());
+            let interfaces = interfaces::Interfaces::new(crate::dataplane::DataplaneOptions::new(
+                &options.netns_prefix,
+                router_mac,
+            ));
+            interfaces.apply(&plane, Arc::clone(&config)).await?;
+            Some(interfaces)
+        } else {
+            None
+        };
+
         let now = Instant::now();
         let underlay = underlay::Underlay::start(&config).await?;
         let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
@@ -99,6 +119,7 @@ impl Router {
             plane,
             rib,
             vrf_ids,
+            interfaces,
             underlay,
             overlay,
             pending_plane: Vec::new(),
@@ -170,9 +191,13 @@ impl Router {
 
     async fn on_plane_event(&mut self, event: PlaneEvent) {
         match &event {
-            PlaneEvent::Link { vrf, .. } | PlaneEvent::LinkRemoved { vrf, .. }
-                if *vrf == VrfId::DEFAULT =>
-            {
+            PlaneEvent::Link { vrf, name, .. } if *vrf == VrfId::DEFAULT => {
+                if let Some(interfaces) = &self.interfaces {
+                    interfaces.link_appeared(&self.plane, name.clone()).await;
+                }
+                self.underlay.refresh_interfaces();
+            }
+            PlaneEvent::LinkRemoved { vrf, .. } if *vrf == VrfId::DEFAULT => {
                 self.underlay.refresh_interfaces();
             }
             PlaneEvent::Address {
@@ -283,21 +308,66 @@ impl Router {
         if config == *self.config {
             return Ok("configuration unchanged".into());
         }
+        let config = Arc::new(config);
+        if let Some(interfaces) = &self.interfaces {
+            interfaces.apply(&self.plane, Arc::clone(&config)).await?;
+        }
+        self.reconcile_vrfs(&config);
         let now = Instant::now();
         self.overlay.reconfigure(now, &config, &self.vrf_ids);
         for output in self.underlay.reconfigure(&config, &mut self.rib) {
             self.queue_rib(Ok(output));
         }
-        self.config = Arc::new(config);
+        self.config = config;
         info!(file = %path.display(), "configuration reloaded");
         Ok("configuration reloaded".into())
     }
 
+    /// Adds the RIB tables of new L3VRFs and removes those of deleted ones.
+    fn reconcile_vrfs(&mut self, config: &Config) {
+        let wanted: BTreeMap<String, VrfId> = config
+            .l3vrfs
+            .iter()
+            .filter_map(|(name, vrf)| Some((name.clone(), VrfId(vrf.table_id?))))
+            .collect();
+        let removed: Vec<(String, VrfId)> = self
+            .vrf_ids
+            .iter()
+            .filter(|(name, id)| wanted.get(*name) != Some(id))
+            .map(|(name, id)| (name.clone(), *id))
+            .collect();
+        for (name, id) in removed {
+            self.vrf_ids.remove(&name);
+            self.rib
+                .stop_redistribute(CORE_CLIENT, id, hna_rib::RouteSource::Connected);
+            let output = self.rib.remove_vrf(id);
+            self.queue_rib(output);
+        }
+        for (name, id) in wanted {
+            if self.vrf_ids.contains_key(&name) {
+                continue;
+            }
+            let output = self.rib.add_vrf(&name, id);
+            self.queue_rib(output);
+            let output = self
+                .rib
+                .redistribute(CORE_CLIENT, id, hna_rib::RouteSource::Connected);
+            self.queue_rib(output);
+            self.vrf_ids.insert(name, id);
+        }
+    }
+
     async fn shutdown(&mut self, graceful: bool) {
         info!(graceful, "router stopping");
-        if !graceful {
-            self.overlay.withdraw_all();
-            self.flush().await;
+        if graceful {
+            // The kernel keeps every route, FDB and neighbor entry, and the tenants' devices,
+            // for the next start to take over.
+            return;
+        }
+        self.overlay.withdraw_all();
+        self.flush().await;
+        if let Some(interfaces) = &self.interfaces {
+            interfaces.teardown(&self.plane).await;
         }
     }
 
