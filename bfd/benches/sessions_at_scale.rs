@@ -399,8 +399,11 @@ fn main() {
     );
     println!("false Down events in the window: {false_downs}");
 
+    // process::exit skips destructors: stop the instances and delete the namespaces first.
     drop(side_a);
     drop(side_b);
+    drop(a);
+    drop(b);
     if false_downs > 0 {
         std::process::exit(1);
     }
