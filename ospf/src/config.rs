@@ -115,6 +115,42 @@ pub struct Config {
     pub default_interface: InterfaceConfig,
     pub spf_throttle: SpfThrottle,
     pub lsa_throttle: LsaThrottle,
+    pub graceful_restart: GracefulRestart,
+}
+
+/// Graceful restart (RFC 3623): as the restarting router and as the helper of restarting
+/// neighbors. The defaults are those of FRR 8.4 except `helper_enabled`, which FRR leaves off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulRestart {
+    /// Allow [`crate::Instance::graceful_shutdown`] to announce a restart. When false, it stops
+    /// the instance without grace-LSAs, as a plain shutdown without the flush.
+    pub restart_enabled: bool,
+    /// The grace period announced in grace-LSAs: how long helpers keep our adjacencies while we
+    /// restart, and how long a restarting instance waits for them before it gives up. Between 1 s
+    /// and 1800 s, as FRR accepts.
+    pub grace_period: Duration,
+    /// Help restarting neighbors that announce a grace-LSA (RFC 3623 section 3).
+    pub helper_enabled: bool,
+    /// Stop helping when a changed LSA would be flooded to the restarting neighbor (RFC 3623
+    /// section 3.2, condition 3).
+    pub strict_lsa_checking: bool,
+    /// Start in graceful restart: the owner stopped the previous instance with a graceful
+    /// shutdown and kept its routes in the kernel. The instance re-announces grace-LSAs, keeps
+    /// its LSAs and routing table unchanged until its adjacencies are back or `grace_period`
+    /// ends, then resumes normal operation (RFC 3623 section 2).
+    pub restarting: bool,
+}
+
+impl Default for GracefulRestart {
+    fn default() -> Self {
+        GracefulRestart {
+            restart_enabled: true,
+            grace_period: Duration::from_secs(120),
+            helper_enabled: true,
+            strict_lsa_checking: true,
+            restarting: false,
+        }
+    }
 }
 
 impl Config {
@@ -127,6 +163,7 @@ impl Config {
             default_interface: InterfaceConfig::default(),
             spf_throttle: SpfThrottle::default(),
             lsa_throttle: LsaThrottle::default(),
+            graceful_restart: GracefulRestart::default(),
         }
     }
 
@@ -194,6 +231,10 @@ impl Config {
         if self.spf_throttle.hold > self.spf_throttle.maximum {
             return Err(ConfigError::SpfThrottle);
         }
+        let grace_period = self.graceful_restart.grace_period;
+        if grace_period < Duration::from_secs(1) || grace_period > Duration::from_secs(1800) {
+            return Err(ConfigError::GracePeriod { seconds: grace_period.as_secs() });
+        }
         Ok(())
     }
 }
@@ -209,4 +250,6 @@ pub enum ConfigError {
     InvalidInterface { name: String, reason: &'static str },
     #[error("SPF hold time exceeds the maximum hold time")]
     SpfThrottle,
+    #[error("grace period of {seconds} s is outside 1 to 1800 s")]
+    GracePeriod { seconds: u64 },
 }

@@ -68,7 +68,9 @@ impl Instance {
             let lsa = Arc::new(lsa);
             let flooded_back = self.flood(&lsa, scope, Some((ifindex, source)), now);
             self.remove_from_retransmit_lists(&key);
-            self.install(scope, lsa.clone(), now, true);
+            if self.install(scope, lsa.clone(), now, true) {
+                self.topology_changed(&key, Some((ifindex, source)), now);
+            }
             if let Some(neighbor) = self.neighbor_mut(ifindex, source) {
                 neighbor.ls_request.remove(&key);
             }
@@ -81,6 +83,8 @@ impl Instance {
             }
             if self.is_self_originated(&lsa.header) {
                 self.self_originated_received(scope, &lsa, now);
+            } else if crate::lsa::grace::is_grace_lsa(&lsa.header) {
+                self.grace_lsa_received(ifindex, &lsa, now);
             }
             return true;
         }
@@ -125,8 +129,9 @@ impl Instance {
         true
     }
 
-    /// Installs an LSA (section 13.2) and schedules SPF when its contents changed.
-    pub(crate) fn install(&mut self, scope: u32, lsa: Arc<Lsa>, now: Instant, from_flooding: bool) {
+    /// Installs an LSA (section 13.2) and schedules SPF when its contents changed. Returns true
+    /// when the contents changed (section 13.2's test, which includes reaching MaxAge).
+    pub(crate) fn install(&mut self, scope: u32, lsa: Arc<Lsa>, now: Instant, from_flooding: bool) -> bool {
         let ls_type = lsa.header.ls_type;
         let new_max_age = lsa.header.age() >= lsa::MAX_AGE;
         let previous = self.lsdb.insert(scope, lsa.clone(), now, from_flooding);
@@ -141,6 +146,7 @@ impl Instance {
         if changed && matches!(ls_type.0, 1..=5) {
             self.schedule_spf(now);
         }
+        changed
     }
 
     /// Floods an LSA out of the eligible interfaces (section 13.3). `from` is the interface and

@@ -6,9 +6,10 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ipnet::Ipv4Net;
-use tracing::debug;
+use tracing::{debug, info};
 
 use crate::config::{Config, ConfigError};
+use crate::graceful::{RestartExitReason, RestartState};
 use crate::interface::{Interface, InterfaceInfo, InterfaceState};
 use crate::lsa::{LsaKey, Options};
 use crate::lsdb::Lsdb;
@@ -96,6 +97,9 @@ pub struct Instance {
     /// Sequence number to use for the next instance of a self-originated LSA, when a newer copy
     /// of it came back from the network (section 13.4).
     pub(crate) next_sequence: HashMap<LsaKey, i32>,
+    /// Set while the instance is in graceful restart (RFC 3623 section 2).
+    pub(crate) restart: Option<RestartState>,
+    pub(crate) last_restart_exit: Option<RestartExitReason>,
 }
 
 impl Instance {
@@ -103,6 +107,11 @@ impl Instance {
     /// which must not go backwards across restarts: the tokio layer passes the Unix time.
     pub fn new(config: Config, now: Instant, crypto_sequence_base: u32) -> Result<Instance, ConfigError> {
         config.validate()?;
+        let restart = config.graceful_restart.restarting.then(|| {
+            let grace_period = config.graceful_restart.grace_period;
+            info!(grace_period_s = grace_period.as_secs(), "OSPF starting in graceful restart");
+            RestartState { ends_at: now + grace_period }
+        });
         Ok(Instance {
             router_id: config.router_id,
             config,
@@ -121,6 +130,8 @@ impl Instance {
             deferred_origination_at: None,
             sequence_wrap_pending: Vec::new(),
             next_sequence: HashMap::new(),
+            restart,
+            last_restart_exit: None,
         })
     }
 
@@ -172,15 +183,18 @@ impl Instance {
         };
         consider(self.spf_at);
         consider(self.deferred_origination_at);
+        consider(self.restart.map(|restart| restart.ends_at));
         for interface in self.interfaces.values() {
             consider(interface.next_timer());
         }
         next
     }
 
-    /// Originates what changed and returns the pending actions.
+    /// Leaves graceful restart when it is over, originates what changed and returns the pending
+    /// actions.
     fn finish(&mut self, now: Instant) -> Vec<Action> {
-        if self.origination_needed {
+        self.check_restart(now);
+        if self.origination_needed && self.restart.is_none() {
             self.origination_needed = false;
             self.originate_lsas(now);
         }
@@ -208,10 +222,14 @@ impl Instance {
 
     fn bfd_down(&mut self, ifindex: u32, neighbor: Ipv4Addr, now: Instant) {
         let Some(interface) = self.interfaces.get(&ifindex) else { return };
-        if !interface.neighbors.contains_key(&neighbor) {
+        let Some(known) = interface.neighbors.get(&neighbor) else { return };
+        if known.helper.is_some() {
+            // The restarting neighbor's BFD is down with its control plane (RFC 3623 helper).
+            self.counters.graceful_restart.bfd_down_ignored += 1;
+            info!(interface = %interface.name, neighbor = %neighbor, "BFD session down while helping a restarting neighbor; keeping the adjacency");
             return;
         }
-        tracing::info!(interface = %interface.name, neighbor = %neighbor, "BFD session down, killing the adjacency");
+        info!(interface = %interface.name, neighbor = %neighbor, "BFD session down, killing the adjacency");
         self.neighbor_event(ifindex, neighbor, crate::neighbor::NeighborEvent::KillNbr, now);
     }
 

@@ -206,6 +206,8 @@ impl Instance {
                 if interface.is_active() {
                     let name = interface.name.clone();
                     self.actions.push(Action::EnableInterface { ifindex, name });
+                    // The grace-LSA goes out before the first Hello, which is due at the next timer.
+                    self.announce_restart(ifindex, now);
                     if let Some(interface) = self.interfaces.get_mut(&ifindex) {
                         interface.hello_at = Some(now);
                     }
@@ -331,6 +333,24 @@ impl Instance {
         }
     }
 
+    /// Takes back the DR or BDR role that a neighbor's Hello still gives us after a restart, so
+    /// that the election at the end of the Waiting state keeps the pre-restart roles (RFC 3623
+    /// section 2.1).
+    fn resume_designated_router_role(&mut self, ifindex: u32, hello: &Hello) {
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        if interface.state != InterfaceState::Waiting {
+            return;
+        }
+        let own = interface.address.addr();
+        if hello.designated_router == own && interface.dr != own {
+            info!(interface = %interface.name, "resuming the DR role held before the restart");
+            interface.dr = own;
+        } else if hello.backup_designated_router == own && interface.bdr != own {
+            info!(interface = %interface.name, "resuming the BDR role held before the restart");
+            interface.bdr = own;
+        }
+    }
+
     /// Sends a Hello out of the interface (section 9.5).
     fn send_hello(&mut self, ifindex: u32) {
         let Some(interface) = self.interfaces.get(&ifindex) else { return };
@@ -380,11 +400,17 @@ impl Instance {
         let old_dr = neighbor.dr;
         let old_bdr = neighbor.bdr;
         let was_new = neighbor.state == NeighborState::Down;
-        neighbor.priority = hello.router_priority;
         neighbor.options = hello.options;
-        if is_broadcast {
-            neighbor.dr = hello.designated_router;
-            neighbor.bdr = hello.backup_designated_router;
+        // A restarting neighbor that we help keeps its pre-restart priority and DR/BDR roles, so
+        // that its Hellos sent while it relearns the segment change no election (RFC 3623
+        // section 3.1).
+        let helping = neighbor.helper.is_some();
+        if !helping {
+            neighbor.priority = hello.router_priority;
+            if is_broadcast {
+                neighbor.dr = hello.designated_router;
+                neighbor.bdr = hello.backup_designated_router;
+            }
         }
 
         self.neighbor_event(ifindex, source, NeighborEvent::HelloReceived, now);
@@ -394,8 +420,11 @@ impl Instance {
             self.neighbor_event(ifindex, source, NeighborEvent::OneWay, now);
             return;
         }
-        if !is_broadcast {
+        if !is_broadcast || helping {
             return;
+        }
+        if self.restart.is_some() {
+            self.resume_designated_router_role(ifindex, hello);
         }
 
         let state = self.interfaces[&ifindex].state;
@@ -440,11 +469,13 @@ impl Instance {
             self.send_delayed_acks(ifindex);
         }
 
+        self.helper_timers(ifindex, now);
         let Some(interface) = self.interfaces.get(&ifindex) else { return };
         let addresses: Vec<Ipv4Addr> = interface.neighbors.keys().copied().collect();
         for address in addresses {
             let Some(neighbor) = self.neighbor(ifindex, address) else { continue };
-            if neighbor.inactivity_at <= now {
+            // A helped neighbor outlives its dead interval until its grace period ends.
+            if neighbor.inactivity_at <= now && neighbor.helper.is_none() {
                 self.neighbor_event(ifindex, address, NeighborEvent::InactivityTimer, now);
                 continue;
             }

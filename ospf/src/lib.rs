@@ -41,6 +41,7 @@ mod wire;
 pub mod config;
 mod exchange;
 mod flood;
+pub mod graceful;
 pub mod instance;
 pub mod interface;
 pub mod io;
@@ -50,7 +51,10 @@ mod origin;
 pub mod show;
 pub mod spf;
 
-pub use config::{Authentication, Config, InterfaceConfig, LsaThrottle, NetworkStatement, NetworkType, SpfThrottle};
+pub use config::{
+    Authentication, Config, GracefulRestart, InterfaceConfig, LsaThrottle, NetworkStatement, NetworkType, SpfThrottle,
+};
+pub use graceful::{HelperExitReason, HelperRejectReason, RestartExitReason};
 pub use instance::{Action, BfdSession, Input, Instance};
 pub use interface::{InterfaceInfo, InterfaceState};
 pub use neighbor::NeighborState;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tracing::info;
 
+use crate::graceful::{HelperExitReason, HelperState};
 use crate::instance::{Action, BfdSession, Instance};
 use crate::interface::InterfaceState;
 use crate::lsa::{Lsa, LsaHeader, LsaKey, Options};
@@ -84,6 +85,8 @@ pub(crate) struct Neighbor {
     /// The last cryptographic sequence number accepted from the neighbor.
     pub crypto_sequence: Option<u32>,
     pub bfd_registered: bool,
+    /// Set while this router helps the neighbor through a graceful restart (RFC 3623 section 3).
+    pub helper: Option<HelperState>,
 }
 
 impl Neighbor {
@@ -111,12 +114,24 @@ impl Neighbor {
             ls_retransmit_at: None,
             crypto_sequence: None,
             bfd_registered: false,
+            helper: None,
         }
     }
 
+    /// Returns true when our router-LSA and network-LSA list the neighbor as adjacent: it is
+    /// Full, or restarting with our help (RFC 3623 section 3).
+    pub(crate) fn is_advertised_full(&self) -> bool {
+        self.state == NeighborState::Full || self.helper.is_some()
+    }
+
     pub(crate) fn next_timer(&self) -> Option<Instant> {
+        // While helping, the grace period replaces the inactivity timer.
+        let inactivity = match self.helper {
+            Some(helper) => helper.grace_ends_at,
+            None => self.inactivity_at,
+        };
         [
-            Some(self.inactivity_at),
+            Some(inactivity),
             self.dd_retransmit_at,
             self.ls_request_retransmit_at,
             self.ls_retransmit_at,
@@ -163,6 +178,13 @@ impl Instance {
         let dead_interval = Duration::from_secs(u64::from(interface.config.dead_interval));
         let Some(neighbor) = interface.neighbors.get_mut(&address) else { return };
         let old = neighbor.state;
+        let helping = neighbor.helper.is_some();
+
+        // A restarting neighbor that we help sends Hellos without us until it relearns us; the
+        // adjacency stays (RFC 3623 section 3.1).
+        if helping && event == OneWay {
+            return;
+        }
 
         let new = match (event, old) {
             (HelloReceived, state) => {
@@ -204,11 +226,18 @@ impl Instance {
         if new < ExStart && old >= ExStart || new == ExStart || new == Down {
             neighbor.clear_lists();
         }
+        if helping && new == Down {
+            *self.counters.graceful_restart.helper_exits.entry(HelperExitReason::NeighborDown).or_default() += 1;
+            info!(neighbor = %router_id, address = %address, "leaving OSPF graceful restart helper mode: neighbor down");
+        }
         match new {
             ExStart => self.start_exchange(ifindex, address, now),
             Exchange => self.build_summary_list(ifindex, address, now),
             Down => self.remove_neighbor(ifindex, address),
             _ => {}
+        }
+        if helping && new == Full {
+            self.exit_helper(ifindex, address, HelperExitReason::AdjacencyFull, now);
         }
 
         if (old == Full) != (new == Full) {

@@ -14,10 +14,13 @@ use crate::interface::{InterfaceKind, InterfaceState};
 use crate::lsa::{
     self, Lsa, LsaBody, LsaHeader, LsaKey, LsType, NetworkLsa, Options, RouterLink, RouterLinkType, RouterLsa,
 };
-use crate::neighbor::NeighborState;
 
 /// Options of the LSAs we originate: E, as every router of a non-stub area sets it.
 const LSA_OPTIONS: Options = Options(Options::E);
+
+fn is_grace_key(key: &LsaKey) -> bool {
+    key.ls_type == LsType::OPAQUE_LINK && key.link_state_id == lsa::grace::LINK_STATE_ID
+}
 
 impl Instance {
     fn own_key(&self, ls_type: LsType, link_state_id: Ipv4Addr) -> LsaKey {
@@ -37,7 +40,7 @@ impl Instance {
                     links.push(link(address.addr(), Ipv4Addr::BROADCAST, RouterLinkType::STUB, 0));
                 }
                 (InterfaceKind::PointToPoint, _) => {
-                    for neighbor in interface.neighbors.values().filter(|n| n.state == NeighborState::Full) {
+                    for neighbor in interface.neighbors.values().filter(|n| n.is_advertised_full()) {
                         links.push(link(neighbor.router_id, address.addr(), RouterLinkType::POINT_TO_POINT, cost));
                     }
                     links.push(link(address.network(), address.netmask(), RouterLinkType::STUB, cost));
@@ -46,9 +49,9 @@ impl Instance {
                     let full_with_dr = interface
                         .neighbors
                         .values()
-                        .any(|n| n.state == NeighborState::Full && n.address == interface.dr);
+                        .any(|n| n.is_advertised_full() && n.address == interface.dr);
                     let dr_with_full = state == InterfaceState::Dr
-                        && interface.neighbors.values().any(|n| n.state == NeighborState::Full);
+                        && interface.neighbors.values().any(|n| n.is_advertised_full());
                     if state != InterfaceState::Waiting && (full_with_dr || dr_with_full) {
                         links.push(link(interface.dr, address.addr(), RouterLinkType::TRANSIT, cost));
                     } else {
@@ -70,7 +73,7 @@ impl Instance {
             let mut attached: Vec<Ipv4Addr> = interface
                 .neighbors
                 .values()
-                .filter(|neighbor| neighbor.state == NeighborState::Full)
+                .filter(|neighbor| neighbor.is_advertised_full())
                 .map(|neighbor| neighbor.router_id)
                 .collect();
             if attached.is_empty() {
@@ -86,8 +89,11 @@ impl Instance {
     }
 
     /// Originates every self-originated LSA whose contents changed, and flushes those no longer
-    /// wanted.
+    /// wanted. Does nothing in graceful restart, whose end calls it again (RFC 3623 section 2.1).
     pub(crate) fn originate_lsas(&mut self, now: Instant) {
+        if self.restart.is_some() {
+            return;
+        }
         let router_key = self.own_key(LsType::ROUTER, self.router_id);
         let router = LsaBody::Router(self.build_router_lsa());
         self.originate(router_key, router, now, false);
@@ -116,8 +122,12 @@ impl Instance {
 
     /// Originates a new instance of `key` with `body` when it differs from the database copy,
     /// or always when `force` is set (refresh, or a newer copy came back from the network).
-    fn originate(&mut self, key: LsaKey, body: LsaBody, now: Instant, force: bool) {
+    pub(crate) fn originate(&mut self, key: LsaKey, body: LsaBody, now: Instant, force: bool) {
         if self.sequence_wrap_pending.contains(&key) {
+            return;
+        }
+        // In graceful restart only grace-LSAs are originated (RFC 3623 section 2.1).
+        if self.restart.is_some() && !is_grace_key(&key) {
             return;
         }
         let forced = force || self.next_sequence.contains_key(&key);
@@ -162,23 +172,39 @@ impl Instance {
         };
         let lsa = Arc::new(Lsa::originate(header, body));
         debug!(ls_type = key.ls_type.0, link_state_id = %key.link_state_id, sequence = format_args!("{:#010x}", sequence as u32), "originated LSA");
-        self.install(0, lsa.clone(), now, false);
+        if self.install(key.scope, lsa.clone(), now, false) {
+            self.topology_changed(&key, None, now);
+        }
         self.last_origination.insert(key, now);
-        self.flood(&lsa, 0, None, now);
+        self.flood(&lsa, key.scope, None, now);
     }
 
     /// Flushes an LSA from the routing domain by premature aging (section 14.1).
     pub(crate) fn flush(&mut self, key: &LsaKey, now: Instant) {
         let Some(entry) = self.lsdb.get(key) else { return };
         let flushed = Arc::new(entry.lsa.with_age(lsa::MAX_AGE));
-        self.install(key.scope, flushed.clone(), now, false);
+        if self.install(key.scope, flushed.clone(), now, false) {
+            self.topology_changed(key, None, now);
+        }
         self.flood(&flushed, key.scope, None, now);
     }
 
     /// Handles a received instance of our own LSA that is newer than the database copy
     /// (section 13.4): originate a newer instance if we still want it, else flush it.
+    ///
+    /// In graceful restart our pre-restart LSAs are accepted as they are: they describe the
+    /// forwarding state the kernel still has. Their next instances, at the end of the restart,
+    /// take sequence numbers above them (RFC 3623 section 2.1).
     pub(crate) fn self_originated_received(&mut self, scope: u32, lsa: &Lsa, now: Instant) {
         let key = lsa.header.key(scope);
+        if self.restart.is_some() {
+            if is_grace_key(&key) && key.advertising_router == self.router_id {
+                self.own_grace_lsa_received(scope, lsa, now);
+            } else {
+                self.next_sequence.insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
+            }
+            return;
+        }
         let wanted = key.advertising_router == self.router_id
             && match key.ls_type {
                 LsType::ROUTER => key.link_state_id == self.router_id,

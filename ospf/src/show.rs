@@ -8,6 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::NetworkType;
+use crate::graceful::{HelperExitReason, HelperRejectReason, RestartExitReason};
+use crate::lsa::RestartReason;
 use crate::instance::Instance;
 use crate::interface::InterfaceState;
 use crate::lsa::{LsType, LsaError};
@@ -197,6 +199,43 @@ pub struct Counters {
     pub sent: BTreeMap<PacketType, u64>,
     pub dropped: BTreeMap<DropReason, u64>,
     pub lsas_discarded: BTreeMap<LsaDropReason, u64>,
+    pub graceful_restart: GracefulRestartCounters,
+}
+
+/// Graceful restart counters (RFC 3623), as helper and as restarting router.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GracefulRestartCounters {
+    /// Neighbors this router started to help.
+    pub helper_entered: u64,
+    pub helper_exits: BTreeMap<HelperExitReason, u64>,
+    /// Grace-LSAs this router did not act on, by reason.
+    pub helper_rejected: BTreeMap<HelperRejectReason, u64>,
+    /// BFD Down reports ignored because the neighbor was being helped.
+    pub bfd_down_ignored: u64,
+    pub restart_exits: BTreeMap<RestartExitReason, u64>,
+}
+
+/// The helper state of one neighbor in `show ip ospf neighbor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HelperSnapshot {
+    /// Milliseconds until the neighbor's grace period ends.
+    pub grace_remaining_ms: u64,
+    pub reason: RestartReason,
+}
+
+/// The graceful restart state of the instance, for `show ip ospf graceful-restart`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GracefulRestartSnapshot {
+    /// True while the instance is in graceful restart.
+    pub restarting: bool,
+    /// Milliseconds until the grace period ends, while restarting.
+    pub grace_remaining_ms: Option<u64>,
+    /// Why the last graceful restart ended.
+    pub last_exit: Option<RestartExitReason>,
+    pub helper_enabled: bool,
+    pub strict_lsa_checking: bool,
+    /// Router ids of the neighbors this router is helping.
+    pub helping: Vec<Ipv4Addr>,
 }
 
 impl Counters {
@@ -224,6 +263,8 @@ pub struct NeighborSnapshot {
     pub dead_time_ms: u64,
     pub address: Ipv4Addr,
     pub interface: String,
+    /// Set while this router helps the neighbor through a graceful restart.
+    pub helper: Option<HelperSnapshot>,
 }
 
 /// One line of `show ip ospf database`.
@@ -279,6 +320,10 @@ impl Instance {
                     dead_time_ms: neighbor.inactivity_at.saturating_duration_since(now).as_millis() as u64,
                     address: neighbor.address,
                     interface: interface.name.clone(),
+                    helper: neighbor.helper.map(|helper| HelperSnapshot {
+                        grace_remaining_ms: helper.grace_ends_at.saturating_duration_since(now).as_millis() as u64,
+                        reason: helper.reason,
+                    }),
                 });
             }
         }
@@ -327,6 +372,25 @@ impl Instance {
                     .count(),
             })
             .collect()
+    }
+
+    /// Returns the graceful restart state at `now`.
+    pub fn graceful_restart(&self, now: Instant) -> GracefulRestartSnapshot {
+        let helping = self
+            .interfaces
+            .values()
+            .flat_map(|interface| interface.neighbors.values())
+            .filter(|neighbor| neighbor.helper.is_some())
+            .map(|neighbor| neighbor.router_id)
+            .collect();
+        GracefulRestartSnapshot {
+            restarting: self.restart.is_some(),
+            grace_remaining_ms: self.restart.map(|restart| restart.ends_at.saturating_duration_since(now).as_millis() as u64),
+            last_exit: self.last_restart_exit,
+            helper_enabled: self.config.graceful_restart.helper_enabled,
+            strict_lsa_checking: self.config.graceful_restart.strict_lsa_checking,
+            helping,
+        }
     }
 
     pub fn counters(&self) -> &Counters {

@@ -570,7 +570,13 @@ impl Instance {
     }
 
     /// Runs SPF and publishes the routing table when it changed.
+    ///
+    /// In graceful restart nothing runs: the kernel keeps the pre-restart routes, and the end of
+    /// the restart runs SPF (RFC 3623 section 2.1).
     pub(crate) fn run_spf(&mut self, now: Instant) {
+        if self.restart.is_some() {
+            return;
+        }
         self.last_spf = Some(now);
         let interfaces: Vec<RootInterface> = self
             .interfaces

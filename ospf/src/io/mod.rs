@@ -14,7 +14,7 @@ mod socket;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -46,6 +46,17 @@ enum Command {
     Input(Input),
     Query(Query),
     Shutdown,
+    GracefulShutdown { grace_period: Duration, done: oneshot::Sender<GracefulShutdown> },
+}
+
+/// The result of [`Handle::graceful_shutdown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GracefulShutdown {
+    /// Router ids of the neighbors that acknowledged no grace-LSA within the wait; they may
+    /// drop the adjacency while we are away.
+    pub unacknowledged: Vec<Ipv4Addr>,
+    /// How long the instance waited for the acknowledgments.
+    pub waited: Duration,
 }
 
 /// Controls a running instance; [`Handle::shutdown`] or dropping every handle stops it.
@@ -99,6 +110,24 @@ impl Handle {
     /// sockets; the event channel closes after it.
     pub fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown);
+    }
+
+    /// Stops the instance for a graceful restart (RFC 3623 section 2): floods a grace-LSA
+    /// announcing `grace_period` to every Full neighbor, waits for their acknowledgments (at
+    /// most [`Instance::grace_acknowledgment_wait`]), then stops without flushing our LSAs. The
+    /// owner keeps the routes installed in the kernel and starts the next instance with
+    /// [`crate::GracefulRestart::restarting`] set and the grace period left.
+    ///
+    /// Returns `None` when the instance had already stopped.
+    pub async fn graceful_shutdown(&self, grace_period: Duration) -> Option<GracefulShutdown> {
+        let (done, result) = oneshot::channel();
+        self.commands.send(Command::GracefulShutdown { grace_period, done }).ok()?;
+        result.await.ok()
+    }
+
+    /// Returns the graceful restart state, for `show ip ospf graceful-restart`.
+    pub async fn graceful_restart(&self) -> Option<crate::show::GracefulRestartSnapshot> {
+        self.query(|instance, now| instance.graceful_restart(now)).await
     }
 
     /// Runs `read` on the instance and returns its result; `None` once the instance stopped.
@@ -228,26 +257,55 @@ impl Interfaces {
     }
 }
 
+/// A graceful shutdown waiting for the acknowledgments of its grace-LSAs.
+struct Stopping {
+    started: Instant,
+    deadline: Instant,
+    done: oneshot::Sender<GracefulShutdown>,
+}
+
 async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
     let (packets_tx, mut packets_rx) = mpsc::unbounded_channel();
     let mut interfaces = Interfaces { sockets: HashMap::new(), pending: HashMap::new(), packets: packets_tx };
     let mut retry = tokio::time::interval(SOCKET_RETRY);
+    let mut stopping: Option<Stopping> = None;
     info!(router_id = %instance.router_id(), "OSPF instance started");
     loop {
-        let deadline = instance.next_timer().map(tokio::time::Instant::from_std);
+        if let Some(stop) = stopping.take() {
+            let now = Instant::now();
+            if instance.grace_acknowledged() || now >= stop.deadline {
+                let unacknowledged = instance.unacknowledged_grace_neighbors();
+                let waited = now.saturating_duration_since(stop.started);
+                if unacknowledged.is_empty() {
+                    info!(waited_ms = waited.as_millis() as u64, "grace-LSAs acknowledged; stopping for a graceful restart");
+                } else {
+                    warn!(neighbors = ?unacknowledged, "grace-LSAs not acknowledged; stopping for a graceful restart anyway");
+                }
+                let _ = stop.done.send(GracefulShutdown { unacknowledged, waited });
+                break;
+            }
+            stopping = Some(stop);
+        }
+        let mut deadline = instance.next_timer();
+        if let Some(stop) = &stopping {
+            deadline = Some(deadline.map_or(stop.deadline, |at| at.min(stop.deadline)));
+        }
+        let deadline = deadline.map(tokio::time::Instant::from_std);
         let input = tokio::select! {
             command = commands.recv() => match command {
                 None => break,
                 Some(Command::Shutdown) => {
                     let actions = instance.shutdown(Instant::now());
-                    for action in actions {
-                        if let Action::Send { ifindex, destination, data } = action
-                            && let Some((socket, _)) = interfaces.sockets.get(&ifindex)
-                        {
-                            let _ = socket.send(destination, &data).await;
-                        }
-                    }
+                    apply(actions, &mut interfaces, &events).await;
                     break;
+                }
+                Some(Command::GracefulShutdown { grace_period, done }) => {
+                    let now = Instant::now();
+                    let actions = instance.graceful_shutdown(grace_period, now);
+                    apply(actions, &mut interfaces, &events).await;
+                    let deadline = now + instance.grace_acknowledgment_wait();
+                    stopping = Some(Stopping { started: now, deadline, done });
+                    continue;
                 }
                 Some(Command::Input(input)) => input,
                 Some(Command::Query(query)) => {
@@ -268,32 +326,38 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
             }
         };
         let actions = instance.handle(input, Instant::now());
-        for action in actions {
-            match action {
-                Action::Send { ifindex, destination, data } => {
-                    if let Some((socket, _)) = interfaces.sockets.get(&ifindex)
-                        && let Err(error) = socket.send(destination, &data).await {
-                            warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
-                        }
-                }
-                Action::EnableInterface { ifindex, name } => interfaces.enable(ifindex, &name),
-                Action::DisableInterface { ifindex } => interfaces.disable(ifindex),
-                Action::Routes(update) => {
-                    let _ = events.send(Event::Routes(update));
-                }
-                Action::BfdRegister(session) => {
-                    let _ = events.send(Event::BfdRegister(session));
-                }
-                Action::BfdUnregister(session) => {
-                    let _ = events.send(Event::BfdUnregister(session));
-                }
-            }
-        }
+        apply(actions, &mut interfaces, &events).await;
     }
     for ifindex in interfaces.sockets.keys().copied().collect::<Vec<_>>() {
         interfaces.disable(ifindex);
     }
     info!(router_id = %instance.router_id(), "OSPF instance stopped");
+}
+
+/// Carries out the instance's actions: sends packets, opens and closes sockets, and reports
+/// events to the owner.
+async fn apply(actions: Vec<Action>, interfaces: &mut Interfaces, events: &mpsc::UnboundedSender<Event>) {
+    for action in actions {
+        match action {
+            Action::Send { ifindex, destination, data } => {
+                if let Some((socket, _)) = interfaces.sockets.get(&ifindex)
+                    && let Err(error) = socket.send(destination, &data).await {
+                        warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
+                    }
+            }
+            Action::EnableInterface { ifindex, name } => interfaces.enable(ifindex, &name),
+            Action::DisableInterface { ifindex } => interfaces.disable(ifindex),
+            Action::Routes(update) => {
+                let _ = events.send(Event::Routes(update));
+            }
+            Action::BfdRegister(session) => {
+                let _ = events.send(Event::BfdRegister(session));
+            }
+            Action::BfdUnregister(session) => {
+                let _ = events.send(Event::BfdUnregister(session));
+            }
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -1,8 +1,10 @@
 //! Link-state advertisements (RFC 2328 section 12 and appendix A.4): the common header, the
-//! router, network, summary and AS-external bodies, and opaque LSAs (RFC 5250) kept as bytes.
+//! router, network, summary and AS-external bodies, and opaque LSAs (RFC 5250) kept as bytes, of
+//! which the grace-LSA (RFC 3623) has its own codec in [`grace`].
 
 mod body;
 pub mod checksum;
+pub mod grace;
 
 use std::net::Ipv4Addr;
 
@@ -13,6 +15,7 @@ use thiserror::Error;
 use crate::wire::{Reader, Writer};
 
 pub use body::{AsExternalLsa, ExternalTos, NetworkLsa, RouterLink, RouterLinkType, RouterLsa, SummaryLsa, TosMetric};
+pub use grace::{GraceLsa, GraceLsaError, RestartReason};
 
 /// Maximum age of an LSA in seconds (MaxAge, RFC 2328 appendix B).
 pub const MAX_AGE: u16 = 3600;
