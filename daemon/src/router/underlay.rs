@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
-use hna_bfd::{Bfd, BfdConfig, Diagnostic, SessionKey, SessionParams, State};
+use hna_bfd::{Bfd, BfdConfig, SessionKey, SessionParams, State, StateChange};
 use hna_ospf::InterfaceInfo;
 use hna_ospf::io::{Event, Handle};
 use hna_rib::{NextHop, Rib, RibOutput, Route, RouteSource, VrfId};
@@ -37,8 +37,13 @@ pub(super) struct Underlay {
 
 impl Underlay {
     pub async fn start(config: &Config) -> Result<Underlay, String> {
-        let bfd = Bfd::try_spawn(BfdConfig::default())
-            .map_err(|error| format!("cannot start BFD: {error}"))?;
+        // BFD timers of 100 ms or less need the sender to run on time even when the
+        // machine is loaded, so the instance gets a real-time thread of its own.
+        let bfd = Bfd::spawn_on_thread(BfdConfig {
+            realtime_priority: Some(10),
+            ..BfdConfig::default()
+        })
+        .map_err(|error| format!("cannot start BFD: {error}"))?;
         let bfd_params = settings::bfd_params(config);
         let ospf = match settings::ospf(config) {
             Some(settings) => Some(start_ospf(settings)?),
@@ -94,7 +99,7 @@ impl Underlay {
                 let (ifindex, neighbor) = (session.ifindex, session.neighbor);
                 let task = tokio::spawn(async move {
                     while let Some(change) = subscription.recv().await {
-                        if is_failure(change.previous, change.state, change.diagnostic) {
+                        if is_failure(&change) {
                             info!(%neighbor, ifindex, diagnostic = ?change.diagnostic, "BFD down: killing the OSPF adjacency");
                             handle.bfd_down(ifindex, neighbor);
                         }
@@ -233,8 +238,8 @@ fn install_routes(ospf: &mut Ospf, update: hna_ospf::RouteUpdate, rib: &mut Rib)
 
 /// Returns whether a BFD state change means the path failed. A peer that signals AdminDown (for
 /// example while it restarts gracefully) does not take the client down (RFC 5882 section 3.2).
-pub(super) fn is_failure(previous: State, state: State, diagnostic: Diagnostic) -> bool {
-    previous == State::Up
-        && state == State::Down
-        && diagnostic != Diagnostic::NeighborSignaledSessionDown
+pub(super) fn is_failure(change: &StateChange) -> bool {
+    change.previous == State::Up
+        && change.state == State::Down
+        && change.remote_state != State::AdminDown
 }
