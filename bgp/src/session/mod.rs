@@ -13,6 +13,7 @@ mod tests;
 pub use capabilities::{Negotiated, OpenError, PeerGracefulRestart, build_open, negotiate};
 pub use counters::SessionCounters;
 pub use fsm::{GracefulRestartAdvert, Session, SessionSettings};
+pub(crate) use fsm::cease;
 pub use jitter::Jitter;
 
 use std::fmt;
