@@ -70,6 +70,33 @@ impl Network {
         index
     }
 
+    /// Sends the actions a router returned outside `handle` (for example from
+    /// `graceful_shutdown`) and delivers what follows.
+    pub fn deliver(&mut self, router: usize, actions: Vec<Action>) {
+        for action in actions {
+            self.apply(router, action);
+        }
+        self.drain();
+    }
+
+    /// Replaces a router's instance with a new one on the same interfaces, as a process restart
+    /// does; the new instance's outputs start from empty lists.
+    pub fn restart_router(&mut self, router: usize, config: Config) {
+        let instance = Instance::new(config, self.now, 2000).expect("valid configuration");
+        let interfaces = self.routers[router].interfaces.clone();
+        self.routers[router] = Router {
+            instance,
+            interfaces: interfaces.clone(),
+            route_updates: Vec::new(),
+            bfd_registered: Vec::new(),
+            bfd_unregistered: Vec::new(),
+        };
+        for info in interfaces {
+            self.queue.push_back((router, Input::InterfaceUpdate(info)));
+        }
+        self.drain();
+    }
+
     pub fn link(&mut self, members: &[(usize, u32)]) -> usize {
         self.links.push(Link { members: members.to_vec(), up: true });
         self.links.len() - 1
