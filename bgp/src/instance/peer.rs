@@ -20,11 +20,11 @@ use crate::wire::{DecodedUpdate, UpdateAction, cease_subcode, error_code};
 /// Malformed UPDATEs received from a peer, counted per RFC 7606 action.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct MalformedCounters {
-    pub(crate) treat_as_withdraw: u64,
-    pub(crate) attribute_discard: u64,
-    pub(crate) afi_safi_disable: u64,
+    pub treat_as_withdraw: u64,
+    pub attribute_discard: u64,
+    pub afi_safi_disable: u64,
     /// UPDATEs that ended the session (a NOTIFICATION was sent).
-    pub(crate) session_reset: u64,
+    pub session_reset: u64,
 }
 
 /// A BFD session registered for a neighbor.

@@ -236,12 +236,17 @@ pub struct EvpnPath {
     pub cluster_list: Vec<String>,
     pub peer: Option<String>,
     pub local_pref: Option<u64>,
+    /// FRR prints an empty AS path as `Local`.
     pub as_path: String,
+    /// The VNIs of the NLRI's labels.
+    pub vni: String,
+    pub origin: String,
 }
 
-/// Returns every path of FRR's EVPN table, in (RD, prefix) order.
+/// Returns every path of FRR's EVPN table (`show bgp l2vpn evpn route detail json`), in
+/// (RD, prefix) order.
 pub fn frr_evpn_paths(frr: &Frr) -> Vec<EvpnPath> {
-    let json = frr.json("show bgp l2vpn evpn json");
+    let json = frr.json("show bgp l2vpn evpn route detail json");
     let mut paths = Vec::new();
     let Some(object) = json.as_object() else {
         return paths;
@@ -265,9 +270,11 @@ pub fn frr_evpn_paths(frr: &Frr) -> Vec<EvpnPath> {
                         .as_array()
                         .map(|l| l.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
                         .unwrap_or_default(),
-                    peer: text(&path["peerId"]),
+                    peer: text(&path["peer"]["peerId"]),
                     local_pref: path["locPrf"].as_u64(),
-                    as_path: path["path"].as_str().unwrap_or("").to_string(),
+                    as_path: path["aspath"]["string"].as_str().unwrap_or("").to_string(),
+                    vni: path["vni"].as_str().unwrap_or("").to_string(),
+                    origin: path["origin"].as_str().unwrap_or("").to_string(),
                 });
             }
         }
