@@ -64,6 +64,9 @@ pub enum Input {
     Accepted { conn: ConnId, local: SocketAddr, remote: SocketAddr },
     /// One whole message (header included) read from `conn`.
     Received { conn: ConnId, frame: Vec<u8> },
+    /// Several whole messages read from `conn` at once. The RIB's changes are encoded once for
+    /// the batch, so that routes from many UPDATEs share the UPDATEs sent on.
+    ReceivedMany { conn: ConnId, frames: Vec<Vec<u8>> },
     /// The byte stream of `conn` cannot be split into messages (bad marker or length).
     ReadError { conn: ConnId, error: DecodeError },
     /// `conn` was closed by the peer or failed.
@@ -240,6 +243,14 @@ impl Instance {
             }
             Input::Accepted { conn, local, remote } => self.accepted(now, conn, local, remote),
             Input::Received { conn, frame } => self.received(now, conn, &frame),
+            Input::ReceivedMany { conn, frames } => {
+                for frame in frames {
+                    if !self.conns.contains_key(&conn) {
+                        break;
+                    }
+                    self.received(now, conn, &frame);
+                }
+            }
             Input::ReadError { conn, error } => {
                 let event = Event::BgpHeaderErr(conn, error.notification);
                 self.session_event(now, conn, event);

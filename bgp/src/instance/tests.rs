@@ -574,3 +574,60 @@ fn shutdown_hard_sends_hard_reset() {
     assert_eq!(notification, Some((6, 9, 6, 2)), "Cease, Hard Reset wrapping Administrative Shutdown");
     assert!(net.best(1, "198.51.100.0/24").is_none());
 }
+
+#[test]
+fn clear_soft_out_resends_routes_without_reset() {
+    let now = Instant::now();
+    let mut net = ebgp_pair(now, false);
+    let conn = net.established_conn(0, "192.0.2.2");
+    let updates_before = net.nodes[0].instance.peers[&ip("192.0.2.2")].session.counters().updates_out;
+    net.input(0, Input::Clear { peer: Some(ip("192.0.2.2")), kind: ClearKind::SoftOut });
+    let updates_after = net.nodes[0].instance.peers[&ip("192.0.2.2")].session.counters().updates_out;
+    assert!(updates_after > updates_before, "nothing resent");
+    assert_eq!(net.established_conn(0, "192.0.2.2"), conn, "session was reset");
+    assert!(net.best(1, "198.51.100.0/24").is_some());
+}
+
+#[test]
+fn clear_soft_in_sends_route_refresh() {
+    let now = Instant::now();
+    let mut net = ebgp_pair(now, false);
+    let refreshes_before = net.nodes[1].instance.peers[&ip("192.0.2.1")].session.counters().route_refreshes_out;
+    net.input(1, Input::Clear { peer: Some(ip("192.0.2.1")), kind: ClearKind::SoftIn });
+    let refreshes_after = net.nodes[1].instance.peers[&ip("192.0.2.1")].session.counters().route_refreshes_out;
+    assert_eq!(refreshes_after, refreshes_before + 1);
+    // The peer answered with its table again.
+    assert!(net.best(1, "198.51.100.0/24").is_some());
+    assert_eq!(net.nodes[0].instance.peers[&ip("192.0.2.2")].session.counters().route_refreshes_in, 1);
+}
+
+#[test]
+fn received_batch_is_applied_in_order() {
+    let now = Instant::now();
+    let mut net = ebgp_pair(now, false);
+    let conn = net.established_conn(1, "192.0.2.1");
+    let ctx = SessionContext { four_octet_as: true, ..SessionContext::default() };
+    let announce = |prefixes: &[&str]| {
+        let update = Update {
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(vec![65001])),
+                next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                ..PathAttributes::default()
+            },
+            nlri: prefixes.iter().map(|p| PathNlri::new(prefix(p))).collect(),
+            ..Update::default()
+        };
+        Message::Update(update).to_bytes(&ctx).unwrap()
+    };
+    let withdraw = Message::Update(Update {
+        withdrawn: vec![PathNlri::new(prefix("203.0.113.0/24"))],
+        ..Update::default()
+    })
+    .to_bytes(&ctx)
+    .unwrap();
+    let frames = vec![announce(&["203.0.113.0/24", "203.0.114.0/24"]), withdraw];
+    net.input(1, Input::ReceivedMany { conn, frames });
+    assert!(net.best(1, "203.0.113.0/24").is_none());
+    assert!(net.best(1, "203.0.114.0/24").is_some());
+}

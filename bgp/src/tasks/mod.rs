@@ -393,13 +393,11 @@ impl InstanceTask {
                 self.process(outputs);
             }
             IoEvent::Frames { conn, frames } => {
-                for frame in frames {
-                    if !self.connections.contains_key(&conn) {
-                        break;
-                    }
-                    let outputs = self.instance.handle(now, Input::Received { conn, frame });
-                    self.process(outputs);
+                if !self.connections.contains_key(&conn) {
+                    return;
                 }
+                let outputs = self.instance.handle(now, Input::ReceivedMany { conn, frames });
+                self.process(outputs);
             }
             IoEvent::ReadError { conn, error } => {
                 if !self.connections.contains_key(&conn) {
