@@ -2,7 +2,8 @@
 //! metrics endpoint and the signals, wired together.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -31,6 +32,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot subscribe to kernel events: {error}"))?;
 
+    let restarted = take_restart_marker(&options.control_socket, &config);
     let graceful_restart = config
         .bgp
         .as_ref()
@@ -40,6 +42,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
         netns_prefix: options.netns_prefix.clone(),
         config_path: Some(options.config_path.clone()),
         set_up_interfaces: true,
+        restarted,
     };
     let router = Router::start(config, router_options, plane).await?;
 
@@ -107,6 +110,54 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
     info!(config = %options.config_path.display(), control = %options.control_socket.display(), "hna-routed running");
     let graceful = router.run(plane_events, messages).await;
     let _ = std::fs::remove_file(&options.control_socket);
+    if graceful {
+        write_restart_marker(&options.control_socket);
+    }
     info!(graceful, "hna-routed stopped");
     Ok(())
+}
+
+/// Path of the file that tells the next start that this daemon stopped gracefully: next to the
+/// control socket, which is unique per daemon on a machine.
+fn restart_marker(control_socket: &Path) -> PathBuf {
+    let mut name = control_socket.as_os_str().to_owned();
+    name.push(".restart");
+    PathBuf::from(name)
+}
+
+fn write_restart_marker(control_socket: &Path) {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let marker = restart_marker(control_socket);
+    if let Err(error) = std::fs::write(&marker, seconds.to_string()) {
+        warn!(file = %marker.display(), %error, "cannot record the graceful stop; the next start will be a cold one");
+    }
+}
+
+/// Returns whether the previous run stopped gracefully within the BGP restart time, so this
+/// start is a graceful restart (RFC 4724: the peers keep our routes for that long). The marker
+/// is consumed either way.
+fn take_restart_marker(control_socket: &Path, config: &Config) -> bool {
+    let marker = restart_marker(control_socket);
+    let Ok(text) = std::fs::read_to_string(&marker) else {
+        return false;
+    };
+    let _ = std::fs::remove_file(&marker);
+    let Some(bgp) = &config.bgp else { return false };
+    if bgp.graceful_restart.enabled != Some(true) {
+        return false;
+    }
+    let restart_time = u64::from(bgp.graceful_restart.restart_time.unwrap_or(120));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let stopped: u64 = text.trim().parse().unwrap_or(0);
+    let restarted = now.saturating_sub(stopped) < restart_time;
+    info!(
+        restarted,
+        seconds_since_stop = now.saturating_sub(stopped),
+        "previous run stopped gracefully"
+    );
+    restarted
 }

@@ -379,3 +379,92 @@ pub fn policy(config: &Config) -> hna_bgp::policy::PolicySet {
         route_maps,
     }
 }
+
+/// Returns the BGP instance's settings, or `None` when BGP is not configured.
+///
+/// `update-source NAME` names an interface; the session binds to its first address.
+pub fn bgp(config: &Config) -> Option<hna_bgp::config::BgpConfig> {
+    use hna_bgp::config::{
+        BgpConfig, FamilySettings, GracefulRestartConfig, ListenRange, NeighborSettings,
+    };
+
+    let bgp = config.bgp.as_ref()?;
+    let mut settings = BgpConfig::new(bgp.asn?, router_id(config)?);
+    settings.cluster_id = bgp.cluster_id;
+    // RFC 8212 makes policy mandatory for eBGP unless configured otherwise, as FRR 8.4 does.
+    settings.ebgp_requires_policy = bgp.ebgp_requires_policy.unwrap_or(true);
+    let defaults = GracefulRestartConfig::default();
+    settings.graceful_restart = GracefulRestartConfig {
+        enabled: bgp.graceful_restart.enabled.unwrap_or(false),
+        restart_time: bgp
+            .graceful_restart
+            .restart_time
+            .unwrap_or(defaults.restart_time),
+        stale_routes_time: bgp
+            .graceful_restart
+            .stale_routes_time
+            .unwrap_or(defaults.stale_routes_time),
+        ..defaults
+    };
+    settings.policy = std::sync::Arc::new(policy(config));
+
+    let convert = |neighbor: &config::NeighborSettings| NeighborSettings {
+        group: neighbor.group.clone(),
+        remote_as: neighbor.remote_as,
+        description: neighbor.description.clone(),
+        update_source: neighbor
+            .update_source
+            .as_deref()
+            .and_then(|name| interface_address(config, name)),
+        families: neighbor
+            .address_families
+            .iter()
+            .map(|(family, af)| {
+                let afi_safi = match family {
+                    config::AddressFamily::Ipv4Unicast => hna_bgp::AfiSafi::IPV4_UNICAST,
+                    config::AddressFamily::Ipv6Unicast => hna_bgp::AfiSafi::IPV6_UNICAST,
+                    config::AddressFamily::L2vpnEvpn => hna_bgp::AfiSafi::L2VPN_EVPN,
+                };
+                let settings = FamilySettings {
+                    enabled: af.enabled,
+                    route_reflector_client: af.route_reflector_client,
+                    route_map_in: af.route_map_in.clone(),
+                    route_map_out: af.route_map_out.clone(),
+                    maximum_prefix: af.maximum_prefix,
+                    soft_reconfiguration_inbound: af.soft_reconfiguration_inbound,
+                    next_hop_self: af.next_hop_self,
+                    add_path: None,
+                };
+                (afi_safi, settings)
+            })
+            .collect(),
+        track_bfd: neighbor.track_bfd,
+        password: neighbor.password.clone(),
+        ttl_security_hops: neighbor.ttl_security_hops,
+        hold_time: neighbor.hold_time,
+        keepalive: neighbor.keepalive_interval,
+        connect_retry: neighbor.connect_retry_interval,
+        passive: neighbor.passive,
+        shutdown: neighbor.shutdown,
+        ..NeighborSettings::default()
+    };
+    settings.groups = bgp
+        .neighbor_groups
+        .iter()
+        .map(|(name, group)| (name.clone(), convert(group)))
+        .collect();
+    settings.neighbors = bgp
+        .neighbors
+        .iter()
+        .map(|(address, neighbor)| (*address, convert(neighbor)))
+        .collect();
+    settings.listen_ranges = bgp
+        .listen_ranges
+        .iter()
+        .map(|range| ListenRange {
+            prefix: range.prefix,
+            group: range.group.clone(),
+        })
+        .collect();
+    Some(settings)
+}

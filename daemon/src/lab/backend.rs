@@ -397,6 +397,25 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
             .collect());
     }
     let object = json.as_object().ok_or("not an object")?;
+    if let Some(neighbors) = object.get("neighbors").and_then(Value::as_array) {
+        // hna-routed: `{"neighbors": [{"address", "state", "families": [{"afi_safi",
+        // "received", ...}]}]}`.
+        return Ok(neighbors
+            .iter()
+            .map(|neighbor| {
+                let families = neighbor.get("families").and_then(Value::as_array);
+                BgpPeer {
+                    address: text(neighbor, "address"),
+                    state: text(neighbor, "state"),
+                    families: families
+                        .map(|list| list.iter().map(|family| text(family, "afi_safi")).collect())
+                        .unwrap_or_default(),
+                    prefixes_received: families
+                        .map(|list| list.iter().filter_map(|family| count(family, "received")).sum()),
+                }
+            })
+            .collect());
+    }
     let mut tables: Vec<(String, &serde_json::Map<String, Value>)> = Vec::new();
     if let Some(peers) = object.get("peers").and_then(Value::as_object) {
         tables.push((String::new(), peers));

@@ -221,7 +221,9 @@ pub struct Expectation {
 pub enum Outcome {
     /// The pod owning the address replies, and no other pod receives the request.
     Reaches(String),
-    /// The pod never receives the request (another pod with the same address may reply).
+    /// The pod does not answer: the request never reaches it, or no reply comes back. A route
+    /// leaked one way only forwards the request (in the seed, green 10.61 pods to red 10.62),
+    /// which the configuration allows; another pod with the same address may reply.
     NeverReaches(String),
     /// `pod` replies, and none of `never` receives the request.
     AnsweredBy { pod: String, never: Vec<String> },

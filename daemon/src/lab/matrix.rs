@@ -168,7 +168,7 @@ fn counters(cluster: &Cluster, names: &Names) -> Result<Vec<u64>, LabError> {
 fn judge(outcome: &Outcome, replied: bool, receivers: &[String]) -> bool {
     match outcome {
         Outcome::Reaches(pod) => replied && receivers == std::slice::from_ref(pod),
-        Outcome::NeverReaches(pod) => !receivers.contains(pod),
+        Outcome::NeverReaches(pod) => !(replied && receivers.contains(pod)),
         Outcome::AnsweredBy { pod, never } => {
             replied
                 && receivers.contains(pod)
@@ -180,7 +180,7 @@ fn judge(outcome: &Outcome, replied: bool, receivers: &[String]) -> bool {
 pub fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Reaches(pod) => format!("reaches {pod}"),
-        Outcome::NeverReaches(pod) => format!("never reaches {pod}"),
+        Outcome::NeverReaches(pod) => format!("no reply from {pod}"),
         Outcome::AnsweredBy { pod, never } if never.is_empty() => format!("answered by {pod}"),
         Outcome::AnsweredBy { pod, never } => {
             format!("answered by {pod}, never {}", never.join(", "))
@@ -251,9 +251,16 @@ mod tests {
         assert!(judge(&outcome, true, &["green3".into()]));
         assert!(judge(&outcome, false, &[]));
         assert!(
-            !judge(&outcome, false, &["red3".into()]),
-            "the request arrived even without a reply"
+            !judge(&outcome, true, &["red3".into()]),
+            "the pod received the request and a reply came back"
         );
+    }
+
+    #[test]
+    fn never_reaches_allows_a_one_way_leak() {
+        // A route leaked one way forwards the request; the reply has no way back.
+        let outcome = Outcome::NeverReaches("red1".into());
+        assert!(judge(&outcome, false, &["red1".into()]));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! and [`Router::flush`] applies them until nothing is left, so every input's consequences are
 //! complete before the next input is read.
 
+mod bgp;
 mod interfaces;
 mod overlay;
 mod show;
@@ -55,6 +56,9 @@ pub struct RouterOptions {
     /// Set up the kernel's interfaces from the configuration (the Linux plane); tests on the
     /// in-memory plane leave it off.
     pub set_up_interfaces: bool,
+    /// The daemon stopped with graceful restart and the kernel kept its forwarding state: BGP
+    /// restarts as RFC 4724 section 4.1 says.
+    pub restarted: bool,
 }
 
 /// The core's state. See the module documentation.
@@ -67,6 +71,9 @@ pub struct Router {
     interfaces: Option<interfaces::Interfaces>,
     underlay: underlay::Underlay,
     overlay: overlay::Overlay,
+    bgp: Option<bgp::BgpRuntime>,
+    /// Whether BGP was told that every local route is originated (graceful restart).
+    local_routes_announced: bool,
     /// Plane changes and RIB outputs waiting for [`Router::flush`].
     pending_plane: Vec<Change>,
     pending_rib: Vec<RibOutput>,
@@ -113,6 +120,7 @@ impl Router {
         let now = Instant::now();
         let underlay = underlay::Underlay::start(&config).await?;
         let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
+        let bgp = bgp::BgpRuntime::start(&config, options.restarted)?;
         let mut router = Router {
             config,
             options,
@@ -122,6 +130,8 @@ impl Router {
             interfaces,
             underlay,
             overlay,
+            bgp,
+            local_routes_announced: false,
             pending_plane: Vec::new(),
             pending_rib: Vec::new(),
             started: now,
@@ -134,6 +144,7 @@ impl Router {
         }
         router.flush().await;
         info!(
+            bgp = router.bgp.is_some(),
             ospf = router.underlay.ospf_running(),
             evpn = router.overlay.running(),
             vrfs = router.vrf_ids.len(),
@@ -154,6 +165,7 @@ impl Router {
         loop {
             tokio::select! {
                 Some(event) = plane_events.recv() => self.on_plane_event(event).await,
+                Some(event) = next_bgp_event(&mut self.bgp) => self.on_bgp_event(event),
                 Some(event) = self.underlay.next_ospf_event() => {
                     let output = self.underlay.on_ospf_event(event, &mut self.rib);
                     for output in output {
@@ -183,6 +195,7 @@ impl Router {
                 },
                 _ = tick.tick() => {
                     self.overlay.poll(Instant::now());
+                    self.announce_local_routes();
                 }
             }
             self.flush().await;
@@ -231,6 +244,36 @@ impl Router {
         }
     }
 
+    fn on_bgp_event(&mut self, event: hna_bgp::BgpEvent) {
+        let Some(bgp) = &mut self.bgp else { return };
+        let effects = bgp.on_event(
+            event,
+            &mut self.rib,
+            self.underlay.bfd(),
+            self.underlay.bfd_params(),
+        );
+        for effect in effects {
+            match effect {
+                bgp::BgpEffect::Rib(output) => self.queue_rib(output),
+                bgp::BgpEffect::Evpn(key, remote) => {
+                    self.overlay.remote_route(Instant::now(), key, remote)
+                }
+            }
+        }
+    }
+
+    /// Tells a restarted BGP instance that the local routes are originated again, once the
+    /// plane's initial state (local MACs, neighbors, tenant subnets) has been read.
+    fn announce_local_routes(&mut self) {
+        if self.local_routes_announced {
+            return;
+        }
+        self.local_routes_announced = true;
+        if let Some(bgp) = &self.bgp {
+            bgp.handle().local_routes_ready();
+        }
+    }
+
     fn vrf_name(&self, vrf: VrfId) -> Option<String> {
         self.vrf_ids
             .iter()
@@ -251,6 +294,11 @@ impl Router {
         loop {
             let overlay_outputs = self.overlay.take_outputs(&self.vrf_ids, &mut self.rib);
             self.pending_plane.extend(overlay_outputs.plane);
+            if let Some(bgp) = &self.bgp {
+                for (route, attributes) in overlay_outputs.bgp {
+                    bgp.evpn_route(route, attributes);
+                }
+            }
             for output in overlay_outputs.rib {
                 self.queue_rib(output);
             }
@@ -290,6 +338,16 @@ impl Router {
                 }
             }
             Notification::Redistribute { .. } => {}
+            Notification::NextHop {
+                client,
+                address,
+                reachability,
+                ..
+            } if client == bgp::BGP_CLIENT => {
+                if let Some(bgp) = &self.bgp {
+                    bgp.nexthop(address, &reachability);
+                }
+            }
             Notification::NextHop { .. } => {}
         }
     }
@@ -313,6 +371,9 @@ impl Router {
             interfaces.apply(&self.plane, Arc::clone(&config)).await?;
         }
         self.reconcile_vrfs(&config);
+        if let Some(bgp) = &self.bgp {
+            bgp.reconfigure(&config).await;
+        }
         let now = Instant::now();
         self.overlay.reconfigure(now, &config, &self.vrf_ids);
         for output in self.underlay.reconfigure(&config, &mut self.rib) {
@@ -359,6 +420,9 @@ impl Router {
 
     async fn shutdown(&mut self, graceful: bool) {
         info!(graceful, "router stopping");
+        if let Some(bgp) = &mut self.bgp {
+            bgp.shutdown(graceful).await;
+        }
         if graceful {
             // The kernel keeps every route, FDB and neighbor entry, and the tenants' devices,
             // for the next start to take over.
@@ -403,4 +467,12 @@ fn event_vrf(event: &PlaneEvent) -> VrfId {
 /// Returns the name of a tenant's namespace for this daemon.
 pub fn tenant_namespace(options: &RouterOptions, l3vrf: &str) -> String {
     settings::vrf_namespace(&options.netns_prefix, l3vrf)
+}
+
+/// Waits for the next BGP event; never returns without a BGP instance.
+async fn next_bgp_event(bgp: &mut Option<bgp::BgpRuntime>) -> Option<hna_bgp::BgpEvent> {
+    match bgp {
+        Some(bgp) => bgp.next_event().await,
+        None => std::future::pending().await,
+    }
 }

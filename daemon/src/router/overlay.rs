@@ -78,10 +78,6 @@ impl Overlay {
         self.evpn.as_ref()
     }
 
-    pub fn originated(&self) -> impl Iterator<Item = &LocalRoute> {
-        self.originated.values()
-    }
-
     pub fn poll(&mut self, now: Instant) {
         if let Some(evpn) = &mut self.evpn {
             evpn.poll(now);
@@ -119,6 +115,18 @@ impl Overlay {
                 evpn.local_neighbor(vni, *ip, mac.map(|mac| MacAddress(mac.octets())), *learned);
             }
             _ => {}
+        }
+    }
+
+    /// Passes BGP's best path for a remote EVPN route to the control plane.
+    pub fn remote_route(
+        &mut self,
+        now: Instant,
+        key: hna_evpn::EvpnRouteKey,
+        best: Option<hna_evpn::control::RemoteRoute>,
+    ) {
+        if let Some(evpn) = &mut self.evpn {
+            evpn.remote_route(now, key, best);
         }
     }
 

@@ -31,6 +31,29 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
             Ok(vni) => evpn_mac(router, Some(vni), json),
             Err(_) => Response::error(format!("invalid VNI `{vni}`: expected a number")),
         },
+        ["show", "bgp", "summary"] => bgp_summary(router, json).await,
+        ["show", "bgp", "neighbors"] => bgp_neighbors(router, None, json).await,
+        ["show", "bgp", "neighbors", address] => match address.parse() {
+            Ok(address) => bgp_neighbors(router, Some(address), json).await,
+            Err(_) => Response::error(format!("invalid neighbor address `{address}`")),
+        },
+        ["show", "bgp", "ipv4", "unicast"] => {
+            bgp_table(router, hna_bgp::AfiSafi::IPV4_UNICAST, None, json).await
+        }
+        ["show", "bgp", "l2vpn", "evpn"] => {
+            bgp_table(router, hna_bgp::AfiSafi::L2VPN_EVPN, None, json).await
+        }
+        ["show", "bgp", "l2vpn", "evpn", "route-type", route_type] => {
+            match evpn_route_type(route_type) {
+                Some(route_type) => {
+                    bgp_table(router, hna_bgp::AfiSafi::L2VPN_EVPN, Some(route_type), json).await
+                }
+                None => Response::error(format!(
+                    "invalid route type `{route_type}`: expected 1 to 5, ead, macip, multicast, es or prefix"
+                )),
+            }
+        }
+        ["clear", "bgp", target] => clear_bgp(router, target),
         ["show", "running-config"] => Response::text(crate::config::render(router.config())),
         ["reload"] => match router.reload().await {
             Ok(message) => Response::text(message),
@@ -41,6 +64,230 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
             words.join(" ")
         )),
     }
+}
+
+fn evpn_route_type(word: &str) -> Option<u8> {
+    match word {
+        "1" | "ead" => Some(1),
+        "2" | "macip" => Some(2),
+        "3" | "multicast" => Some(3),
+        "4" | "es" => Some(4),
+        "5" | "prefix" => Some(5),
+        _ => None,
+    }
+}
+
+fn bgp_handle(router: &Router) -> Result<&hna_bgp::Bgp, Response> {
+    router
+        .bgp
+        .as_ref()
+        .map(|bgp| bgp.handle())
+        .ok_or_else(|| Response::error("BGP is not configured"))
+}
+
+async fn bgp_summary(router: &Router, json: bool) -> Response {
+    let bgp = match bgp_handle(router) {
+        Ok(bgp) => bgp,
+        Err(response) => return response,
+    };
+    let summary = match bgp.summary().await {
+        Ok(summary) => summary,
+        Err(error) => return Response::error(error.to_string()),
+    };
+    respond(json, &summary, |summary| {
+        let mut out = format!(
+            "BGP router identifier {}, local AS number {}\n\nNeighbor        AS         State        Up/Down   MsgRcvd MsgSent Family         PfxRcd PfxSnt\n",
+            summary.router_id, summary.local_as
+        );
+        for neighbor in &summary.neighbors {
+            let uptime = neighbor
+                .uptime_secs
+                .map_or("never".to_string(), format_uptime);
+            let families = if neighbor.families.is_empty() {
+                vec![None]
+            } else {
+                neighbor.families.iter().map(Some).collect()
+            };
+            for family in families {
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:<10} {:<12} {:<9} {:>7} {:>7} {:<14} {:>6} {:>6}{}",
+                    neighbor.address,
+                    neighbor.remote_as,
+                    neighbor.state.to_string(),
+                    uptime,
+                    neighbor.messages_in,
+                    neighbor.messages_out,
+                    family.map_or("-", |f| f.afi_safi.as_str()),
+                    family.map_or(0, |f| f.accepted),
+                    family.map_or(0, |f| f.sent),
+                    if neighbor.dynamic { " (dynamic)" } else { "" }
+                );
+            }
+        }
+        out
+    })
+}
+
+fn format_uptime(seconds: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+async fn bgp_neighbors(router: &Router, address: Option<std::net::IpAddr>, json: bool) -> Response {
+    let bgp = match bgp_handle(router) {
+        Ok(bgp) => bgp,
+        Err(response) => return response,
+    };
+    match bgp.neighbors(address).await {
+        Ok(neighbors) if address.is_some() && neighbors.is_empty() => Response::error(format!(
+            "neighbor {} not found",
+            address.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+        )),
+        Ok(neighbors) => respond(json, &neighbors, |neighbors| {
+            // The detail is long; its JSON form is the reference and the text lists it as YAML-like lines.
+            let mut out = String::new();
+            for neighbor in neighbors {
+                let value = serde_json::to_value(neighbor).unwrap_or_default();
+                write_value(&mut out, &value, 0);
+                out.push('\n');
+            }
+            out
+        }),
+        Err(error) => Response::error(error.to_string()),
+    }
+}
+
+/// Writes a JSON value as indented `key: value` lines.
+fn write_value(out: &mut String, value: &serde_json::Value, indent: usize) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                        let _ = writeln!(out, "{:indent$}{key}:", "");
+                        write_value(out, value, indent + 2);
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{:indent$}{key}: {}", "", scalar(value));
+                    }
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                match item {
+                    serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                        let _ = writeln!(out, "{:indent$}-", "");
+                        write_value(out, item, indent + 2);
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{:indent$}- {}", "", scalar(item));
+                    }
+                }
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{:indent$}{}", "", scalar(other));
+        }
+    }
+}
+
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn bgp_table(
+    router: &Router,
+    afi_safi: hna_bgp::AfiSafi,
+    route_type: Option<u8>,
+    json: bool,
+) -> Response {
+    let bgp = match bgp_handle(router) {
+        Ok(bgp) => bgp,
+        Err(response) => return response,
+    };
+    let mut table = match bgp.table(afi_safi).await {
+        Ok(table) => table,
+        Err(error) => return Response::error(error.to_string()),
+    };
+    if let Some(route_type) = route_type {
+        for rd in &mut table.route_distinguishers {
+            rd.routes
+                .retain(|route| route.route_type == Some(route_type));
+        }
+        table
+            .route_distinguishers
+            .retain(|rd| !rd.routes.is_empty());
+    }
+    respond(json, &table, |table| {
+        let mut out = format!(
+            "BGP table version, local router ID is {}, local AS {}\nStatus codes: * valid, > best, S stale, l local\n\n   Network                                        Next Hop        LocPrf Path\n",
+            table.router_id, table.local_as
+        );
+        let write_route = |out: &mut String, route: &hna_bgp::rib::RouteSnapshot| {
+            for path in &route.paths {
+                let _ = writeln!(
+                    out,
+                    "{}{}{}{} {:<46} {:<15} {:>6} {}{}",
+                    if path.valid { "*" } else { " " },
+                    if path.best { ">" } else { " " },
+                    if path.stale { "S" } else { " " },
+                    if path.local { "l" } else { " " },
+                    route.prefix,
+                    path.next_hop.map_or("-".to_string(), |hop| hop.to_string()),
+                    path.local_pref
+                        .map_or(String::new(), |pref| pref.to_string()),
+                    path.as_path,
+                    if path.extended_communities.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  [{}]", path.extended_communities.join(" "))
+                    }
+                );
+            }
+        };
+        for route in &table.routes {
+            write_route(&mut out, route);
+        }
+        for rd in &table.route_distinguishers {
+            let _ = writeln!(out, "Route Distinguisher: {}", rd.rd);
+            for route in &rd.routes {
+                write_route(&mut out, route);
+            }
+        }
+        out
+    })
+}
+
+fn clear_bgp(router: &Router, target: &str) -> Response {
+    let bgp = match bgp_handle(router) {
+        Ok(bgp) => bgp,
+        Err(response) => return response,
+    };
+    let peer = match target {
+        "*" | "all" => None,
+        address => match address.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                return Response::error(format!(
+                    "invalid neighbor `{address}`: expected an address or `*`"
+                ));
+            }
+        },
+    };
+    bgp.clear(peer, hna_bgp::ClearKind::Hard);
+    Response::text(format!(
+        "BGP session{} reset",
+        if peer.is_some() { "" } else { "s" }
+    ))
 }
 
 fn respond<T: Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) -> Response {
