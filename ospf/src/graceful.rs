@@ -100,6 +100,16 @@ impl Instance {
             .filter(|interface| interface.neighbors.values().any(|neighbor| neighbor.state == NeighborState::Full))
             .map(|interface| interface.ifindex)
             .collect();
+        self.grace_not_sent = self
+            .interfaces
+            .values()
+            .flat_map(|interface| interface.neighbors.values())
+            .filter(|neighbor| neighbor.state == NeighborState::Full && !neighbor.options.has(lsa::Options::O))
+            .map(|neighbor| neighbor.router_id)
+            .collect();
+        if !self.grace_not_sent.is_empty() {
+            warn!(neighbors = ?self.grace_not_sent, "neighbors without opaque LSA support cannot receive our grace-LSA");
+        }
         info!(grace_period_s = grace_period.as_secs(), interfaces = ifindexes.len(), "announcing a graceful restart");
         for ifindex in ifindexes {
             self.originate_grace_lsa(ifindex, grace_period, now);
@@ -113,9 +123,11 @@ impl Instance {
         self.unacknowledged_grace_neighbors().is_empty()
     }
 
-    /// Returns the router ids of the neighbors that have not acknowledged our grace-LSA yet.
+    /// Returns the router ids of the neighbors that have not acknowledged our grace-LSA yet, and
+    /// of the Full neighbors that could not receive it because they do not support opaque LSAs.
     pub fn unacknowledged_grace_neighbors(&self) -> Vec<Ipv4Addr> {
-        self.interfaces
+        let mut waiting: Vec<Ipv4Addr> = self
+            .interfaces
             .values()
             .flat_map(|interface| interface.neighbors.values())
             .filter(|neighbor| {
@@ -126,7 +138,9 @@ impl Instance {
                 })
             })
             .map(|neighbor| neighbor.router_id)
-            .collect()
+            .collect();
+        waiting.extend(&self.grace_not_sent);
+        waiting
     }
 
     /// Returns how long to wait for the acknowledgments after [`Instance::graceful_shutdown`]:

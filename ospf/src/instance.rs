@@ -100,6 +100,8 @@ pub struct Instance {
     /// Set while the instance is in graceful restart (RFC 3623 section 2).
     pub(crate) restart: Option<RestartState>,
     pub(crate) last_restart_exit: Option<RestartExitReason>,
+    /// Full neighbors that [`Instance::graceful_shutdown`] could not send a grace-LSA to.
+    pub(crate) grace_not_sent: Vec<Ipv4Addr>,
 }
 
 impl Instance {
@@ -132,6 +134,7 @@ impl Instance {
             next_sequence: HashMap::new(),
             restart,
             last_restart_exit: None,
+            grace_not_sent: Vec::new(),
         })
     }
 

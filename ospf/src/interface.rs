@@ -400,7 +400,8 @@ impl Instance {
         let old_dr = neighbor.dr;
         let old_bdr = neighbor.bdr;
         let was_new = neighbor.state == NeighborState::Down;
-        neighbor.options = hello.options;
+        // The neighbor's options, the O-bit above all, come from its Database Description
+        // packets (sections 10 and 10.6): FRR 8.4 sets the O-bit there but not in its Hellos.
         // A restarting neighbor that we help keeps its pre-restart priority and DR/BDR roles, so
         // that its Hellos sent while it relearns the segment change no election (RFC 3623
         // section 3.1).

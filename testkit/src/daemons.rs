@@ -111,6 +111,14 @@ impl Frr {
         }
         self.daemons.retain(|name| name != daemon);
     }
+
+    /// Starts a daemon stopped by [`Frr::kill_daemon`] again, with the same configuration.
+    pub fn restart_daemon(&mut self, netns: &Netns, daemon: &str) {
+        // The killed daemon left its vty socket, which would end the wait for the new one early.
+        let _ = fs::remove_file(format!("{FRR_RUN_DIR}/{}/{daemon}.vty", self.instance));
+        let config_path = self.dir.join("frr.conf");
+        self.start_daemon(netns, daemon, &config_path);
+    }
 }
 
 impl Drop for Frr {

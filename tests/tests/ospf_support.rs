@@ -149,6 +149,10 @@ impl Ours {
             .collect()
     }
 
+    pub fn runtime_block_database(&self) -> Vec<hna_ospf::LsaSnapshot> {
+        self.runtime.block_on(self.handle().database())
+    }
+
     pub fn runtime_block_interfaces(&self) -> Vec<hna_ospf::show::InterfaceSnapshot> {
         self.runtime.block_on(self.handle().interfaces())
     }
@@ -175,6 +179,21 @@ impl Ours {
 }
 
 impl Ours {
+    /// Stops the instance for a graceful restart (grace-LSAs announcing `grace_period`, no
+    /// flush) and waits for its thread; queries afterwards panic.
+    pub fn graceful_stop(&mut self, grace_period: std::time::Duration) -> hna_ospf::io::GracefulShutdown {
+        let handle = self.handle.take().expect("running");
+        let outcome = self.runtime.block_on(handle.graceful_shutdown(grace_period)).expect("instance running");
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        outcome
+    }
+
+    pub fn graceful_restart(&self) -> hna_ospf::show::GracefulRestartSnapshot {
+        self.runtime.block_on(self.handle().graceful_restart()).expect("instance running")
+    }
+
     /// Stops the instance and waits for its thread; queries afterwards panic.
     pub fn stop(&mut self) {
         // Stopping the instance closes its event channel, which ends the namespace thread.
