@@ -1,11 +1,13 @@
 //! TCP-MD5 (RFC 2385) and GTSM (RFC 5082) with FRR 8.4: a session with the right password
-//! comes up whichever side connects, and one with a wrong password never does.
+//! comes up whichever side connects, also for a dynamic neighbor keyed by its listen range, and
+//! one with a wrong password never does.
 
 mod bgp_support;
 
 use std::time::{Duration, Instant};
 
 use bgp_support::{Speaker, frr_state, ip, link, neighbor, options, our_config, wait_frr_established};
+use hna_bgp::config::ListenRange;
 use hna_bgp::session::State;
 use hna_bgp::AfiSafi;
 use hna_testkit::{Frr, Netns};
@@ -47,9 +49,11 @@ fn md5_right_password_establishes_wrong_never() {
     let listener_side = Netns::new("bgpmd5-a");
     let connector_side = Netns::new("bgpmd5-b");
     let wrong_side = Netns::new("bgpmd5-c");
+    let range_side = Netns::new("bgpmd5-d");
     link(&ours, "eth0", "10.40.0.1", &listener_side, "eth0", "10.40.0.2");
     link(&ours, "eth1", "10.41.0.1", &connector_side, "eth0", "10.41.0.2");
     link(&ours, "eth2", "10.42.0.1", &wrong_side, "eth0", "10.42.0.2");
+    link(&ours, "eth3", "10.43.0.1", &range_side, "eth0", "10.43.0.2");
 
     // A: we are passive, so FRR connects and our listener's key must match.
     let frr_a = Frr::start(&listener_side, &["bgpd"], &frr_config(65002, "10.0.0.2", "10.40.0.1", &["password right-one"]));
@@ -61,6 +65,8 @@ fn md5_right_password_establishes_wrong_never() {
     );
     // C: FRR's password differs from ours.
     let frr_c = Frr::start(&wrong_side, &["bgpd"], &frr_config(65004, "10.0.0.4", "10.42.0.1", &["password wrong"]));
+    // D: a dynamic neighbor from a listen range, whose key is a prefix key (TCP_MD5SIG_EXT).
+    let frr_d = Frr::start(&range_side, &["bgpd"], &frr_config(65005, "10.0.0.5", "10.43.0.1", &["password range-key"]));
 
     let mut config = our_config(65001, "10.0.0.1");
     let mut a = neighbor(65002, &[AfiSafi::IPV4_UNICAST]);
@@ -74,6 +80,10 @@ fn md5_right_password_establishes_wrong_never() {
     let mut c = neighbor(65004, &[AfiSafi::IPV4_UNICAST]);
     c.password = Some("right-three".into());
     config.neighbors.insert(ip("10.42.0.2"), c);
+    let mut group = neighbor(65005, &[AfiSafi::IPV4_UNICAST]);
+    group.password = Some("range-key".into());
+    config.groups.insert("ranged".into(), group);
+    config.listen_ranges.push(ListenRange { prefix: "10.43.0.0/24".parse().unwrap(), group: "ranged".into() });
     let before = md5_drops(&ours);
     let speaker = Speaker::start(&ours, config, options());
 
@@ -81,6 +91,11 @@ fn md5_right_password_establishes_wrong_never() {
     speaker.wait_established("10.41.0.2", Duration::from_secs(30));
     wait_frr_established(&frr_a, "ipv4 unicast", "10.40.0.1", Duration::from_secs(10));
     wait_frr_established(&frr_b, "ipv4 unicast", "10.41.0.1", Duration::from_secs(10));
+    speaker.wait_established("10.43.0.2", Duration::from_secs(30));
+    wait_frr_established(&frr_d, "ipv4 unicast", "10.43.0.1", Duration::from_secs(10));
+    let d_detail = speaker.neighbor("10.43.0.2").unwrap();
+    assert!(d_detail.summary.dynamic);
+    assert!(d_detail.md5);
     let b_detail = speaker.neighbor("10.41.0.2").unwrap();
     assert_eq!(b_detail.ttl, 255);
     assert_eq!(b_detail.min_ttl, Some(255));
@@ -101,4 +116,5 @@ fn md5_right_password_establishes_wrong_never() {
     // The other sessions were not disturbed meanwhile.
     assert_eq!(speaker.state("10.40.0.2"), Some(State::Established));
     assert_eq!(speaker.state("10.41.0.2"), Some(State::Established));
+    assert_eq!(speaker.state("10.43.0.2"), Some(State::Established));
 }

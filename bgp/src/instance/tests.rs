@@ -631,3 +631,80 @@ fn received_batch_is_applied_in_order() {
     assert!(net.best(1, "203.0.113.0/24").is_none());
     assert!(net.best(1, "203.0.114.0/24").is_some());
 }
+
+/// An UPDATE whose MP_REACH_NLRI for l2vpn-evpn has a 3-octet next hop: RFC 7606 section 7.11
+/// makes that "AFI/SAFI disable" for l2vpn-evpn.
+fn update_with_broken_evpn_reach() -> Vec<u8> {
+    let attributes: Vec<u8> = [
+        &[0x40, 1, 1, 0][..],
+        &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe9],
+        &[0x80, 14, 8, 0, 25, 70, 3, 1, 2, 3, 0],
+    ]
+    .concat();
+    let mut message = vec![0xff; 16];
+    let length = (19 + 2 + 2 + attributes.len()) as u16;
+    message.extend_from_slice(&length.to_be_bytes());
+    message.push(2);
+    message.extend_from_slice(&[0, 0]);
+    message.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+    message.extend_from_slice(&attributes);
+    message
+}
+
+fn pair_with_families(families: &[AfiSafi]) -> Net {
+    let now = Instant::now();
+    let mut net = Net::new(now);
+    let settings = |remote_as| {
+        let mut n = neighbor(remote_as);
+        for f in families {
+            n.families.insert(*f, FamilySettings::default());
+        }
+        if !families.contains(&AfiSafi::IPV4_UNICAST) {
+            n.families.insert(AfiSafi::IPV4_UNICAST, FamilySettings { enabled: Some(false), ..FamilySettings::default() });
+        }
+        n
+    };
+    let mut a = config(65001, "10.0.0.1");
+    a.neighbors.insert(ip("192.0.2.2"), settings(65002));
+    let mut b = config(65002, "10.0.0.2");
+    b.neighbors.insert(ip("192.0.2.1"), settings(65001));
+    net.add("192.0.2.1", a, StartOptions::default());
+    net.add("192.0.2.2", b, StartOptions::default());
+    net.advance(Duration::from_secs(2), Duration::from_millis(500));
+    net
+}
+
+#[test]
+fn broken_mp_reach_disables_family_and_keeps_session() {
+    let mut net = pair_with_families(&[AfiSafi::IPV4_UNICAST, AfiSafi::L2VPN_EVPN]);
+    net.input(0, Input::Originate {
+        afi_safi: AfiSafi::IPV4_UNICAST,
+        route: Route::Ipv4(prefix("198.51.100.0/24")),
+        attributes: local_route_attributes(),
+    });
+    assert!(net.best(1, "198.51.100.0/24").is_some());
+    let conn = net.established_conn(1, "192.0.2.1");
+    net.input(1, Input::Received { conn, frame: update_with_broken_evpn_reach() });
+
+    let peer = &net.nodes[1].instance.peers[&ip("192.0.2.1")];
+    assert_eq!(peer.session.state(), State::Established);
+    assert_eq!(peer.disabled, vec![AfiSafi::L2VPN_EVPN]);
+    assert_eq!(peer.negotiated_families(), vec![AfiSafi::IPV4_UNICAST]);
+    assert_eq!(peer.malformed.afi_safi_disable, 1);
+    assert_eq!(peer.malformed.session_reset, 0);
+    assert!(net.best(1, "198.51.100.0/24").is_some(), "IPv4 route lost");
+}
+
+#[test]
+fn broken_mp_reach_of_only_family_resets_session() {
+    let mut net = pair_with_families(&[AfiSafi::L2VPN_EVPN]);
+    assert_eq!(net.state(1, "192.0.2.1"), Some(State::Established));
+    let conn = net.established_conn(1, "192.0.2.1");
+    net.input(1, Input::Received { conn, frame: update_with_broken_evpn_reach() });
+
+    let peer = &net.nodes[1].instance.peers[&ip("192.0.2.1")];
+    assert_ne!(peer.session.state(), State::Established);
+    assert_eq!(peer.malformed.session_reset, 1);
+    let notification = net.nodes[1].sent.iter().rev().find(|(_, d)| d[18] == 3).map(|(_, d)| (d[19], d[20]));
+    assert_eq!(notification, Some((3, 9)), "UPDATE Message Error, Optional Attribute Error");
+}
