@@ -331,10 +331,11 @@ impl Instance {
             };
             self.apply(now, address, actions);
         }
-        self.shutting_down = true;
         if !graceful {
+            // Every session is down, so this only passes the withdrawals on to the owner.
             self.drain_rib(now);
         }
+        self.shutting_down = true;
         std::mem::take(&mut self.outputs)
     }
 

@@ -708,3 +708,18 @@ fn broken_mp_reach_of_only_family_resets_session() {
     let notification = net.nodes[1].sent.iter().rev().find(|(_, d)| d[18] == 3).map(|(_, d)| (d[19], d[20]));
     assert_eq!(notification, Some((3, 9)), "UPDATE Message Error, Optional Attribute Error");
 }
+
+#[test]
+fn shutdown_hard_reports_withdrawals_to_owner() {
+    let now = Instant::now();
+    let mut net = ebgp_pair(now, false);
+    net.input(1, Input::Originate {
+        afi_safi: AfiSafi::IPV4_UNICAST,
+        route: Route::Ipv4(prefix("203.0.113.0/24")),
+        attributes: local_route_attributes(),
+    });
+    assert!(net.best(0, "203.0.113.0/24").is_some());
+    let outputs = net.nodes[0].instance.shutdown(net.now, false);
+    net.deliver(0, outputs);
+    assert!(net.best(0, "203.0.113.0/24").is_none(), "the owner was not told of the withdrawal");
+}
