@@ -1,7 +1,8 @@
 //! Graceful restart (RFC 4724) with FRR 8.4 as helper: our speaker dies (its runtime is
 //! dropped, as a process exit would close its sockets) and starts again with Restart State
 //! set. FRR keeps our routes stale and withdraws none of them meanwhile; after our End-of-RIB
-//! it sweeps the one we no longer announce.
+//! it sweeps the one we no longer announce. The second test has the roles swapped: FRR's bgpd
+//! restarts while we keep its routes.
 
 mod bgp_support;
 
@@ -124,4 +125,87 @@ fn graceful_restart_frr_keeps_routes_and_sweeps_after_end_of_rib() {
     // FRR saw the Restart State flag of our new OPEN.
     let neighbor = frr.json("show bgp neighbors 10.50.0.1 json");
     assert_eq!(neighbor["10.50.0.1"]["gracefulRestartInfo"]["rBit"], true, "{neighbor}");
+}
+
+const RESTARTING_FRR: &str = "\
+router bgp 65002
+ bgp router-id 10.0.0.2
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp graceful-restart
+ bgp graceful-restart preserve-fw-state
+ bgp graceful-restart restart-time 120
+ timers bgp 3 9
+ neighbor 10.51.0.1 remote-as 65001
+ neighbor 10.51.0.1 timers connect 5
+ address-family ipv4 unicast
+";
+
+/// Our table's paths for `prefix`: their stale flags.
+fn our_paths(speaker: &Speaker, prefix: &str) -> Vec<bool> {
+    let table = speaker.block_on(speaker.bgp.table(AfiSafi::IPV4_UNICAST)).unwrap();
+    table.routes.iter().filter(|r| r.prefix == prefix).flat_map(|r| r.paths.iter().map(|p| p.stale)).collect()
+}
+
+#[test]
+fn graceful_restart_helper_keeps_frr_routes_across_its_restart() {
+    let ours = Netns::new("bgpgrh-us");
+    let theirs = Netns::new("bgpgrh-frr");
+    link(&ours, "eth0", "10.51.0.1", &theirs, "eth0", "10.51.0.2");
+    let config = |networks: &[&str]| {
+        let mut text = RESTARTING_FRR.to_string();
+        for network in networks {
+            text.push_str(&format!("  network {network}\n"));
+        }
+        text.push_str(" exit-address-family\n");
+        text
+    };
+    let mut frr = Frr::start(&theirs, &["bgpd"], &config(&["10.64.1.0/24", "10.64.2.0/24"]));
+
+    let mut ours_config = our_config(65001, "10.0.0.1");
+    ours_config.graceful_restart.enabled = true;
+    ours_config.neighbors.insert(ip("10.51.0.2"), neighbor(65002, &[AfiSafi::IPV4_UNICAST]));
+    let speaker = Speaker::start(&ours, ours_config, options());
+    speaker.wait_established("10.51.0.2", Duration::from_secs(30));
+    wait_until_ok(Duration::from_secs(20), "FRR's routes in our table", || {
+        let found = (our_paths(&speaker, "10.64.1.0/24"), our_paths(&speaker, "10.64.2.0/24"));
+        if found == (vec![false], vec![false]) { Ok(()) } else { Err(found) }
+    });
+
+    // bgpd dies; zebra stays, as after a crash of the BGP process alone.
+    frr.kill_daemon("bgpd");
+    wait_until_ok(Duration::from_secs(20), "FRR's routes kept stale", || {
+        let found = (our_paths(&speaker, "10.64.1.0/24"), our_paths(&speaker, "10.64.2.0/24"));
+        if found == (vec![true], vec![true]) { Ok(()) } else { Err(found) }
+    });
+    let detail = speaker.neighbor("10.51.0.2").unwrap();
+    let helper = detail.graceful_restart_helper.expect("helper state");
+    assert_eq!(helper.stale_families, vec!["ipv4-unicast".to_string()]);
+    assert!(helper.restart_remaining_secs.is_some_and(|s| s <= 120));
+
+    // bgpd comes back without 10.64.2.0/24.
+    let dir = std::env::temp_dir().join("hna-tests").join(format!("frr-{}-{}", theirs.name(), std::process::id()));
+    let conf = dir.join("frr.conf");
+    let full = std::fs::read_to_string(&conf).unwrap().replace("  network 10.64.2.0/24\n", "");
+    std::fs::write(&conf, full).unwrap();
+    let pid_file = format!("/var/run/frr/{}/bgpd.pid", theirs.name());
+    let started = theirs.exec(
+        "/usr/lib/frr/bgpd",
+        &["-N", theirs.name(), "-d", "-P", "0", "-f", conf.to_str().unwrap(), "-i", &pid_file],
+    );
+    assert!(started.status.success(), "bgpd restart: {}", String::from_utf8_lossy(&started.stderr));
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let kept = our_paths(&speaker, "10.64.1.0/24");
+        assert_eq!(kept.len(), 1, "10.64.1.0/24 withdrawn during FRR's restart");
+        let swept = our_paths(&speaker, "10.64.2.0/24").is_empty();
+        if swept && kept == vec![false] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not swept after FRR's End-of-RIB: {kept:?}, swept {swept}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(speaker.state("10.51.0.2"), Some(hna_bgp::session::State::Established));
+    assert!(speaker.neighbor("10.51.0.2").unwrap().graceful_restart_helper.is_none());
 }
