@@ -76,7 +76,7 @@ pub enum Input {
     /// The BFD session of a `track bfd` neighbor went from Up to Down.
     BfdDown { peer: IpAddr },
     /// Originate or replace a local route.
-    Originate { afi_safi: AfiSafi, route: Route, attributes: PathAttributes },
+    Originate { afi_safi: AfiSafi, route: Route, attributes: Box<PathAttributes> },
     /// Withdraw a local route.
     Withdraw { afi_safi: AfiSafi, route: Route },
     /// Clear one neighbor, or every neighbor when `peer` is `None`.
@@ -261,7 +261,7 @@ impl Instance {
             }
             Input::BfdDown { peer } => self.bfd_down(now, peer),
             Input::Originate { afi_safi, route, attributes } => {
-                self.rib.originate(afi_safi, route, attributes)
+                self.rib.originate(afi_safi, route, *attributes)
             }
             Input::Withdraw { afi_safi, route } => self.rib.withdraw_local(afi_safi, &route),
             Input::Clear { peer, kind } => self.clear(now, peer, kind),
@@ -548,7 +548,7 @@ impl Instance {
                 }
                 Action::Established => self.peer_established(now, address),
                 Action::Down(reason) => self.peer_down(now, address, reason),
-                Action::Update(update) => self.peer_update(now, address, update),
+                Action::Update(update) => self.peer_update(now, address, *update),
                 Action::RouteRefresh(refresh) => self.peer_route_refresh(address, refresh),
             }
         }

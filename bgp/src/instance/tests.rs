@@ -202,7 +202,7 @@ fn ebgp_pair(now: Instant, gr: bool) -> Net {
     net.input(ia, Input::Originate {
         afi_safi: AfiSafi::IPV4_UNICAST,
         route: Route::Ipv4(prefix("198.51.100.0/24")),
-        attributes: local_route_attributes(),
+        attributes: Box::new(local_route_attributes()),
     });
     net.advance(Duration::from_secs(3), Duration::from_millis(500));
     net
@@ -280,7 +280,7 @@ fn maximum_prefix_sends_cease_and_stays_down() {
         net.input(0, Input::Originate {
             afi_safi: AfiSafi::IPV4_UNICAST,
             route: Route::Ipv4(prefix(&format!("198.51.{i}.0/24"))),
-            attributes: local_route_attributes(),
+            attributes: Box::new(local_route_attributes()),
         });
     }
     net.advance(Duration::from_secs(30), Duration::from_millis(500));
@@ -415,7 +415,7 @@ fn restarting_speaker_defers_until_local_routes_ready() {
     net.input(ia, Input::Originate {
         afi_safi: AfiSafi::IPV4_UNICAST,
         route: Route::Ipv4(prefix("198.51.100.0/24")),
-        attributes: local_route_attributes(),
+        attributes: Box::new(local_route_attributes()),
     });
     assert!(net.best(1, "198.51.100.0/24").is_none());
     net.input(ia, Input::LocalRoutesReady);
@@ -442,7 +442,7 @@ fn restarting_speaker_deferral_ends_at_timer() {
     net.input(ia, Input::Originate {
         afi_safi: AfiSafi::IPV4_UNICAST,
         route: Route::Ipv4(prefix("198.51.100.0/24")),
-        attributes: local_route_attributes(),
+        attributes: Box::new(local_route_attributes()),
     });
     net.advance(Duration::from_secs(9), Duration::from_millis(500));
     assert!(net.best(1, "198.51.100.0/24").is_none());
@@ -680,7 +680,7 @@ fn broken_mp_reach_disables_family_and_keeps_session() {
     net.input(0, Input::Originate {
         afi_safi: AfiSafi::IPV4_UNICAST,
         route: Route::Ipv4(prefix("198.51.100.0/24")),
-        attributes: local_route_attributes(),
+        attributes: Box::new(local_route_attributes()),
     });
     assert!(net.best(1, "198.51.100.0/24").is_some());
     let conn = net.established_conn(1, "192.0.2.1");
@@ -716,7 +716,7 @@ fn shutdown_hard_reports_withdrawals_to_owner() {
     net.input(1, Input::Originate {
         afi_safi: AfiSafi::IPV4_UNICAST,
         route: Route::Ipv4(prefix("203.0.113.0/24")),
-        attributes: local_route_attributes(),
+        attributes: Box::new(local_route_attributes()),
     });
     assert!(net.best(0, "203.0.113.0/24").is_some());
     let outputs = net.nodes[0].instance.shutdown(net.now, false);

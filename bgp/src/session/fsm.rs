@@ -483,7 +483,7 @@ impl Session {
             Event::UpdateMsg(conn, update) => {
                 if self.expect_established(now, conn) {
                     self.restart_hold(now, conn);
-                    self.actions.push(Action::Update(*update));
+                    self.actions.push(Action::Update(update));
                 }
             }
             Event::UpdateMsgErr(conn, n) => {

@@ -139,7 +139,7 @@ pub enum Action {
     /// The session left Established.
     Down(DownReason),
     /// An UPDATE received in Established, with its RFC 7606 outcome.
-    Update(DecodedUpdate),
+    Update(Box<DecodedUpdate>),
     /// A ROUTE-REFRESH for a negotiated family, received in Established.
     RouteRefresh(RouteRefresh),
 }

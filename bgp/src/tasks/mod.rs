@@ -85,7 +85,7 @@ pub enum BgpError {
 
 /// A request from a handle to the instance task.
 enum Command {
-    Input(Input),
+    Input(Box<Input>),
     Reconfigure(Box<BgpConfig>, oneshot::Sender<Result<(), ConfigError>>),
     Summary(oneshot::Sender<Summary>),
     Neighbors(Option<IpAddr>, oneshot::Sender<Vec<NeighborDetail>>),
@@ -183,7 +183,7 @@ impl Bgp {
     }
 
     fn input(&self, input: Input) {
-        let _ = self.commands.send(Command::Input(input));
+        let _ = self.commands.send(Command::Input(Box::new(input)));
     }
 
     /// Applies a new configuration; sessions it does not affect are untouched.
@@ -197,7 +197,7 @@ impl Bgp {
 
     /// Originates or replaces a local route.
     pub fn originate(&self, afi_safi: AfiSafi, route: Route, attributes: PathAttributes) {
-        self.input(Input::Originate { afi_safi, route, attributes });
+        self.input(Input::Originate { afi_safi, route, attributes: Box::new(attributes) });
     }
 
     /// Withdraws a local route.
@@ -332,7 +332,7 @@ impl InstanceTask {
         let now = Instant::now();
         match command {
             Command::Input(input) => {
-                let outputs = self.instance.handle(now, input);
+                let outputs = self.instance.handle(now, *input);
                 self.process(outputs);
             }
             Command::Reconfigure(config, reply) => {
