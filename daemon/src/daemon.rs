@@ -25,6 +25,7 @@ pub struct DaemonOptions {
 /// Runs the daemon until SIGTERM or SIGINT. With graceful restart configured, a stop keeps the
 /// forwarding state in the kernel for the next start to take over.
 pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
+    warn_if_mounts_are_private();
     let (plane, _plane_thread) = PlaneThread::spawn(hna_rib::linux::LinuxPlane::new)
         .map_err(|error| format!("cannot open the Linux forwarding plane: {error}"))?;
     let plane_events = plane
@@ -160,4 +161,46 @@ fn take_restart_marker(control_socket: &Path, config: &Config) -> bool {
         "previous run stopped gracefully"
     );
     restarted
+}
+
+/// Warns when mounts made under /run/netns do not reach the rest of the machine, as under
+/// `ip netns exec`, which runs its command in a private mount namespace: the tenant namespaces
+/// would then be invisible to `ip netns` and disappear with this process, so a graceful restart
+/// would lose every tenant interface. Running the daemon with `nsenter --net=...`, or directly
+/// in the host's namespaces, avoids it.
+fn warn_if_mounts_are_private() {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    // Fields: id, parent, major:minor, root, mount point, options, optional fields..., "-", ...
+    // The deepest mount that contains /run/netns decides its propagation.
+    let governing = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let point = *fields.get(4)?;
+            let covers = hna_rib::linux::NETNS_RUN_DIR.starts_with(point)
+                && (point == "/"
+                    || hna_rib::linux::NETNS_RUN_DIR[point.len()..].starts_with('/')
+                    || point.len() == hna_rib::linux::NETNS_RUN_DIR.len());
+            covers.then_some((point.len(), fields))
+        })
+        .max_by_key(|(length, _)| *length);
+    let Some((_, fields)) = governing else { return };
+    let optional: Vec<&str> = fields
+        .iter()
+        .skip(6)
+        .take_while(|field| **field != "-")
+        .copied()
+        .collect();
+    // A slave ("master:N" without "shared:M") receives the machine's mounts but sends none back.
+    let slave = optional.iter().any(|field| field.starts_with("master:"));
+    let shared = optional.iter().any(|field| field.starts_with("shared:"));
+    if slave && !shared {
+        warn!(
+            mount_point = fields[4],
+            "mounts under /run/netns are private to this process (started with `ip netns exec`?): \
+             tenant namespaces will vanish when it stops; start it with `nsenter --net=...` instead"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! The lab relies on this contract with the daemon and its control tool:
 //!
-//! - Start: `ip netns exec ROUTER hna-routed run --config FILE --control-socket PATH
+//! - Start: `nsenter --net=/run/netns/ROUTER hna-routed run --config FILE --control-socket PATH
 //!   --netns-prefix ROUTER- [--log-level LEVEL]`, in the foreground, logging to stdout or
 //!   stderr. The lab creates the cabled interfaces, the loopbacks and the pod ports, all up and
 //!   without addresses. The daemon builds the rest of its Linux plane from the configuration:
@@ -80,9 +80,14 @@ impl HnaRoutedBackend {
             .open(Self::log_path(context))?;
 
         let namespace = context.namespace();
-        let mut command = Command::new("ip");
+        // nsenter switches only the network namespace. `ip netns exec` would also give the
+        // daemon a private mount namespace, where the tenant namespaces it binds under
+        // /run/netns would be invisible to the rest of the machine and vanish with the process,
+        // which a graceful restart must survive.
+        let mut command = Command::new("nsenter");
         command
-            .args(["netns", "exec", &namespace])
+            .arg(format!("--net=/run/netns/{namespace}"))
+            .arg("--")
             .arg(binary)
             .arg("run")
             .arg("--config")
@@ -109,7 +114,7 @@ impl HnaRoutedBackend {
         let child = command
             .spawn()
             .map_err(|error| Self::start_error(context, format!("cannot start: {error}")))?;
-        // `ip netns exec` replaces itself with the daemon, so the pid stays the daemon's.
+        // nsenter replaces itself with the daemon, so the pid stays the daemon's.
         let record = record_process(
             session,
             &context.router.name,

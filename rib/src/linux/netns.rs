@@ -35,8 +35,12 @@ impl Namespace {
             Namespace::Current => Path::new("/proc/thread-self/ns/net"),
             Namespace::Path(path) => path.as_path(),
         };
-        let file = File::open(path)
-            .map_err(|error| io::Error::new(error.kind(), format!("cannot open namespace {}: {error}", path.display())))?;
+        let file = File::open(path).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot open namespace {}: {error}", path.display()),
+            )
+        })?;
         Ok(NamespaceHandle(Arc::new(file)))
     }
 
@@ -94,6 +98,7 @@ impl NamespaceHandle {
 /// `ip netns add <name>` does. It fails when the name exists.
 pub fn create_namespace(name: &str) -> io::Result<Namespace> {
     std::fs::create_dir_all(NETNS_RUN_DIR)?;
+    share_run_dir()?;
     let path = Path::new(NETNS_RUN_DIR).join(name);
     File::options().write(true).create_new(true).open(&path)?;
 
@@ -101,7 +106,13 @@ pub fn create_namespace(name: &str) -> io::Result<Namespace> {
     let bound = std::thread::spawn(move || -> io::Result<()> {
         unshare(CloneFlags::CLONE_NEWNET)?;
         let source = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
-        mount(Some(source.as_str()), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+        mount(
+            Some(source.as_str()),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
         Ok(())
     })
     .join()
@@ -111,6 +122,33 @@ pub fn create_namespace(name: &str) -> io::Result<Namespace> {
         return Err(error);
     }
     Ok(Namespace::Path(path))
+}
+
+/// Makes the namespace directory a shared mount, as iproute2 does before its first namespace,
+/// so that namespaces bound later also appear in mount namespaces copied from this one (those
+/// of `ip netns exec`).
+fn share_run_dir() -> io::Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mounted = mountinfo
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(NETNS_RUN_DIR));
+    if !mounted {
+        mount(
+            Some(NETNS_RUN_DIR),
+            NETNS_RUN_DIR,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )?;
+    }
+    mount(
+        None::<&str>,
+        NETNS_RUN_DIR,
+        None::<&str>,
+        MsFlags::MS_SHARED | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    Ok(())
 }
 
 /// Deletes the named namespace `/run/netns/<name>`, as `ip netns del <name>` does. The kernel
