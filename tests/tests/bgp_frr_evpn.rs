@@ -107,13 +107,13 @@ fn our_routes() -> Vec<(EvpnRoute, PathAttributes)> {
 }
 
 #[test]
-fn frr_reflector_passes_our_evpn_routes_to_second_client() {
+fn frr_reflector_passes_our_evpn_routes() {
     let ours = Netns::new("bgpev-us");
     let rr_ns = Netns::new("bgpev-rr");
     let client_ns = Netns::new("bgpev-c2");
     link(&ours, "eth0", "10.70.0.1", &rr_ns, "eth0", "10.70.0.2");
     link(&rr_ns, "eth1", "10.71.0.1", &client_ns, "eth0", "10.71.0.2");
-    // Our VTEP address is reachable from the second client, so FRR sees a valid next hop.
+    // Our VTEP address is reachable from the second client, so FRR accepts the next hop.
     ours.ip(&["addr", "add", "10.0.0.1/32", "dev", "lo"]);
     rr_ns.sysctl("net.ipv4.ip_forward=1");
     rr_ns.ip(&["route", "add", "10.0.0.1/32", "via", "10.70.0.1"]);

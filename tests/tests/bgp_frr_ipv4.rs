@@ -13,7 +13,7 @@ use hna_testkit::{Frr, Netns, wait_until_ok};
 
 const PREFIXES: usize = 10_000;
 
-/// The `i`-th /24 of a block starting at `first_octet.second_octet.0.0`.
+/// Returns the `i`-th /24 of the block that starts at `first_octet.second_octet.0.0`.
 fn nth_prefix(first_octet: u8, second_octet: u8, i: usize) -> String {
     format!("{first_octet}.{}.{}.0/24", second_octet as usize + i / 256, i % 256)
 }

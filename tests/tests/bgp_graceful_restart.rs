@@ -65,7 +65,7 @@ fn frr_routes(frr: &Frr) -> Vec<(String, bool)> {
 }
 
 #[test]
-fn graceful_restart_frr_keeps_routes_and_sweeps_after_end_of_rib() {
+fn our_restart_frr_keeps_then_sweeps() {
     let ours = Netns::new("bgpgr-us");
     let theirs = Netns::new("bgpgr-frr");
     link(&ours, "eth0", "10.50.0.1", &theirs, "eth0", "10.50.0.2");
@@ -148,7 +148,7 @@ fn our_paths(speaker: &Speaker, prefix: &str) -> Vec<bool> {
 }
 
 #[test]
-fn graceful_restart_helper_keeps_frr_routes_across_its_restart() {
+fn helper_keeps_frr_routes_across_restart() {
     let ours = Netns::new("bgpgrh-us");
     let theirs = Netns::new("bgpgrh-frr");
     link(&ours, "eth0", "10.51.0.1", &theirs, "eth0", "10.51.0.2");

@@ -113,7 +113,7 @@ impl Drop for ScriptedPeer {
     }
 }
 
-/// An UPDATE from AS 65010 announcing `prefixes`, encoded for a 4-octet AS session.
+/// Encodes an UPDATE from AS 65010 announcing `prefixes`, for a 4-octet AS session.
 fn announcement(prefixes: &[&str]) -> Vec<u8> {
     let update = Update {
         attributes: PathAttributes {
@@ -129,7 +129,7 @@ fn announcement(prefixes: &[&str]) -> Vec<u8> {
     Message::Update(update).to_bytes(&ctx).unwrap()
 }
 
-/// The same UPDATE with ORIGIN 5, which RFC 7606 section 7.1 makes treat-as-withdraw.
+/// Sets ORIGIN to 5 in an encoded UPDATE, which RFC 7606 section 7.1 makes treat-as-withdraw.
 fn with_invalid_origin(mut bytes: Vec<u8>) -> Vec<u8> {
     let at = bytes.windows(4).position(|w| w == [0x40, 0x01, 0x01, 0x00]).expect("ORIGIN attribute");
     bytes[at + 3] = 5;

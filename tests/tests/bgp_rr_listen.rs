@@ -66,7 +66,8 @@ fn client(h: u8, ours: &Netns) -> Client {
     Client { ns, pod, frr }
 }
 
-/// The paths a client originated itself: those of its own route distinguishers without a peer.
+/// Returns the paths a client originated itself: those of its own route distinguishers that
+/// carry no reflection attributes.
 fn own_paths(paths: &[EvpnPath], h: u8) -> Vec<EvpnPath> {
     let rd = format!("10.0.0.{h}:");
     paths.iter().filter(|p| p.rd.starts_with(&rd) && p.originator_id.is_none() && p.cluster_list.is_empty()).cloned().collect()
@@ -77,7 +78,7 @@ fn route_type(path: &EvpnPath) -> &str {
 }
 
 #[test]
-fn reflector_with_listen_range_reflects_types_2_3_5_unchanged() {
+fn reflector_passes_types_2_3_5_unchanged() {
     let ours = Netns::new("bgprr-us");
     ours.sysctl("net.ipv4.ip_forward=1");
     let clients = [client(1, &ours), client(2, &ours)];
@@ -121,8 +122,8 @@ fn reflector_with_listen_range_reflects_types_2_3_5_unchanged() {
 
     // Each client receives every route of the other through us, unchanged but for reflection.
     // FRR 8.4 sorts the extended communities it receives, so the receiver's copy is compared
-    // with the original as a set; our table, which keeps the received order, shows the order
-    // the originator sent.
+    // with the original as a set. Our table keeps the received order, so it is compared with
+    // the order the originator sent.
     let words = |text: &str| {
         let mut list: Vec<String> = text.split_whitespace().map(str::to_string).collect();
         list.sort();

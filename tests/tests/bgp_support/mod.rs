@@ -175,7 +175,7 @@ pub fn our_config(asn: u32, id: &str) -> BgpConfig {
     config
 }
 
-/// A neighbor of `remote_as` with fast timers (keepalive 3 s, hold 9 s, connect retry 2 s) and
+/// Builds a neighbor of `remote_as` with fast timers (keepalive 3 s, hold 9 s, connect retry 2 s) and
 /// the given families enabled (IPv4 unicast disabled unless listed).
 pub fn neighbor(remote_as: u32, families: &[AfiSafi]) -> NeighborSettings {
     let mut settings = NeighborSettings {
