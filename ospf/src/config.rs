@@ -119,7 +119,8 @@ pub struct Config {
 }
 
 /// Graceful restart (RFC 3623): as the restarting router and as the helper of restarting
-/// neighbors. The defaults are those of FRR 8.4 except `helper_enabled`, which FRR leaves off.
+/// neighbors. The grace period (120 s) and strict LSA checking (on) default as in FRR 8.4.4; the
+/// helper is on by default, where FRR 8.4.4 leaves it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GracefulRestart {
     /// Allow [`crate::Instance::graceful_shutdown`] to announce a restart. When false, it stops

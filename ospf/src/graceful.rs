@@ -1,6 +1,6 @@
-//! Graceful restart (RFC 3623): the restarting router (section 2), which announces its restart
-//! in grace-LSAs and keeps its LSAs and routes unchanged until its adjacencies are back, and the
-//! helper (section 3), which keeps a restarting neighbor's adjacency in its LSAs meanwhile.
+//! Graceful restart (RFC 3623). The restarting router (section 2) announces its restart in
+//! grace-LSAs and keeps its LSAs and routes unchanged until its adjacencies are back. The helper
+//! (section 3) keeps a restarting neighbor's adjacency in its own LSAs meanwhile.
 //!
 //! BFD: while this router helps a neighbor, a BFD Down for that neighbor is ignored, because the
 //! restarting router's BFD sessions go down with its control plane. The adjacency then depends
@@ -33,7 +33,7 @@ pub(crate) struct RestartState {
     pub ends_at: Instant,
 }
 
-/// Why this router stopped helping a neighbor (RFC 3623 section 3.2).
+/// The reason this router stopped helping a neighbor (RFC 3623 section 3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HelperExitReason {
@@ -49,7 +49,8 @@ pub enum HelperExitReason {
     NeighborDown,
 }
 
-/// Why this router declined to help a neighbor that sent a grace-LSA (RFC 3623 section 3.1).
+/// The reason this router declined to help a neighbor that sent a grace-LSA (RFC 3623
+/// section 3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HelperRejectReason {
@@ -68,7 +69,7 @@ pub enum HelperRejectReason {
     Malformed,
 }
 
-/// Why this router left graceful restart (RFC 3623 section 2.2).
+/// The reason this router left graceful restart (RFC 3623 section 2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RestartExitReason {

@@ -33,6 +33,15 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Graceful restart (RFC 3623)
+//! To restart without disturbing forwarding, stop with [`io::Handle::graceful_shutdown`] instead
+//! of [`io::Handle::shutdown`], keep the OSPF routes in the kernel, and start the next instance
+//! with [`GracefulRestart::restarting`] set and the grace period left in
+//! [`GracefulRestart::grace_period`]. That instance publishes its first [`RouteUpdate`] only when
+//! the restart is over; install it and delete the kernel's OSPF routes that it does not contain.
+//! Helping restarting neighbors is on by default ([`GracefulRestart::helper_enabled`]); while
+//! this router helps a neighbor, [`io::Handle::bfd_down`] for that neighbor is ignored.
 
 pub mod lsa;
 pub mod packet;

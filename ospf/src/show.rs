@@ -230,7 +230,7 @@ pub struct GracefulRestartSnapshot {
     pub restarting: bool,
     /// Milliseconds until the grace period ends, while restarting.
     pub grace_remaining_ms: Option<u64>,
-    /// Why the last graceful restart ended.
+    /// The reason the last graceful restart ended.
     pub last_exit: Option<RestartExitReason>,
     pub helper_enabled: bool,
     pub strict_lsa_checking: bool,

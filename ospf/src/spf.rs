@@ -577,6 +577,7 @@ impl Instance {
         if self.restart.is_some() {
             return;
         }
+
         self.last_spf = Some(now);
         let interfaces: Vec<RootInterface> = self
             .interfaces

@@ -115,3 +115,29 @@ proptest! {
         prop_assert!(decoded.trailer.is_empty());
     }
 }
+
+proptest! {
+    #[test]
+    fn grace_lsa_round_trips(
+        grace_period in any::<u32>(),
+        reason in any::<u8>(),
+        interface_address in proptest::option::of(address()),
+        header in header(LsType::OPAQUE_LINK),
+    ) {
+        let grace = hna_ospf::lsa::GraceLsa {
+            grace_period,
+            reason: hna_ospf::lsa::RestartReason::from_u8(reason),
+            interface_address,
+        };
+        let mut header = header;
+        header.link_state_id = hna_ospf::lsa::grace::LINK_STATE_ID;
+        let lsa = Lsa::originate(header, grace.to_body());
+        let decoded = Lsa::decode(lsa.raw()).expect("valid LSA");
+        prop_assert_eq!(hna_ospf::lsa::GraceLsa::from_lsa(&decoded), Ok(grace));
+    }
+
+    #[test]
+    fn grace_lsa_decode_never_panics(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = hna_ospf::lsa::GraceLsa::decode(&body);
+    }
+}

@@ -248,7 +248,7 @@ fn helper_exits_when_grace_period_ends() {
     assert!(network.routers[1].instance.routes().get(&net("10.0.0.1/32")).is_none());
 }
 
-/// A - B - C on point-to-point links; A restarts while C's topology changes.
+/// Builds A - B - C on point-to-point links and restarts A while C's topology changes.
 fn chain(strict_lsa_checking: bool) -> (Network, usize) {
     let mut network = Network::new();
     let mut config_b = p2p("10.0.0.2");

@@ -133,7 +133,7 @@ fn kernel_has_route(ns: &str, prefix: &str) -> bool {
     routes.as_array().is_some_and(|routes| !routes.is_empty())
 }
 
-/// Keeps checking for `downtime` that FRR holds the adjacency of the absent instance Full and
+/// Keeps checking for `downtime` that FRR keeps the adjacency of the absent instance Full and
 /// helps it; returns FRR's last neighbor detail.
 fn frr_helps_throughout(frr: &Frr, downtime: Duration) -> serde_json::Value {
     let end = Instant::now() + downtime;
