@@ -1,8 +1,9 @@
 #![no_main]
 //! Decodes arbitrary bytes as an OSPF packet: decoding must never panic, and a packet that
-//! decodes without discarded LSAs must re-encode to a packet that decodes to the same value.
+//! decodes without discarded LSAs must re-encode to a packet that decodes to the same value, and
+//! so must the TLVs of every grace-LSA it carries.
 
-use hna_ospf::lsa::Lsa;
+use hna_ospf::lsa::{GraceLsa, Lsa};
 use hna_ospf::packet::{Packet, PacketBody};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -10,6 +11,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let PacketBody::LsUpdate(update) = &decoded.packet.body {
         for lsa in &update.lsas {
             assert_eq!(Lsa::decode(lsa.raw()).as_ref(), Ok(lsa));
+            // A grace-LSA that decodes re-encodes to the same TLV values (unknown TLVs drop out).
+            if let Ok(grace) = GraceLsa::from_lsa(lsa) {
+                let mut body = Vec::new();
+                grace.encode(&mut body);
+                assert_eq!(GraceLsa::decode(&body), Ok(grace));
+            }
         }
     }
     if !decoded.discarded_lsas.is_empty() {
