@@ -1,5 +1,6 @@
 //! Our speaker as an l2vpn-evpn client of FRR 8.4 acting as route reflector: the EVPN routes we
-//! originate (types 2, 3 and 5) reach a second FRR client, reflected with their attributes.
+//! originate (types 2, 3 and 5) reach a second FRR client, reflected with their attributes. Our
+//! session runs from our loopback (`update-source`), as the HNAs' sessions to the leaves do.
 
 mod bgp_support;
 
@@ -19,11 +20,11 @@ router bgp 65500
  bgp router-id 10.0.0.100
  no bgp default ipv4-unicast
  timers bgp 3 9
- neighbor 10.70.0.1 remote-as 65500
+ neighbor 10.0.0.1 remote-as 65500
  neighbor 10.71.0.2 remote-as 65500
  address-family l2vpn evpn
-  neighbor 10.70.0.1 activate
-  neighbor 10.70.0.1 route-reflector-client
+  neighbor 10.0.0.1 activate
+  neighbor 10.0.0.1 route-reflector-client
   neighbor 10.71.0.2 activate
   neighbor 10.71.0.2 route-reflector-client
  exit-address-family
@@ -124,13 +125,16 @@ fn frr_reflector_passes_our_evpn_routes() {
     let client = Frr::start(&client_ns, &["bgpd"], CLIENT_CONFIG);
 
     let mut config = our_config(65500, "10.0.0.1");
-    config.neighbors.insert(ip("10.70.0.2"), neighbor(65500, &[AfiSafi::L2VPN_EVPN]));
+    let mut reflector = neighbor(65500, &[AfiSafi::L2VPN_EVPN]);
+    reflector.update_source = Some(ip("10.0.0.1"));
+    config.neighbors.insert(ip("10.70.0.2"), reflector);
     let speaker = Speaker::start(&ours, config, options());
     for (route, attributes) in our_routes() {
         speaker.bgp.originate(AfiSafi::L2VPN_EVPN, Route::Evpn(route), attributes);
     }
     speaker.wait_established("10.70.0.2", Duration::from_secs(30));
-    wait_frr_established(&rr, "l2vpn evpn", "10.70.0.1", Duration::from_secs(10));
+    wait_frr_established(&rr, "l2vpn evpn", "10.0.0.1", Duration::from_secs(10));
+    assert_eq!(speaker.neighbor("10.70.0.2").unwrap().local_address, Some(ip("10.0.0.1")));
     wait_frr_established(&client, "l2vpn evpn", "10.71.0.1", Duration::from_secs(30));
 
     let expected = [
