@@ -1,10 +1,10 @@
 //! Typed configuration of one BGP instance: identity, graceful restart (RFC 4724), neighbor
 //! groups, explicit neighbors, listen ranges for dynamic neighbors, and the policy set.
 //!
-//! A neighbor leaves unset what it inherits from its group; [`BgpConfig::peer_config`] merges
-//! the two into the [`PeerConfig`] a session runs with. [`BgpConfig::validate`] checks
-//! everything a session would otherwise trip over, so the instance never panics on
-//! configuration input.
+//! A neighbor leaves unset what it inherits from its group. [`BgpConfig::neighbor_config`] and
+//! [`BgpConfig::dynamic_config`] merge the two into the [`PeerConfig`] a session runs with.
+//! [`BgpConfig::validate`] checks every value a session would otherwise trip over, so that the
+//! instance never panics on configuration input.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
