@@ -130,7 +130,10 @@ impl Bgp {
     /// of its events (best paths, next hops to track, BFD registrations, session states).
     ///
     /// Must be called inside a tokio runtime, on a thread in the network namespace whose
-    /// sockets the instance should use: the listeners are bound before this returns.
+    /// sockets the instance should use: the listeners are bound before this returns. Outgoing
+    /// connections are opened by tasks of that runtime, so its worker threads must be in the
+    /// same namespace; they are when the runtime is built on a thread inside it, since new
+    /// threads inherit their creator's namespace.
     pub fn spawn(
         config: BgpConfig,
         mut options: SpawnOptions,
