@@ -22,8 +22,8 @@ const GRACEFUL_NOTIFICATION: u8 = 0x4;
 const FORWARDING_STATE: u8 = 0x80;
 
 /// Builds the OPEN for a session: one Multiprotocol capability per enabled family, route
-/// refresh and enhanced route refresh, 4-octet AS, extended message, graceful restart when
-/// enabled and add-path for the families that configure it.
+/// refresh, 4-octet AS, extended message, graceful restart when enabled and add-path for the
+/// families that configure it.
 pub fn build_open(settings: &SessionSettings) -> Open {
     let peer = &settings.peer;
     let mut capabilities: Vec<Capability> = peer
@@ -32,7 +32,8 @@ pub fn build_open(settings: &SessionSettings) -> Open {
         .map(|f| Capability::Multiprotocol(f.afi_safi))
         .collect();
     capabilities.push(Capability::RouteRefresh);
-    capabilities.push(Capability::EnhancedRouteRefresh);
+    // NOTE: enhanced route refresh (RFC 7313) is not advertised: answering a refresh would need
+    // BoRR and EoRR around the routes, and the RIB sends End-of-RIB only.
     capabilities.push(Capability::FourOctetAs(settings.local_as));
     capabilities.push(Capability::ExtendedMessage);
     if let Some(gr) = &settings.graceful_restart {
