@@ -1,7 +1,8 @@
 //! OSPF graceful restart (RFC 3623) against FRR 8.4 ospfd, with hello 1 s and dead 4 s, each
 //! side away for 5 s, longer than the dead interval:
 //! - our instance restarts while FRR helps: FRR's kernel route to our loopback never goes;
-//! - FRR restarts while our instance helps: our routing table keeps FRR's loopback.
+//! - FRR restarts while our instance helps: our routing table keeps FRR's loopback;
+//! - the control: FRR without the helper loses the route during the same restart.
 //!
 //! FRR 8.4.4 leaves both the opaque capability and the helper off by default, so its
 //! configuration here enables `capability opaque` and `graceful-restart helper enable`.
@@ -40,7 +41,7 @@ struct Lab {
     ns_frr: Netns,
 }
 
-fn build(tag: &str) -> Lab {
+fn build(tag: &str, frr_helper: bool) -> Lab {
     let a = Netns::new(&format!("{tag}-a"));
     let b = Netns::new(&format!("{tag}-b"));
     veth(&a, "eth1", &b, "eth1", 1500);
@@ -52,7 +53,8 @@ fn build(tag: &str) -> Lab {
     let p2p: &[&str] = &["ip ospf network point-to-point"];
     let config = frr_ospf_config("10.0.0.2", &[("eth1", p2p)])
         + "debug ospf graceful-restart\n"
-        + "router ospf\n capability opaque\n graceful-restart helper enable\n!\n";
+        + "router ospf\n capability opaque\n"
+        + if frr_helper { " graceful-restart helper enable\n!\n" } else { "!\n" };
     let frr = Frr::start(&b, &["ospfd"], &config);
     let ours = Ours::start(&a, our_config("10.0.0.1", NetworkType::PointToPoint));
     Lab { ours, frr, ns_ours: a, ns_frr: b }
@@ -150,7 +152,7 @@ fn frr_helps_throughout(frr: &Frr, downtime: Duration) -> serde_json::Value {
 
 #[test]
 fn ospf_graceful_restart_frr_helps_us() {
-    let mut lab = build("ospf-gr-us");
+    let mut lab = build("ospf-gr-us", true);
     wait_converged(&lab);
     let own_before = lab.ours.lsdb().into_iter().find(|lsa| lsa.0 == 1 && lsa.2 == addr("10.0.0.1")).unwrap();
     wait_until(Duration::from_secs(10), "FRR's kernel route to 10.0.0.1", || {
@@ -205,7 +207,7 @@ fn ospf_graceful_restart_frr_helps_us() {
 
 #[test]
 fn ospf_graceful_restart_we_help_frr() {
-    let mut lab = build("ospf-gr-frr");
+    let mut lab = build("ospf-gr-frr", true);
     wait_converged(&lab);
     // Enabled once converged: FRR 8.4.4 records graceful restart as enabled at once, and an ospfd
     // that starts with it configured treats its first start as a restart.
@@ -252,4 +254,40 @@ fn ospf_graceful_restart_we_help_frr() {
     assert_eq!(counters.helper_entered, 1);
     assert_eq!(counters.helper_exits.values().sum::<u64>(), 1);
     assert_eq!(counters.helper_exits.get(&hna_ospf::HelperExitReason::AdjacencyFull), Some(&1), "{counters:?}");
+}
+
+#[test]
+fn ospf_graceful_restart_without_helper_loses_route() {
+    // The control case: FRR does not help, so the same restart withdraws our loopback, which
+    // shows that the route polls above detect a loss.
+    let mut lab = build("ospf-gr-none", false);
+    wait_converged(&lab);
+    wait_until(Duration::from_secs(10), "FRR's kernel route to 10.0.0.1", || {
+        kernel_has_route(lab.ns_frr.name(), "10.0.0.1/32").then_some(())
+    });
+    let ns = lab.ns_frr.name().to_string();
+    let poller = Poller::start(move || kernel_has_route(&ns, "10.0.0.1/32"));
+
+    lab.ours.graceful_stop(GRACE_PERIOD);
+    wait_until_ok(Duration::from_secs(DOWNTIME.as_secs() + 2), "FRR to drop us", || {
+        let state = frr_neighbor_state(&lab.frr);
+        if state == "absent" { Ok(()) } else { Err(state) }
+    });
+
+    let mut config = our_config("10.0.0.1", NetworkType::PointToPoint);
+    config.graceful_restart.restarting = true;
+    config.graceful_restart.grace_period = GRACE_PERIOD - DOWNTIME;
+    lab.ours = Ours::start(&lab.ns_ours, config);
+    let status = wait_until_ok(Duration::from_secs(20), "our graceful restart to end", || {
+        let status = lab.ours.graceful_restart();
+        if status.restarting { Err(status) } else { Ok(status) }
+    });
+    println!("our graceful restart ended: {:?}", status.last_exit);
+    wait_converged(&lab);
+    wait_until(Duration::from_secs(10), "FRR's route to our loopback to return", || {
+        kernel_has_route(lab.ns_frr.name(), "10.0.0.1/32").then_some(())
+    });
+    let (polls, misses) = poller.finish();
+    println!("without a helper, FRR's route to our loopback: {misses} misses in {polls} polls");
+    assert!(misses > 0, "FRR kept the route without helping");
 }
