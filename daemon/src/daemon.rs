@@ -44,6 +44,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
         config_path: Some(options.config_path.clone()),
         set_up_interfaces: true,
         restarted,
+        bgp_listen: None,
     };
     let router = Router::start(config, router_options, plane).await?;
 

@@ -42,17 +42,24 @@ pub(super) enum BgpEffect {
 
 impl BgpRuntime {
     /// Starts the instance the configuration asks for, if any. `restarted` tells it that the
-    /// forwarding state survived a graceful restart (RFC 4724 section 4.1).
-    pub fn start(config: &Config, restarted: bool) -> Result<Option<BgpRuntime>, String> {
+    /// forwarding state survived a graceful restart (RFC 4724 section 4.1); `listen` replaces
+    /// the default listen addresses (every address).
+    pub fn start(
+        config: &Config,
+        restarted: bool,
+        listen: Option<Vec<IpAddr>>,
+    ) -> Result<Option<BgpRuntime>, String> {
         let Some(settings) = settings::bgp(config) else {
             return Ok(None);
         };
+        let defaults = SpawnOptions::default();
         let options = SpawnOptions {
             start: StartOptions {
                 restarted,
                 ..StartOptions::default()
             },
-            ..SpawnOptions::default()
+            listen: listen.unwrap_or(defaults.listen),
+            ..defaults
         };
         let (handle, events) =
             Bgp::spawn(settings, options).map_err(|error| format!("cannot start BGP: {error}"))?;

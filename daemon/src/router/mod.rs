@@ -59,6 +59,10 @@ pub struct RouterOptions {
     /// The daemon stopped with graceful restart and the kernel kept its forwarding state: BGP
     /// restarts as RFC 4724 section 4.1 says.
     pub restarted: bool,
+    /// Addresses the BGP listener binds to; `None` binds every address (0.0.0.0 and ::), as
+    /// the daemon does. Several cores that share one namespace each listen on their own
+    /// loopback address instead.
+    pub bgp_listen: Option<Vec<std::net::IpAddr>>,
 }
 
 /// The core's state. See the module documentation.
@@ -120,7 +124,7 @@ impl Router {
         let now = Instant::now();
         let underlay = underlay::Underlay::start(&config).await?;
         let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
-        let bgp = bgp::BgpRuntime::start(&config, options.restarted)?;
+        let bgp = bgp::BgpRuntime::start(&config, options.restarted, options.bgp_listen.clone())?;
         let mut router = Router {
             config,
             options,
