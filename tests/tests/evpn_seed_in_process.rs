@@ -1,0 +1,587 @@
+//! The seed fabric's overlay in one process: the daemon's core for leaf1 (route reflector),
+//! hna1 and hna2, each on the in-memory plane, with the seed configurations and the seed's six
+//! pods reported as local MACs and neighbors. Each HNA's plane must end with exactly the
+//! expected flood lists, remote MACs, neighbors and tenant routes, leaks included, and must lose
+//! the other HNA's entries when they are withdrawn.
+//!
+//! The three cores share one network namespace whose `lo` has the three loopback addresses, so
+//! their BGP sessions run over real TCP. The configurations are the seed's files without the
+//! lines this setting cannot serve. OSPF goes, because there are no links and the loopbacks are
+//! local addresses anyway. `track bfd` goes, because three BFD instances in one namespace bind
+//! the same UDP port and the kernel delivers each datagram to one of them only.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hna_rib::{
+    Entry, FloodEntry, InMemoryPlane, MacAddr, MacEntry, NeighborEntry, NextHop, PlaneEvent,
+    RouteEntry, Vni, VrfId, VxlanEncap,
+};
+use hna_routed::config;
+use hna_routed::control::Request;
+use hna_routed::plane::PlaneThread;
+use hna_routed::router::{CoreMessage, Router, RouterOptions};
+use hna_testkit::{Netns, wait_until_ok};
+use tokio::sync::{mpsc, oneshot};
+
+const GREEN: VrfId = VrfId(100);
+const RED: VrfId = VrfId(101);
+
+const HNA1: &str = "10.0.0.1";
+const HNA2: &str = "10.0.0.2";
+const LEAF1: &str = "10.0.0.201";
+
+/// Router MACs as the daemon derives them from the router ids (02:00 and the four octets).
+const HNA1_ROUTER_MAC: &str = "02:00:0a:00:00:01";
+const HNA2_ROUTER_MAC: &str = "02:00:0a:00:00:02";
+
+/// Deadline for the sessions to come up and the planes to converge, which takes well under a
+/// second on a 2-core test machine.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A pod of the seed: its HNA, subnet bridge, L2VNI, tenant, bridge port, address and the MAC
+/// the test gives it.
+struct Pod {
+    name: &'static str,
+    hna: &'static str,
+    bridge: &'static str,
+    vni: u32,
+    vrf: VrfId,
+    port: &'static str,
+    ip: &'static str,
+    mac: &'static str,
+}
+
+/// The seed's pods (`examples/seed/cluster.toml`). green3 and red3 share 10.61.0.3 in two
+/// tenants.
+#[rustfmt::skip]
+const PODS: [Pod; 6] = [
+    Pod { name: "green1", hna: HNA1, bridge: "br10000", vni: 10000, vrf: GREEN, port: "vho-1000000000", ip: "10.60.0.1", mac: "02:00:00:60:00:01" },
+    Pod { name: "green2", hna: HNA1, bridge: "br10000", vni: 10000, vrf: GREEN, port: "vho-1000000001", ip: "10.60.0.2", mac: "02:00:00:60:00:02" },
+    Pod { name: "red1", hna: HNA1, bridge: "br10100", vni: 10100, vrf: RED, port: "veth-1000000002", ip: "10.62.0.1", mac: "02:00:00:62:00:01" },
+    Pod { name: "green3", hna: HNA2, bridge: "br10001", vni: 10001, vrf: GREEN, port: "vho-2000000000", ip: "10.61.0.3", mac: "02:00:00:61:00:03" },
+    Pod { name: "red2", hna: HNA2, bridge: "br10100", vni: 10100, vrf: RED, port: "veth-2000000001", ip: "10.62.0.2", mac: "02:00:00:62:00:02" },
+    Pod { name: "red3", hna: HNA2, bridge: "br10101", vni: 10101, vrf: RED, port: "veth-2000000002", ip: "10.61.0.3", mac: "02:01:00:61:00:03" },
+];
+
+/// The subnet bridges of both HNAs, with their tenant and gateway address.
+const SUBNET_BRIDGES: [(&str, VrfId, &str); 4] = [
+    ("br10000", GREEN, "10.60.0.254/16"),
+    ("br10001", GREEN, "10.61.0.254/16"),
+    ("br10101", RED, "10.61.0.254/16"),
+    ("br10100", RED, "10.62.0.254/16"),
+];
+
+const L2VNIS: [u32; 4] = [10000, 10001, 10100, 10101];
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+fn mac(text: &str) -> MacAddr {
+    text.parse().unwrap()
+}
+
+fn vni(value: u32) -> Vni {
+    Vni::new(value).unwrap()
+}
+
+/// Reads a seed configuration without its OSPF and `track bfd` lines (see the module
+/// documentation), plus `extra` lines.
+fn seed_config(file: &str, extra: &[&str]) -> config::Config {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/seed")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("read the seed configuration");
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            !(line.contains(" routing ospf")
+                || line.contains(" ip ospf")
+                || line.ends_with(" track bfd"))
+        })
+        .collect();
+    lines.extend_from_slice(extra);
+    config::parse(&lines.join("\n"), &path)
+        .unwrap_or_else(|errors| panic!("{file} does not load: {errors}"))
+}
+
+/// One core as the test drives it: the plane to read, the channel of plane events to inject,
+/// and the channel of control and shutdown messages.
+struct Node {
+    plane: PlaneThread,
+    events: mpsc::UnboundedSender<PlaneEvent>,
+    messages: mpsc::Sender<CoreMessage>,
+}
+
+/// The three cores, running on one thread inside the namespace. Dropping it stops the cores
+/// (without graceful restart) and the thread, and then deletes the namespace.
+struct Fabric {
+    nodes: Vec<(&'static str, Node)>,
+    runtime: tokio::runtime::Runtime,
+    thread: Option<JoinHandle<()>>,
+    _ns: Netns,
+}
+
+impl Fabric {
+    fn start() -> Fabric {
+        let ns = Netns::new("evpn-seed");
+        for address in [HNA1, HNA2, LEAF1] {
+            ns.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
+        }
+        let retry = |leaf: &str| {
+            format!("/ vrf main routing bgp neighbor {leaf} timers connect-retry-interval 5")
+        };
+        let hna_extra = [retry("10.0.0.201"), retry("10.0.0.202")];
+        let hna_extra: Vec<&str> = hna_extra.iter().map(String::as_str).collect();
+        // The reflector starts first, so its listener is bound when the HNAs connect.
+        let routers = vec![
+            (LEAF1, seed_config("leaf1.nc-cli", &[])),
+            (HNA1, seed_config("hna1.nc-cli", &hna_extra)),
+            (HNA2, seed_config("hna2.nc-cli", &hna_extra)),
+        ];
+
+        let (ready_tx, ready_rx) = std_mpsc::channel();
+        let thread = ns.spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("build the cores' runtime");
+            runtime.block_on(async move {
+                let mut runs = Vec::new();
+                for (loopback, config) in routers {
+                    let (plane, _plane_thread) = PlaneThread::spawn(|| Ok(InMemoryPlane::new()))
+                        .expect("start the in-memory plane");
+                    let options = RouterOptions {
+                        bgp_listen: Some(vec![ip(loopback)]),
+                        ..RouterOptions::default()
+                    };
+                    let core = Router::start(config, options, plane.clone())
+                        .await
+                        .unwrap_or_else(|error| panic!("core {loopback} does not start: {error}"));
+                    let (events, plane_events) = mpsc::unbounded_channel();
+                    let (messages, messages_rx) = mpsc::channel(16);
+                    runs.push(core.run(plane_events, messages_rx));
+                    ready_tx
+                        .send((
+                            loopback,
+                            Node {
+                                plane,
+                                events,
+                                messages,
+                            },
+                        ))
+                        .expect("test thread waits");
+                }
+                run_all(runs).await;
+            });
+        });
+
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            match ready_rx.recv_timeout(CONVERGE_TIMEOUT) {
+                Ok(node) => nodes.push(node),
+                Err(error) => panic!("a core did not start: {error}"),
+            }
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Fabric {
+            nodes,
+            runtime,
+            thread: Some(thread),
+            _ns: ns,
+        }
+    }
+
+    fn node(&self, loopback: &str) -> &Node {
+        &self
+            .nodes
+            .iter()
+            .find(|(name, _)| *name == loopback)
+            .expect("a core of the fabric")
+            .1
+    }
+
+    fn emit(&self, loopback: &str, event: PlaneEvent) {
+        self.node(loopback)
+            .events
+            .send(event)
+            .expect("the core is running");
+    }
+
+    /// Returns every entry of a core's plane.
+    fn entries(&self, loopback: &str) -> Vec<Entry> {
+        let plane = self.node(loopback).plane.clone();
+        self.runtime
+            .block_on(plane.call(|plane| plane.as_memory().map(InMemoryPlane::entries)))
+            .expect("the plane thread is running")
+            .expect("an in-memory plane")
+    }
+
+    /// Runs a control command on a core and returns its text output.
+    fn show(&self, loopback: &str, command: &str) -> String {
+        let request = Request {
+            command: command.split(' ').map(String::from).collect(),
+            json: false,
+        };
+        let (reply, response) = oneshot::channel();
+        let messages = self.node(loopback).messages.clone();
+        self.runtime.block_on(async move {
+            messages
+                .send(CoreMessage::Control((request, reply)))
+                .await
+                .expect("the core is running");
+            response.await.expect("the core replies").output
+        })
+    }
+
+    /// Stops one core without graceful restart: its sessions close and the reflector withdraws
+    /// its routes from the other HNA.
+    fn stop(&mut self, loopback: &str) {
+        let index = self
+            .nodes
+            .iter()
+            .position(|(name, _)| *name == loopback)
+            .expect("a core of the fabric");
+        let (_, node) = self.nodes.remove(index);
+        node.messages
+            .blocking_send(CoreMessage::Shutdown { graceful: false })
+            .expect("the core is running");
+    }
+}
+
+impl Drop for Fabric {
+    fn drop(&mut self) {
+        for (_, node) in self.nodes.drain(..) {
+            let _ = node
+                .messages
+                .blocking_send(CoreMessage::Shutdown { graceful: false });
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs the cores' `run` futures until each returns (at shutdown), on the calling thread.
+async fn run_all<F: std::future::Future<Output = bool> + 'static>(runs: Vec<F>) {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let handles: Vec<_> = runs.into_iter().map(tokio::task::spawn_local).collect();
+            for handle in handles {
+                let _ = handle.await;
+            }
+        })
+        .await;
+}
+
+/// Returns the events the Linux plane would report on an HNA: the loopbacks (see [`local_addresses`]),
+/// the gateway addresses of the subnet bridges, and the MAC and ARP entry of each local pod.
+fn local_events(hna: &str) -> Vec<PlaneEvent> {
+    let mut events = local_addresses();
+    for (bridge, vrf, address) in SUBNET_BRIDGES {
+        events.push(PlaneEvent::Address {
+            vrf,
+            interface: bridge.to_string(),
+            address: address.parse().unwrap(),
+            added: true,
+        });
+    }
+    for pod in PODS.iter().filter(|pod| pod.hna == hna) {
+        events.extend(pod_events(pod, true));
+    }
+    events
+}
+
+/// BGP resolves every next hop (the peers' addresses, the VTEPs of EVPN routes) through the
+/// core's RIB. In the shared namespace the three loopback addresses are all addresses of `lo`,
+/// so each core learns them as the Linux plane would report them: connected /32 routes on
+/// `lo`, which make every VTEP and peer reachable without an IGP.
+fn local_addresses() -> Vec<PlaneEvent> {
+    [HNA1, HNA2, LEAF1]
+        .iter()
+        .map(|address| PlaneEvent::Address {
+            vrf: VrfId::DEFAULT,
+            interface: "lo".to_string(),
+            address: format!("{address}/32").parse().unwrap(),
+            added: true,
+        })
+        .collect()
+}
+
+/// Returns the events of a pod's MAC on its bridge port and of its ARP entry on the subnet
+/// bridge, learned or aged out.
+fn pod_events(pod: &Pod, learned: bool) -> [PlaneEvent; 2] {
+    [
+        PlaneEvent::LocalMac {
+            vrf: pod.vrf,
+            bridge: pod.bridge.to_string(),
+            port: pod.port.to_string(),
+            mac: mac(pod.mac),
+            vni: Some(vni(pod.vni)),
+            learned,
+        },
+        PlaneEvent::LocalNeighbor {
+            vrf: pod.vrf,
+            interface: pod.bridge.to_string(),
+            ip: ip(pod.ip),
+            mac: Some(mac(pod.mac)),
+            learned,
+        },
+    ]
+}
+
+fn pod(name: &str) -> &'static Pod {
+    PODS.iter()
+        .find(|pod| pod.name == name)
+        .expect("a pod of the seed")
+}
+
+fn flood(vni_value: u32, vtep: &str) -> Entry {
+    Entry::Flood(FloodEntry {
+        vni: vni(vni_value),
+        vtep: ip(vtep),
+    })
+}
+
+fn remote_mac(name: &str) -> Entry {
+    let pod = pod(name);
+    Entry::Mac(MacEntry {
+        vni: vni(pod.vni),
+        mac: mac(pod.mac),
+        vtep: ip(pod.hna),
+    })
+}
+
+fn neighbor(name: &str) -> Entry {
+    let pod = pod(name);
+    Entry::Neighbor(NeighborEntry {
+        vrf: pod.vrf,
+        interface: pod.bridge.to_string(),
+        ip: ip(pod.ip),
+        mac: mac(pod.mac),
+    })
+}
+
+/// Builds the host route to a remote pod through its tenant's L3VNI (symmetric IRB).
+fn host_route(name: &str, l3vni: u32, router_mac: &str) -> Entry {
+    let pod = pod(name);
+    let encap = VxlanEncap {
+        vtep: ip(pod.hna),
+        vni: vni(l3vni),
+        router_mac: mac(router_mac),
+    };
+    Entry::Route(RouteEntry::new(
+        pod.vrf,
+        format!("{}/32", pod.ip).parse().unwrap(),
+        vec![NextHop::vxlan(encap)],
+    ))
+}
+
+/// Builds a route leaked into `vrf` from `source`, which the plane looks up again in the
+/// source VRF's table.
+fn leaked(vrf: VrfId, prefix: &str, source: VrfId) -> Entry {
+    Entry::Route(RouteEntry::new(
+        vrf,
+        prefix.parse().unwrap(),
+        vec![NextHop::vrf(source)],
+    ))
+}
+
+/// Returns the expected plane of hna1: flooding to hna2 in every L2VNI, hna2's three pods as remote
+/// MACs, neighbors and host routes with hna2's router MAC, and the two leaks. Connected
+/// subnets are not in the plane, because the kernel routes them itself.
+fn hna1_expected() -> BTreeSet<String> {
+    let mut entries: Vec<Entry> = L2VNIS.iter().map(|vni| flood(*vni, HNA2)).collect();
+    for name in ["green3", "red2", "red3"] {
+        entries.push(remote_mac(name));
+        entries.push(neighbor(name));
+    }
+    entries.push(host_route("green3", 100, HNA2_ROUTER_MAC));
+    entries.push(host_route("red2", 101, HNA2_ROUTER_MAC));
+    entries.push(host_route("red3", 101, HNA2_ROUTER_MAC));
+    entries.push(leaked(GREEN, "10.62.0.0/16", RED));
+    entries.push(leaked(RED, "10.60.0.0/16", GREEN));
+    entries.iter().map(describe).collect()
+}
+
+/// Returns the expected plane of hna2, the mirror of hna1's with hna1's pods.
+fn hna2_expected() -> BTreeSet<String> {
+    let mut entries: Vec<Entry> = L2VNIS.iter().map(|vni| flood(*vni, HNA1)).collect();
+    for name in ["green1", "green2", "red1"] {
+        entries.push(remote_mac(name));
+        entries.push(neighbor(name));
+    }
+    entries.push(host_route("green1", 100, HNA1_ROUTER_MAC));
+    entries.push(host_route("green2", 100, HNA1_ROUTER_MAC));
+    entries.push(host_route("red1", 101, HNA1_ROUTER_MAC));
+    entries.push(leaked(GREEN, "10.62.0.0/16", RED));
+    entries.push(leaked(RED, "10.60.0.0/16", GREEN));
+    entries.iter().map(describe).collect()
+}
+
+/// Describes an entry in one line, so that a failure lists readable differences.
+fn describe(entry: &Entry) -> String {
+    match entry {
+        Entry::Flood(flood) => format!("flood vni {} -> {}", flood.vni, flood.vtep),
+        Entry::Mac(mac) => format!("mac vni {} {} -> {}", mac.vni, mac.mac, mac.vtep),
+        Entry::Neighbor(neighbor) => {
+            format!(
+                "neighbor vrf {} {} {} -> {}",
+                neighbor.vrf.0, neighbor.interface, neighbor.ip, neighbor.mac
+            )
+        }
+        Entry::Route(route) => {
+            let hops: Vec<String> = route.next_hops.iter().map(ToString::to_string).collect();
+            format!(
+                "route vrf {} {} -> {}",
+                route.vrf.0,
+                route.prefix,
+                hops.join(", ")
+            )
+        }
+    }
+}
+
+fn plane_lines(fabric: &Fabric, loopback: &str) -> BTreeSet<String> {
+    fabric.entries(loopback).iter().map(describe).collect()
+}
+
+/// The entries a plane lacks and those it contains beyond the expected ones.
+struct Difference {
+    missing: Vec<String>,
+    unexpected: Vec<String>,
+}
+
+impl std::fmt::Debug for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "\nmissing:")?;
+        for line in &self.missing {
+            writeln!(f, "  {line}")?;
+        }
+        writeln!(f, "unexpected:")?;
+        for line in &self.unexpected {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits until a core's plane contains exactly `expected`. On timeout the failure lists what
+/// was missing and what was unexpected.
+fn wait_for_plane(fabric: &Fabric, loopback: &str, expected: &BTreeSet<String>, what: &str) {
+    wait_until_ok(CONVERGE_TIMEOUT, what, || {
+        let actual = plane_lines(fabric, loopback);
+        if actual == *expected {
+            return Ok(());
+        }
+        Err(Difference {
+            missing: expected.difference(&actual).cloned().collect(),
+            unexpected: actual.difference(expected).cloned().collect(),
+        })
+    });
+}
+
+#[test]
+fn seed_hnas_converge_to_expected_planes() {
+    let mut fabric = Fabric::start();
+    for event in local_addresses() {
+        fabric.emit(LEAF1, event);
+    }
+    for hna in [HNA1, HNA2] {
+        for event in local_events(hna) {
+            fabric.emit(hna, event);
+        }
+    }
+
+    let hna1 = hna1_expected();
+    let hna2 = hna2_expected();
+    wait_for_plane(
+        &fabric,
+        HNA1,
+        &hna1,
+        "hna1's plane to hold hna2's pods, floods and leaks",
+    );
+    wait_for_plane(
+        &fabric,
+        HNA2,
+        &hna2,
+        "hna2's plane to hold hna1's pods, floods and leaks",
+    );
+    assert!(
+        fabric.entries(LEAF1).is_empty(),
+        "the reflector has no VNI: {:#?}",
+        fabric.entries(LEAF1)
+    );
+
+    // Only green-10-60 <-> red-10-62 is leaked: nothing of 10.61/16 crosses tenants, in either
+    // direction, on either HNA.
+    for hna in [HNA1, HNA2] {
+        for entry in fabric.entries(hna) {
+            if let Entry::Route(route) = &entry {
+                let leak = route.next_hops.iter().any(|hop| hop.vrf.is_some());
+                let in_10_61 = "10.61.0.0/16"
+                    .parse::<ipnet::IpNet>()
+                    .unwrap()
+                    .contains(&route.prefix);
+                assert!(
+                    !(leak && in_10_61),
+                    "10.61/16 leaked on {hna}: {}",
+                    describe(&entry)
+                );
+            }
+        }
+    }
+    let summary = fabric.show(LEAF1, "show bgp summary");
+    for hna in [HNA1, HNA2] {
+        let session = summary.lines().find(|line| line.starts_with(hna));
+        assert!(
+            session.is_some_and(|line| line.contains("Established")),
+            "{hna} at the reflector:\n{summary}"
+        );
+    }
+
+    // red2 leaves hna2: its MAC and ARP entry age out, and hna1 loses its MAC, neighbor and host
+    // route, and nothing else.
+    for event in pod_events(pod("red2"), false) {
+        fabric.emit(HNA2, event);
+    }
+    let mut without_red2 = hna1.clone();
+    for entry in [
+        remote_mac("red2"),
+        neighbor("red2"),
+        host_route("red2", 101, HNA2_ROUTER_MAC),
+    ] {
+        assert!(
+            without_red2.remove(&describe(&entry)),
+            "{} not in the table",
+            describe(&entry)
+        );
+    }
+    wait_for_plane(&fabric, HNA1, &without_red2, "hna1 to drop red2's entries");
+
+    // hna2 stops: the reflector withdraws all its routes, and hna1 keeps only the leaks, which
+    // come from its own connected subnets.
+    fabric.stop(HNA2);
+    let leaks_only: BTreeSet<String> = [
+        leaked(GREEN, "10.62.0.0/16", RED),
+        leaked(RED, "10.60.0.0/16", GREEN),
+    ]
+    .iter()
+    .map(describe)
+    .collect();
+    wait_for_plane(
+        &fabric,
+        HNA1,
+        &leaks_only,
+        "hna1 to drop every entry of hna2",
+    );
+}
