@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -33,17 +33,13 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot subscribe to kernel events: {error}"))?;
 
-    let restarted = take_restart_marker(&options.control_socket, &config);
-    let graceful_restart = config
-        .bgp
-        .as_ref()
-        .and_then(|bgp| bgp.graceful_restart.enabled)
-        .unwrap_or(false);
+    let since_graceful_stop = take_restart_marker(&options.control_socket);
+    let graceful_restart = graceful_restart_configured(&config);
     let router_options = RouterOptions {
         netns_prefix: options.netns_prefix.clone(),
         config_path: Some(options.config_path.clone()),
         set_up_interfaces: true,
-        restarted,
+        since_graceful_stop,
         bgp_listen: None,
     };
     let router = Router::start(config, router_options, plane).await?;
@@ -137,31 +133,35 @@ fn write_restart_marker(control_socket: &Path) {
     }
 }
 
-/// Returns whether the previous run stopped gracefully within the BGP restart time, so this
-/// start is a graceful restart (RFC 4724: the peers keep our routes for that long). The marker
-/// is consumed either way.
-fn take_restart_marker(control_socket: &Path, config: &Config) -> bool {
+/// Returns the time since the previous run stopped gracefully, if it did; each protocol then
+/// compares it with its own restart time. The marker is consumed either way.
+fn take_restart_marker(control_socket: &Path) -> Option<Duration> {
     let marker = restart_marker(control_socket);
-    let Ok(text) = std::fs::read_to_string(&marker) else {
-        return false;
-    };
+    let text = std::fs::read_to_string(&marker).ok()?;
     let _ = std::fs::remove_file(&marker);
-    let Some(bgp) = &config.bgp else { return false };
-    if bgp.graceful_restart.enabled != Some(true) {
-        return false;
-    }
-    let restart_time = u64::from(bgp.graceful_restart.restart_time.unwrap_or(120));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    let stopped: u64 = text.trim().parse().unwrap_or(0);
-    let restarted = now.saturating_sub(stopped) < restart_time;
+    let stopped = UNIX_EPOCH + Duration::from_secs(text.trim().parse().ok()?);
+    let elapsed = SystemTime::now()
+        .duration_since(stopped)
+        .unwrap_or_default();
     info!(
-        restarted,
-        seconds_since_stop = now.saturating_sub(stopped),
+        seconds_since_stop = elapsed.as_secs(),
         "previous run stopped gracefully"
     );
-    restarted
+    Some(elapsed)
+}
+
+/// Returns whether a stop should keep the forwarding state: graceful restart is enabled for
+/// BGP or OSPF.
+fn graceful_restart_configured(config: &Config) -> bool {
+    let bgp = config
+        .bgp
+        .as_ref()
+        .and_then(|bgp| bgp.graceful_restart.enabled);
+    let ospf = config
+        .ospf
+        .as_ref()
+        .and_then(|ospf| ospf.graceful_restart.enabled);
+    bgp == Some(true) || ospf == Some(true)
 }
 
 /// Warns when mounts made under /run/netns do not reach the rest of the machine, as under

@@ -87,10 +87,45 @@ pub fn route_target(value: RdOrRt) -> RouteTarget {
     }
 }
 
+/// Default OSPF grace period (RFC 3623), as FRR's.
+pub const DEFAULT_OSPF_GRACE_PERIOD: Duration = Duration::from_secs(120);
+
+/// Returns the OSPF grace period of the configuration.
+pub fn ospf_grace_period(config: &Config) -> Duration {
+    config
+        .ospf
+        .as_ref()
+        .and_then(|ospf| ospf.graceful_restart.grace_period)
+        .map_or(DEFAULT_OSPF_GRACE_PERIOD, |seconds| {
+            Duration::from_secs(seconds.into())
+        })
+}
+
 /// Returns the OSPF instance's settings, or `None` when OSPF is not configured.
 pub fn ospf(config: &Config) -> Option<hna_ospf::Config> {
+    ospf_restarting(config, None)
+}
+
+/// Returns the OSPF instance's settings for a start `since_graceful_stop` after a graceful stop:
+/// within the grace period the instance restarts gracefully (RFC 3623 section 2) for the time
+/// left.
+pub fn ospf_restarting(
+    config: &Config,
+    since_graceful_stop: Option<Duration>,
+) -> Option<hna_ospf::Config> {
     let ospf = config.ospf.as_ref()?;
     let mut settings = hna_ospf::Config::new(ospf.router_id.or_else(|| router_id(config))?);
+    let grace_period = ospf_grace_period(config);
+    settings.graceful_restart.restart_enabled = ospf.graceful_restart.enabled.unwrap_or(false);
+    settings.graceful_restart.helper_enabled = ospf.graceful_restart.helper.unwrap_or(true);
+    settings.graceful_restart.grace_period = grace_period;
+    if let Some(elapsed) = since_graceful_stop.filter(|_| settings.graceful_restart.restart_enabled)
+    {
+        if elapsed < grace_period {
+            settings.graceful_restart.restarting = true;
+            settings.graceful_restart.grace_period = grace_period - elapsed;
+        }
+    }
     for network in &ospf.networks {
         settings = settings.network(network.prefix);
     }
@@ -467,4 +502,16 @@ pub fn bgp(config: &Config) -> Option<hna_bgp::config::BgpConfig> {
         })
         .collect();
     Some(settings)
+}
+
+/// Returns the BGP restart time peers keep our routes for (RFC 4724), or zero without graceful
+/// restart.
+pub fn bgp_restart_time(config: &Config) -> Duration {
+    let Some(bgp) = &config.bgp else {
+        return Duration::ZERO;
+    };
+    if bgp.graceful_restart.enabled != Some(true) {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(bgp.graceful_restart.restart_time.unwrap_or(120).into())
 }

@@ -300,6 +300,13 @@ fn translate_ospf(config: &Config, ospf: &Ospf, out: &mut Out) {
     if let Some(arrival) = ospf.lsa_min_arrival_ms {
         out.line(format_args!(" timers lsa min-arrival {arrival}"));
     }
+    // FRR 8.4 leaves opaque LSAs and the graceful restart helper off; both are needed to help
+    // a neighbor that restarts (RFC 3623). Restarting itself is not configured: ospfd 8.4 reads
+    // a configured grace period at its first start as a restart and withholds its router-LSA.
+    if ospf.graceful_restart.helper != Some(false) {
+        out.line(format_args!(" capability opaque"));
+        out.line(format_args!(" graceful-restart helper enable"));
+    }
     out.line(format_args!("!"));
 }
 

@@ -56,9 +56,10 @@ pub struct RouterOptions {
     /// Set up the kernel's interfaces from the configuration (the Linux plane); tests on the
     /// in-memory plane leave it off.
     pub set_up_interfaces: bool,
-    /// The daemon stopped with graceful restart and the kernel kept its forwarding state: BGP
-    /// restarts as RFC 4724 section 4.1 says.
-    pub restarted: bool,
+    /// Time since the previous run stopped gracefully, leaving its forwarding state in the
+    /// kernel; BGP (RFC 4724 section 4.1) and OSPF (RFC 3623) restart gracefully when it is
+    /// within their restart times. `None` for a cold start.
+    pub since_graceful_stop: Option<Duration>,
     /// Addresses the BGP listener binds to; `None` binds every address (0.0.0.0 and ::), as
     /// the daemon does. Several cores that share one namespace each listen on their own
     /// loopback address instead.
@@ -78,6 +79,11 @@ pub struct Router {
     bgp: Option<bgp::BgpRuntime>,
     /// Whether BGP was told that every local route is originated (graceful restart).
     local_routes_announced: bool,
+    /// The layer-2 entries (remote MACs, neighbors, flood lists) the overlay has installed, for
+    /// the resynchronisation after a graceful restart.
+    l2_entries: BTreeMap<hna_rib::EntryKey, hna_rib::Entry>,
+    /// When to resynchronise the plane after a graceful restart; `None` once done.
+    resync: Option<Resync>,
     /// Plane changes and RIB outputs waiting for [`Router::flush`].
     pending_plane: Vec<Change>,
     pending_rib: Vec<RibOutput>,
@@ -121,10 +127,32 @@ impl Router {
             None
         };
 
+        // A cold start removes what an earlier run left in the plane; a graceful restart keeps
+        // it forwarding and removes only what is stale once the protocols have converged.
+        let resync = match options.since_graceful_stop {
+            Some(elapsed) => Some(Resync::after_restart(&config, elapsed)),
+            None => {
+                let report = plane.call(|plane| plane.resync(&[])).await;
+                match report {
+                    Ok(Ok(report)) => info!(
+                        removed = report.removed,
+                        "stale forwarding entries of an earlier run removed"
+                    ),
+                    Ok(Err(error)) | Err(error) => {
+                        warn!(%error, "cannot read the plane's earlier entries")
+                    }
+                }
+                None
+            }
+        };
+
         let now = Instant::now();
-        let underlay = underlay::Underlay::start(&config).await?;
+        let underlay = underlay::Underlay::start(&config, options.since_graceful_stop).await?;
         let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
-        let bgp = bgp::BgpRuntime::start(&config, options.restarted, options.bgp_listen.clone())?;
+        let bgp_restarted = options
+            .since_graceful_stop
+            .is_some_and(|elapsed| elapsed < settings::bgp_restart_time(&config));
+        let bgp = bgp::BgpRuntime::start(&config, bgp_restarted, options.bgp_listen.clone())?;
         let mut router = Router {
             config,
             options,
@@ -136,6 +164,8 @@ impl Router {
             overlay,
             bgp,
             local_routes_announced: false,
+            l2_entries: BTreeMap::new(),
+            resync,
             pending_plane: Vec::new(),
             pending_rib: Vec::new(),
             started: now,
@@ -164,7 +194,12 @@ impl Router {
         mut plane_events: hna_rib::EventReceiver,
         mut messages: mpsc::Receiver<CoreMessage>,
     ) -> bool {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // The first tick comes a second after the start, so that the plane's initial dump of
+        // local MACs and neighbors has been read before BGP is told the local routes are ready.
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -200,6 +235,7 @@ impl Router {
                 _ = tick.tick() => {
                     self.overlay.poll(Instant::now());
                     self.announce_local_routes();
+                    self.resync_when_converged().await;
                 }
             }
             self.flush().await;
@@ -278,6 +314,50 @@ impl Router {
         }
     }
 
+    /// After a graceful restart, replaces the plane's content with what the protocols want
+    /// once they have converged: every BGP session Established for a while and OSPF out of
+    /// its restart, or the restart time over.
+    async fn resync_when_converged(&mut self) {
+        let Some(resync) = &mut self.resync else {
+            return;
+        };
+        let now = Instant::now();
+        let ospf_restarting = match self.underlay.ospf_handle() {
+            Some(handle) => handle
+                .graceful_restart()
+                .await
+                .is_some_and(|state| state.restarting),
+            None => false,
+        };
+        let bgp_established = match &self.bgp {
+            Some(bgp) => match bgp.handle().summary().await {
+                Ok(summary) => summary
+                    .neighbors
+                    .iter()
+                    .filter(|neighbor| !neighbor.dynamic)
+                    .all(|neighbor| neighbor.state == hna_bgp::session::State::Established),
+                Err(_) => false,
+            },
+            None => true,
+        };
+        if !resync.due(now, bgp_established && !ospf_restarting) {
+            return;
+        }
+        self.resync = None;
+        let mut wanted = self.rib.southbound_entries();
+        wanted.extend(self.l2_entries.values().cloned());
+        match self.plane.call(move |plane| plane.resync(&wanted)).await {
+            Ok(Ok(report)) => info!(
+                removed = report.removed,
+                installed = report.installed,
+                unchanged = report.unchanged,
+                failed = report.failed.len(),
+                "forwarding plane resynchronised after the graceful restart"
+            ),
+            Ok(Err(error)) | Err(error) => warn!(%error, "plane resynchronisation failed"),
+        }
+    }
+
     fn vrf_name(&self, vrf: VrfId) -> Option<String> {
         self.vrf_ids
             .iter()
@@ -297,6 +377,16 @@ impl Router {
     async fn flush(&mut self) {
         loop {
             let overlay_outputs = self.overlay.take_outputs(&self.vrf_ids, &mut self.rib);
+            for change in &overlay_outputs.plane {
+                match change {
+                    Change::Install(entry) => {
+                        self.l2_entries.insert(entry.key(), entry.clone());
+                    }
+                    Change::Remove(key) => {
+                        self.l2_entries.remove(key);
+                    }
+                }
+            }
             self.pending_plane.extend(overlay_outputs.plane);
             if let Some(bgp) = &self.bgp {
                 for (route, attributes) in overlay_outputs.bgp {
@@ -428,6 +518,9 @@ impl Router {
             bgp.shutdown(graceful).await;
         }
         if graceful {
+            self.underlay.graceful_shutdown(&self.config).await;
+        }
+        if graceful {
             // The kernel keeps every route, FDB and neighbor entry, and the tenants' devices,
             // for the next start to take over.
             return;
@@ -478,5 +571,38 @@ async fn next_bgp_event(bgp: &mut Option<bgp::BgpRuntime>) -> Option<hna_bgp::Bg
     match bgp {
         Some(bgp) => bgp.next_event().await,
         None => std::future::pending().await,
+    }
+}
+
+/// When the plane is resynchronised after a graceful restart.
+struct Resync {
+    /// Resynchronise at the latest then, converged or not.
+    deadline: Instant,
+    /// Since when the protocols have looked converged.
+    converged_since: Option<Instant>,
+}
+
+impl Resync {
+    /// How long the protocols must look converged before stale entries are removed: the routes
+    /// of the peers' End-of-RIB arrive within this after the sessions are up.
+    const SETTLE: Duration = Duration::from_secs(5);
+
+    fn after_restart(config: &Config, since_stop: Duration) -> Resync {
+        let restart_time =
+            settings::bgp_restart_time(config).max(settings::ospf_grace_period(config));
+        let left = restart_time.saturating_sub(since_stop).max(Self::SETTLE);
+        Resync {
+            deadline: Instant::now() + left,
+            converged_since: None,
+        }
+    }
+
+    fn due(&mut self, now: Instant, converged: bool) -> bool {
+        if !converged {
+            self.converged_since = None;
+            return now >= self.deadline;
+        }
+        let since = *self.converged_since.get_or_insert(now);
+        now.duration_since(since) >= Self::SETTLE || now >= self.deadline
     }
 }

@@ -36,7 +36,10 @@ pub(super) struct Underlay {
 }
 
 impl Underlay {
-    pub async fn start(config: &Config) -> Result<Underlay, String> {
+    pub async fn start(
+        config: &Config,
+        since_graceful_stop: Option<std::time::Duration>,
+    ) -> Result<Underlay, String> {
         // BFD timers of 100 ms or less need the sender to run on time even when the
         // machine is loaded, so the instance gets a real-time thread of its own.
         let bfd = Bfd::spawn_on_thread(BfdConfig {
@@ -45,7 +48,7 @@ impl Underlay {
         })
         .map_err(|error| format!("cannot start BFD: {error}"))?;
         let bfd_params = settings::bfd_params(config);
-        let ospf = match settings::ospf(config) {
+        let ospf = match settings::ospf_restarting(config, since_graceful_stop) {
             Some(settings) => Some(start_ospf(settings)?),
             None => None,
         };
@@ -70,6 +73,27 @@ impl Underlay {
 
     pub fn ospf_handle(&self) -> Option<&Handle> {
         self.ospf.as_ref().map(|ospf| &ospf.handle)
+    }
+
+    /// Stops OSPF as a graceful restart begins (RFC 3623 section 2): grace-LSAs go out and
+    /// are acknowledged, the LSAs stay, and the routes stay in the kernel.
+    pub async fn graceful_shutdown(&mut self, config: &Config) {
+        let Some(ospf) = self.ospf.take() else { return };
+        if ospf.settings.graceful_restart.restart_enabled {
+            let grace_period = settings::ospf_grace_period(config);
+            match ospf.handle.graceful_shutdown(grace_period).await {
+                Some(outcome) => info!(
+                    unacknowledged = outcome.unacknowledged.len(),
+                    waited_ms = outcome.waited.as_millis() as u64,
+                    "OSPF grace-LSAs sent"
+                ),
+                None => warn!("OSPF had stopped before its graceful shutdown"),
+            }
+        }
+        for task in ospf.bfd_sessions.into_values() {
+            task.abort();
+        }
+        ospf.task.abort();
     }
 
     /// Waits for the next OSPF event; never returns without an OSPF instance.
