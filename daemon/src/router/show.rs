@@ -54,6 +54,8 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
             }
         }
         ["clear", "bgp", target] => clear_bgp(router, target),
+        // The JSON form is the typed configuration, the same value a program can build.
+        ["show", "running-config"] if json => Response::json(router.config()),
         ["show", "running-config"] => Response::text(crate::config::render(router.config())),
         ["reload"] => match router.reload().await {
             Ok(message) => Response::text(message),
