@@ -516,6 +516,10 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         metrics.extend([full, dropped]);
     }
 
+    if let Some(bgp) = &router.bgp {
+        metrics.extend(bgp_metrics(bgp.handle()).await);
+    }
+
     let mut routes = Metric::gauge("routes", "Selected routes per VRF and source");
     let vrfs: Vec<(VrfId, String)> = router
         .rib
@@ -564,4 +568,111 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         metrics.extend([evpn_metric, macs]);
     }
     metrics
+}
+
+/// Builds the BGP metrics from `show bgp neighbors`: per neighbor, the session state, prefix
+/// counts per family, messages by type, and the errors (malformed UPDATEs, session drops).
+async fn bgp_metrics(bgp: &hna_bgp::Bgp) -> Vec<Metric> {
+    let neighbors = match bgp.neighbors(None).await {
+        Ok(neighbors) => neighbors,
+        Err(error) => {
+            tracing::warn!(%error, "no BGP metrics: the instance did not respond");
+            return Vec::new();
+        }
+    };
+    let mut established = Metric::gauge(
+        "bgp_session_established",
+        "1 when the BGP session is Established",
+    );
+    let mut uptime = Metric::gauge(
+        "bgp_session_uptime_seconds",
+        "Seconds since the BGP session reached Established; 0 when it is not",
+    );
+    let mut transitions = Metric::counter(
+        "bgp_established_transitions",
+        "Times the BGP session reached Established",
+    );
+    let mut drops = Metric::counter(
+        "bgp_session_drops",
+        "Times the BGP session left Established",
+    );
+    let mut received = Metric::gauge(
+        "bgp_prefixes_received",
+        "Paths received from the neighbor, before inbound policy",
+    );
+    let mut accepted = Metric::gauge(
+        "bgp_prefixes_accepted",
+        "Paths received from the neighbor and accepted by inbound policy",
+    );
+    let mut sent = Metric::gauge("bgp_prefixes_sent", "Paths advertised to the neighbor");
+    let mut messages_in = Metric::counter(
+        "bgp_messages_received",
+        "BGP messages received, by message type",
+    );
+    let mut messages_out =
+        Metric::counter("bgp_messages_sent", "BGP messages sent, by message type");
+    let mut malformed = Metric::counter(
+        "bgp_malformed_updates",
+        "Malformed UPDATE messages received, by the RFC 7606 action taken",
+    );
+
+    for neighbor in &neighbors {
+        let peer = neighbor.summary.address.to_string();
+        let labels = [("peer", peer.as_str())];
+        let is_established = neighbor.summary.state == hna_bgp::session::State::Established;
+        established.sample(&labels, u64::from(is_established));
+        uptime.sample(&labels, neighbor.summary.uptime_secs.unwrap_or(0));
+        transitions.sample(&labels, neighbor.counters.established_transitions);
+        drops.sample(&labels, neighbor.counters.drops);
+        for family in &neighbor.summary.families {
+            let labels = [
+                ("peer", peer.as_str()),
+                ("afi_safi", family.afi_safi.as_str()),
+            ];
+            received.sample(&labels, family.received);
+            accepted.sample(&labels, family.accepted);
+            sent.sample(&labels, family.sent);
+        }
+        let counters = &neighbor.counters;
+        for (kind, count_in, count_out) in [
+            ("open", counters.opens_in, counters.opens_out),
+            ("update", counters.updates_in, counters.updates_out),
+            ("keepalive", counters.keepalives_in, counters.keepalives_out),
+            (
+                "notification",
+                counters.notifications_in,
+                counters.notifications_out,
+            ),
+            (
+                "route_refresh",
+                counters.route_refreshes_in,
+                counters.route_refreshes_out,
+            ),
+        ] {
+            let labels = [("peer", peer.as_str()), ("type", kind)];
+            messages_in.sample(&labels, count_in);
+            messages_out.sample(&labels, count_out);
+        }
+        let errors = &neighbor.malformed_updates;
+        for (action, count) in [
+            ("treat_as_withdraw", errors.treat_as_withdraw),
+            ("attribute_discard", errors.attribute_discard),
+            ("afi_safi_disable", errors.afi_safi_disable),
+            ("session_reset", errors.session_reset),
+        ] {
+            malformed.sample(&[("peer", peer.as_str()), ("action", action)], count);
+        }
+    }
+    vec![
+        established,
+        uptime,
+        transitions,
+        drops,
+        received,
+        accepted,
+        sent,
+        messages_in,
+        messages_out,
+        malformed,
+    ]
 }
