@@ -453,7 +453,8 @@ impl Router {
         let config = match crate::config::load(&path) {
             Ok(config) => config,
             Err(errors) => {
-                warn!(file = %path.display(), errors = errors.errors.len(), "reload rejected: invalid configuration");
+                // A SIGHUP has no caller to return the errors to, so the log must name them.
+                warn!(file = %path.display(), errors = errors.errors.len(), error = %errors, "reload rejected: invalid configuration");
                 return Err(errors.to_string());
             }
         };
