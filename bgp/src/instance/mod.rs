@@ -57,11 +57,19 @@ pub struct StartOptions {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// Our connection attempt `conn` succeeded.
-    Connected { conn: ConnId, local: SocketAddr, remote: SocketAddr },
+    Connected {
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
     /// Our connection attempt `conn` failed.
     ConnectFailed { conn: ConnId, error: String },
     /// The listener accepted a connection; `conn` comes from [`Instance::allocate_conn`].
-    Accepted { conn: ConnId, local: SocketAddr, remote: SocketAddr },
+    Accepted {
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
     /// One whole message (header included) read from `conn`.
     Received { conn: ConnId, frame: Vec<u8> },
     /// Several whole messages read from `conn` at once. The RIB's changes are encoded once for
@@ -72,15 +80,28 @@ pub enum Input {
     /// `conn` was closed by the peer or failed.
     Closed { conn: ConnId },
     /// The reachability of a tracked next hop: its IGP cost, `None` when unreachable.
-    NexthopUpdate { nexthop: IpAddr, igp_metric: Option<u32> },
+    NexthopUpdate {
+        nexthop: IpAddr,
+        igp_metric: Option<u32>,
+    },
     /// The BFD session of a `track bfd` neighbor went from Up to Down.
     BfdDown { peer: IpAddr },
+    /// The neighbor's address became reachable: a connection attempt waiting for the
+    /// ConnectRetryTimer is made at once.
+    PeerReachable { peer: IpAddr },
     /// Originate or replace a local route.
-    Originate { afi_safi: AfiSafi, route: Route, attributes: Box<PathAttributes> },
+    Originate {
+        afi_safi: AfiSafi,
+        route: Route,
+        attributes: Box<PathAttributes>,
+    },
     /// Withdraw a local route.
     Withdraw { afi_safi: AfiSafi, route: Route },
     /// Clear one neighbor, or every neighbor when `peer` is `None`.
-    Clear { peer: Option<IpAddr>, kind: ClearKind },
+    Clear {
+        peer: Option<IpAddr>,
+        kind: ClearKind,
+    },
     /// After a restart: the owner has originated every local route it had, so End-of-RIB may
     /// be sent once the peers' End-of-RIB markers are in (RFC 4724 section 4.1).
     LocalRoutesReady,
@@ -119,7 +140,10 @@ pub enum Output {
         settings: SocketSettings,
     },
     /// Start reading and writing an accepted connection after applying `settings`.
-    Accept { conn: ConnId, settings: SocketSettings },
+    Accept {
+        conn: ConnId,
+        settings: SocketSettings,
+    },
     /// Write `data` to `conn`.
     Send { conn: ConnId, data: Vec<u8> },
     /// Close `conn` once what was queued before is written (or drop it if never started).
@@ -137,11 +161,20 @@ pub enum BgpEvent {
     /// A best path changed, or a next hop must be tracked or no longer.
     Rib(RibEvent),
     /// Register a BFD session for a `track bfd` neighbor.
-    BfdRegister { peer: IpAddr, local: IpAddr, multihop: bool },
+    BfdRegister {
+        peer: IpAddr,
+        local: IpAddr,
+        multihop: bool,
+    },
     /// The BFD session of `peer` is no longer needed.
     BfdUnregister { peer: IpAddr },
     /// A session changed state.
-    SessionState { peer: IpAddr, from: State, to: State, dynamic: bool },
+    SessionState {
+        peer: IpAddr,
+        from: State,
+        to: State,
+        dynamic: bool,
+    },
 }
 
 /// A BGP instance.
@@ -231,7 +264,11 @@ impl Instance {
     /// Handles one input.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
         match input {
-            Input::Connected { conn, local, remote } => {
+            Input::Connected {
+                conn,
+                local,
+                remote,
+            } => {
                 let event = Event::TcpCrAcked(conn, Endpoints { local, remote });
                 self.session_event(now, conn, event);
             }
@@ -241,7 +278,11 @@ impl Instance {
                 }
                 self.session_event(now, conn, Event::TcpConnectionFails(conn));
             }
-            Input::Accepted { conn, local, remote } => self.accepted(now, conn, local, remote),
+            Input::Accepted {
+                conn,
+                local,
+                remote,
+            } => self.accepted(now, conn, local, remote),
             Input::Received { conn, frame } => self.received(now, conn, &frame),
             Input::ReceivedMany { conn, frames } => {
                 for frame in frames {
@@ -255,14 +296,28 @@ impl Instance {
                 let event = Event::BgpHeaderErr(conn, error.notification);
                 self.session_event(now, conn, event);
             }
-            Input::Closed { conn } => self.session_event(now, conn, Event::TcpConnectionFails(conn)),
-            Input::NexthopUpdate { nexthop, igp_metric } => {
-                self.rib.nexthop_update(nexthop, igp_metric)
+            Input::Closed { conn } => {
+                self.session_event(now, conn, Event::TcpConnectionFails(conn))
             }
+            Input::NexthopUpdate {
+                nexthop,
+                igp_metric,
+            } => self.rib.nexthop_update(nexthop, igp_metric),
             Input::BfdDown { peer } => self.bfd_down(now, peer),
-            Input::Originate { afi_safi, route, attributes } => {
-                self.rib.originate(afi_safi, route, *attributes)
+            Input::PeerReachable { peer } => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    if state.session.expedite_connect_retry(now) {
+                        debug!(%peer, "neighbor reachable: connecting now");
+                        let actions = state.session.poll(now);
+                        self.apply(now, peer, actions);
+                    }
+                }
             }
+            Input::Originate {
+                afi_safi,
+                route,
+                attributes,
+            } => self.rib.originate(afi_safi, route, *attributes),
             Input::Withdraw { afi_safi, route } => self.rib.withdraw_local(afi_safi, &route),
             Input::Clear { peer, kind } => self.clear(now, peer, kind),
             Input::LocalRoutesReady => {
@@ -403,7 +458,9 @@ impl Instance {
         let settings = socket_settings(&peer.config, self.config.asn);
         self.outputs.push(Output::Accept { conn, settings });
         let endpoints = Endpoints { local, remote };
-        let actions = peer.session.handle(now, Event::TcpConnectionConfirmed(conn, endpoints));
+        let actions = peer
+            .session
+            .handle(now, Event::TcpConnectionConfirmed(conn, endpoints));
         self.apply(now, address, actions);
     }
 
@@ -498,7 +555,8 @@ impl Instance {
         }
         self.conns.retain(|_, a| *a != address);
         if peer.bfd.is_some() {
-            self.outputs.push(Output::Event(BgpEvent::BfdUnregister { peer: address }));
+            self.outputs
+                .push(Output::Event(BgpEvent::BfdUnregister { peer: address }));
         }
         info!(peer = %address, dynamic = peer.config.dynamic, "neighbor removed");
     }
@@ -585,7 +643,8 @@ impl Instance {
         for event in self.rib.take_events() {
             match event {
                 RibEvent::SendRouteRefresh { peer, afi_safi } => {
-                    let Some((address, p)) = self.peers.iter_mut().find(|(_, p)| p.id == peer) else {
+                    let Some((address, p)) = self.peers.iter_mut().find(|(_, p)| p.id == peer)
+                    else {
                         continue;
                     };
                     let address = *address;
@@ -607,7 +666,12 @@ impl Instance {
             }
         }
         for range in &self.config.listen_ranges {
-            if let Some(key) = self.config.groups.get(&range.group).and_then(|g| g.password.clone()) {
+            if let Some(key) = self
+                .config
+                .groups
+                .get(&range.group)
+                .and_then(|g| g.password.clone())
+            {
                 wanted.entry(range.prefix).or_insert(key);
             }
         }
@@ -624,7 +688,10 @@ impl Instance {
         for (prefix, key) in wanted {
             if self.listener_keys.get(&prefix) != Some(&key) {
                 self.listener_keys.insert(prefix, key.clone());
-                self.outputs.push(Output::ListenerKey { prefix, key: Some(key) });
+                self.outputs.push(Output::ListenerKey {
+                    prefix,
+                    key: Some(key),
+                });
             }
         }
     }

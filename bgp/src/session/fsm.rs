@@ -251,7 +251,26 @@ impl Session {
         self.finish()
     }
 
-    fn expired(&self, now: Instant, deadline: fn(&Connection) -> Option<Instant>) -> Option<ConnId> {
+    /// Brings the ConnectRetryTimer forward to `now` when the session waits in Active for it
+    /// with no connection of its own under way, so that [`Session::poll`] attempts a connection
+    /// at once. The owner calls it when the peer's address has just become reachable: the
+    /// attempt that failed for lack of a route need not wait out the whole interval.
+    pub fn expedite_connect_retry(&mut self, now: Instant) -> bool {
+        if self.running
+            && self.outgoing.is_none()
+            && self.connect_retry_deadline.is_some_and(|d| d > now)
+        {
+            self.connect_retry_deadline = Some(now);
+            return true;
+        }
+        false
+    }
+
+    fn expired(
+        &self,
+        now: Instant,
+        deadline: fn(&Connection) -> Option<Instant>,
+    ) -> Option<ConnId> {
         [&self.outgoing, &self.incoming]
             .into_iter()
             .flatten()
@@ -635,7 +654,10 @@ impl Session {
             self.fsm_error(now, conn);
             return;
         }
-        let local = c.local_open.clone().unwrap_or_else(|| build_open(&self.settings));
+        let local = c
+            .local_open
+            .clone()
+            .unwrap_or_else(|| build_open(&self.settings));
         let negotiated = match negotiate(&self.settings, &local, &open) {
             Ok(n) => n,
             Err(error) => {
@@ -722,8 +744,8 @@ impl Session {
         }
         self.restart_hold(now, conn);
         let negotiated = self.negotiated();
-        let accepted = negotiated
-            .is_some_and(|n| n.route_refresh && n.families.contains(&refresh.afi_safi));
+        let accepted =
+            negotiated.is_some_and(|n| n.route_refresh && n.families.contains(&refresh.afi_safi));
         if !accepted {
             // RFC 2918 section 4: a request for a family not advertised is ignored.
             debug!(peer = %self.peer(), afi_safi = %refresh.afi_safi, "ROUTE-REFRESH ignored");
@@ -762,7 +784,13 @@ impl Session {
 
     /// Ends one connection after an error: sends `notification` if given, closes it, and goes
     /// Idle unless the other connection carries on.
-    fn fail(&mut self, now: Instant, conn: ConnId, notification: Option<Notification>, reason: DownReason) {
+    fn fail(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        notification: Option<Notification>,
+        reason: DownReason,
+    ) {
         let phase = self.conn(conn).map(|c| c.phase);
         if let (Some(n), Some(phase)) = (&notification, phase)
             && phase >= Phase::OpenSent
@@ -824,7 +852,10 @@ impl Session {
 
     /// Goes Idle; with `restart` an AutomaticStart follows after the IdleHoldTimer.
     fn go_idle(&mut self, now: Instant, restart: bool) {
-        for c in [self.outgoing.take(), self.incoming.take()].into_iter().flatten() {
+        for c in [self.outgoing.take(), self.incoming.take()]
+            .into_iter()
+            .flatten()
+        {
             self.actions.push(Action::Close(c.id));
         }
         self.running = false;

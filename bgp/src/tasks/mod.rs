@@ -59,7 +59,10 @@ impl Default for SpawnOptions {
     fn default() -> SpawnOptions {
         SpawnOptions {
             port: 179,
-            listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
+            listen: vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ],
             start: StartOptions::default(),
         }
     }
@@ -71,7 +74,10 @@ pub enum SpawnError {
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: io::Error },
+    Listen {
+        address: SocketAddr,
+        source: io::Error,
+    },
 }
 
 /// An error of a request to the instance.
@@ -90,18 +96,39 @@ enum Command {
     Summary(oneshot::Sender<Summary>),
     Neighbors(Option<IpAddr>, oneshot::Sender<Vec<NeighborDetail>>),
     Table(AfiSafi, oneshot::Sender<TableSnapshot>),
-    Shutdown { graceful: bool, done: oneshot::Sender<()> },
+    Shutdown {
+        graceful: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// A report from a socket task to the instance task.
 #[derive(Debug)]
 pub(crate) enum IoEvent {
-    Accepted { stream: TcpStream, local: SocketAddr, remote: SocketAddr },
-    Connected { conn: ConnId, stream: TcpStream },
-    ConnectFailed { conn: ConnId, error: String },
-    Frames { conn: ConnId, frames: Vec<Vec<u8>> },
-    ReadError { conn: ConnId, error: DecodeError },
-    Closed { conn: ConnId },
+    Accepted {
+        stream: TcpStream,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Connected {
+        conn: ConnId,
+        stream: TcpStream,
+    },
+    ConnectFailed {
+        conn: ConnId,
+        error: String,
+    },
+    Frames {
+        conn: ConnId,
+        frames: Vec<Vec<u8>>,
+    },
+    ReadError {
+        conn: ConnId,
+        error: DecodeError,
+    },
+    Closed {
+        conn: ConnId,
+    },
 }
 
 /// A handle to a running BGP instance. Clones share the instance. When the last handle is
@@ -166,7 +193,8 @@ impl Bgp {
             if let Ok(address) = listener.local_addr() {
                 info!(%address, "BGP listening");
             }
-            listener_tasks.push(tokio::spawn(accept_loop(listener.clone(), io_tx.clone())).abort_handle());
+            listener_tasks
+                .push(tokio::spawn(accept_loop(listener.clone(), io_tx.clone())).abort_handle());
         }
         let mut task = InstanceTask {
             instance,
@@ -182,7 +210,12 @@ impl Bgp {
         };
         task.process(outputs);
         tokio::spawn(task.run());
-        Ok((Bgp { commands: commands_tx }, events_rx))
+        Ok((
+            Bgp {
+                commands: commands_tx,
+            },
+            events_rx,
+        ))
     }
 
     fn input(&self, input: Input) {
@@ -200,7 +233,11 @@ impl Bgp {
 
     /// Originates or replaces a local route.
     pub fn originate(&self, afi_safi: AfiSafi, route: Route, attributes: PathAttributes) {
-        self.input(Input::Originate { afi_safi, route, attributes: Box::new(attributes) });
+        self.input(Input::Originate {
+            afi_safi,
+            route,
+            attributes: Box::new(attributes),
+        });
     }
 
     /// Withdraws a local route.
@@ -210,12 +247,21 @@ impl Bgp {
 
     /// Reports the reachability of a tracked next hop: its IGP cost, `None` when unreachable.
     pub fn nexthop_update(&self, nexthop: IpAddr, igp_metric: Option<u32>) {
-        self.input(Input::NexthopUpdate { nexthop, igp_metric });
+        self.input(Input::NexthopUpdate {
+            nexthop,
+            igp_metric,
+        });
     }
 
     /// Reports that the BFD session of `peer` went from Up to Down.
     pub fn bfd_down(&self, peer: IpAddr) {
         self.input(Input::BfdDown { peer });
+    }
+
+    /// Reports that the address of `peer` became reachable, so that a connection attempt that
+    /// failed for lack of a route is retried at once instead of after the ConnectRetryTimer.
+    pub fn peer_reachable(&self, peer: IpAddr) {
+        self.input(Input::PeerReachable { peer });
     }
 
     /// Clears one neighbor, or all when `peer` is `None`.
@@ -231,21 +277,27 @@ impl Bgp {
     /// Returns `show bgp summary`.
     pub async fn summary(&self) -> Result<Summary, BgpError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Summary(reply)).map_err(|_| BgpError::Stopped)?;
+        self.commands
+            .send(Command::Summary(reply))
+            .map_err(|_| BgpError::Stopped)?;
         answer.await.map_err(|_| BgpError::Stopped)
     }
 
     /// Returns `show bgp neighbors`, for every neighbor or for `peer` only.
     pub async fn neighbors(&self, peer: Option<IpAddr>) -> Result<Vec<NeighborDetail>, BgpError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Neighbors(peer, reply)).map_err(|_| BgpError::Stopped)?;
+        self.commands
+            .send(Command::Neighbors(peer, reply))
+            .map_err(|_| BgpError::Stopped)?;
         answer.await.map_err(|_| BgpError::Stopped)
     }
 
     /// Returns the Loc-RIB of a family (`show bgp ipv4 unicast`, `show bgp l2vpn evpn`).
     pub async fn table(&self, afi_safi: AfiSafi) -> Result<TableSnapshot, BgpError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Table(afi_safi, reply)).map_err(|_| BgpError::Stopped)?;
+        self.commands
+            .send(Command::Table(afi_safi, reply))
+            .map_err(|_| BgpError::Stopped)?;
         answer.await.map_err(|_| BgpError::Stopped)
     }
 
@@ -254,7 +306,11 @@ impl Bgp {
     /// peer gets a Cease, Administrative Shutdown (a Hard Reset under RFC 8538).
     pub async fn shutdown(&self, graceful: bool) {
         let (done, finished) = oneshot::channel();
-        if self.commands.send(Command::Shutdown { graceful, done }).is_ok() {
+        if self
+            .commands
+            .send(Command::Shutdown { graceful, done })
+            .is_ok()
+        {
             let _ = finished.await;
         }
     }
@@ -271,7 +327,14 @@ async fn accept_loop(listener: Arc<TcpListener>, io: mpsc::UnboundedSender<IoEve
                         continue;
                     }
                 };
-                if io.send(IoEvent::Accepted { stream, local, remote }).is_err() {
+                if io
+                    .send(IoEvent::Accepted {
+                        stream,
+                        local,
+                        remote,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -339,7 +402,10 @@ impl InstanceTask {
                 self.process(outputs);
             }
             Command::Reconfigure(config, reply) => {
-                let result = self.instance.reconfigure(now, *config).map(|outputs| self.process(outputs));
+                let result = self
+                    .instance
+                    .reconfigure(now, *config)
+                    .map(|outputs| self.process(outputs));
                 if let Err(error) = &result {
                     warn!(%error, "configuration rejected");
                 }
@@ -361,11 +427,22 @@ impl InstanceTask {
     fn io(&mut self, event: IoEvent) {
         let now = Instant::now();
         match event {
-            IoEvent::Accepted { stream, local, remote } => {
+            IoEvent::Accepted {
+                stream,
+                local,
+                remote,
+            } => {
                 let conn = self.instance.allocate_conn();
                 debug!(%conn, %remote, "connection accepted");
                 self.accepted.insert(conn, stream);
-                let outputs = self.instance.handle(now, Input::Accepted { conn, local, remote });
+                let outputs = self.instance.handle(
+                    now,
+                    Input::Accepted {
+                        conn,
+                        local,
+                        remote,
+                    },
+                );
                 self.process(outputs);
                 // Neither taken nor rejected: nothing will use it.
                 self.accepted.remove(&conn);
@@ -377,7 +454,10 @@ impl InstanceTask {
                 let (local, remote) = match (stream.local_addr(), stream.peer_addr()) {
                     (Ok(local), Ok(remote)) => (local, remote),
                     _ => {
-                        let input = Input::ConnectFailed { conn, error: "connection reset".into() };
+                        let input = Input::ConnectFailed {
+                            conn,
+                            error: "connection reset".into(),
+                        };
                         let outputs = self.instance.handle(now, input);
                         self.process(outputs);
                         return;
@@ -385,21 +465,32 @@ impl InstanceTask {
                 };
                 let handle = connection::start(conn, stream, self.io_tx.clone());
                 self.connections.insert(conn, handle);
-                let outputs = self.instance.handle(now, Input::Connected { conn, local, remote });
+                let outputs = self.instance.handle(
+                    now,
+                    Input::Connected {
+                        conn,
+                        local,
+                        remote,
+                    },
+                );
                 self.process(outputs);
             }
             IoEvent::ConnectFailed { conn, error } => {
                 if self.connecting.remove(&conn).is_none() {
                     return;
                 }
-                let outputs = self.instance.handle(now, Input::ConnectFailed { conn, error });
+                let outputs = self
+                    .instance
+                    .handle(now, Input::ConnectFailed { conn, error });
                 self.process(outputs);
             }
             IoEvent::Frames { conn, frames } => {
                 if !self.connections.contains_key(&conn) {
                     return;
                 }
-                let outputs = self.instance.handle(now, Input::ReceivedMany { conn, frames });
+                let outputs = self
+                    .instance
+                    .handle(now, Input::ReceivedMany { conn, frames });
                 self.process(outputs);
             }
             IoEvent::ReadError { conn, error } => {
@@ -422,12 +513,20 @@ impl InstanceTask {
     fn process(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Connect { conn, remote, local, settings } => {
+                Output::Connect {
+                    conn,
+                    remote,
+                    local,
+                    settings,
+                } => {
                     let io = self.io_tx.clone();
                     let task = tokio::spawn(async move {
                         let event = match socket::connect(remote, local, &settings).await {
                             Ok(stream) => IoEvent::Connected { conn, stream },
-                            Err(error) => IoEvent::ConnectFailed { conn, error: error.to_string() },
+                            Err(error) => IoEvent::ConnectFailed {
+                                conn,
+                                error: error.to_string(),
+                            },
                         };
                         let _ = io.send(event);
                     });
@@ -469,8 +568,12 @@ impl InstanceTask {
                             continue;
                         }
                         match socket::set_md5_key(listener.as_raw_fd(), prefix, key.as_deref()) {
-                            Ok(()) => debug!(%prefix, installed = key.is_some(), "listener TCP-MD5 key"),
-                            Err(error) => warn!(%prefix, %error, "cannot set TCP-MD5 key on the listener"),
+                            Ok(()) => {
+                                debug!(%prefix, installed = key.is_some(), "listener TCP-MD5 key")
+                            }
+                            Err(error) => {
+                                warn!(%prefix, %error, "cannot set TCP-MD5 key on the listener")
+                            }
                         }
                     }
                 }

@@ -24,6 +24,10 @@ use crate::settings;
 /// The RIB client id of BGP's next-hop tracking.
 pub(super) const BGP_CLIENT: hna_rib::ClientId = hna_rib::ClientId(2);
 
+/// The RIB client id that tracks the neighbors' own addresses, so that a session whose first
+/// connection attempt found no route connects as soon as the IGP provides one.
+pub(super) const NEIGHBOR_CLIENT: hna_rib::ClientId = hna_rib::ClientId(3);
+
 pub(super) struct BgpRuntime {
     handle: Bgp,
     events: mpsc::UnboundedReceiver<BgpEvent>,
@@ -70,6 +74,17 @@ impl BgpRuntime {
             bfd_sessions: BTreeMap::new(),
             ipv4_routes: BTreeSet::new(),
         }))
+    }
+
+    /// Tracks the address of every configured neighbor in the RIB.
+    pub fn track_neighbors(config: &Config, rib: &mut Rib) -> Vec<Result<RibOutput, RibError>> {
+        let Some(bgp) = &config.bgp else {
+            return Vec::new();
+        };
+        bgp.neighbors
+            .keys()
+            .map(|address| rib.track_next_hop(NEIGHBOR_CLIENT, VrfId::DEFAULT, *address))
+            .collect()
     }
 
     pub fn handle(&self) -> &Bgp {

@@ -170,6 +170,11 @@ impl Router {
             pending_rib: Vec::new(),
             started: now,
         };
+        if router.bgp.is_some() {
+            for output in bgp::BgpRuntime::track_neighbors(&router.config, &mut router.rib) {
+                router.queue_rib(output);
+            }
+        }
         for vrf in router.vrf_ids.values().copied().collect::<Vec<_>>() {
             let output = router
                 .rib
@@ -398,16 +403,20 @@ impl Router {
             }
 
             let rib_outputs = std::mem::take(&mut self.pending_rib);
+            let mut notifications = Vec::new();
             for output in rib_outputs {
                 self.pending_plane.extend(output.southbound);
-                for notification in output.notifications {
-                    self.on_rib_notification(notification);
-                }
+                notifications.extend(output.notifications);
             }
 
+            // The plane first: a client told that an address became reachable (BGP connecting
+            // to a neighbor) must find the route in the kernel already.
             let changes = std::mem::take(&mut self.pending_plane);
             if !changes.is_empty() {
                 self.plane.apply(changes).await;
+            }
+            for notification in notifications {
+                self.on_rib_notification(notification);
             }
             if self.pending_rib.is_empty()
                 && self.pending_plane.is_empty()
@@ -442,6 +451,16 @@ impl Router {
                     bgp.nexthop(address, &reachability);
                 }
             }
+            Notification::NextHop {
+                client,
+                address,
+                reachability,
+                ..
+            } if client == bgp::NEIGHBOR_CLIENT && reachability.reachable => {
+                if let Some(bgp) = &self.bgp {
+                    bgp.handle().peer_reachable(address);
+                }
+            }
             Notification::NextHop { .. } => {}
         }
     }
@@ -468,6 +487,9 @@ impl Router {
         self.reconcile_vrfs(&config);
         if let Some(bgp) = &self.bgp {
             bgp.reconfigure(&config).await;
+            for output in bgp::BgpRuntime::track_neighbors(&config, &mut self.rib) {
+                self.queue_rib(output);
+            }
         }
         let now = Instant::now();
         self.overlay.reconfigure(now, &config, &self.vrf_ids);
