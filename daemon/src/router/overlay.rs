@@ -136,8 +136,11 @@ impl Overlay {
         }
     }
 
+    /// Returns whether the control plane queued outputs that [`Overlay::take_outputs`] has not
+    /// drained yet. [`Overlay::vrf_connected`] queues type-5 routes and leaks while the core is
+    /// applying a RIB notification, so the core keeps applying until none are left.
     pub fn has_outputs(&self) -> bool {
-        false
+        self.evpn.as_ref().is_some_and(EvpnControl::has_outputs)
     }
 
     /// Drains the control plane's outputs, turning tenant routes into RIB updates.
@@ -226,5 +229,61 @@ fn rib_next_hop(hop: &VrfNextHop, vrf_ids: &BTreeMap<String, VrfId>) -> Option<N
             router_mac: MacAddr(router_mac.octets()),
         })),
         VrfNextHop::Vrf(name) => Some(NextHop::vrf(*vrf_ids.get(name)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use hna_evpn::{EvpnRoute, IpPrefixValue};
+
+    use super::*;
+
+    fn seed_hna1() -> (Config, BTreeMap<String, VrfId>, Rib) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed/hna1.nc-cli");
+        let config = crate::config::load(&path).expect("the seed configuration loads");
+        let mut rib = Rib::new();
+        let mut vrf_ids = BTreeMap::new();
+        for (name, table) in [("vrf100", 100), ("vrf101", 101)] {
+            rib.add_vrf(name, VrfId(table)).expect("a new VRF");
+            vrf_ids.insert(name.to_string(), VrfId(table));
+        }
+        (config, vrf_ids, rib)
+    }
+
+    #[test]
+    fn connected_subnet_reports_pending_outputs() {
+        let (config, vrf_ids, mut rib) = seed_hna1();
+        let mut overlay = Overlay::start(Instant::now(), &config, &vrf_ids);
+        overlay.take_outputs(&vrf_ids, &mut rib);
+        assert!(
+            !overlay.has_outputs(),
+            "the start's type-3 routes were drained"
+        );
+
+        // The core learns of a tenant's connected subnet from a RIB notification while it
+        // applies outputs, and keeps applying only while the overlay reports more.
+        overlay.vrf_connected("vrf101", "10.62.0.0/16".parse().unwrap(), true);
+
+        assert!(
+            overlay.has_outputs(),
+            "the type-5 route and the leak wait to be drained"
+        );
+        let outputs = overlay.take_outputs(&vrf_ids, &mut rib);
+        let type5: Vec<_> = outputs
+            .bgp
+            .iter()
+            .filter_map(|(route, attributes)| match route {
+                EvpnRoute::IpPrefix(prefix) if attributes.is_some() => Some(prefix.value),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            matches!(type5.as_slice(), [IpPrefixValue::V4 { prefix, .. }] if prefix.to_string() == "10.62.0.0/16"),
+            "{type5:?}"
+        );
+        assert_eq!(outputs.rib.len(), 1, "the leak of 10.62/16 into vrf100");
+        assert!(!overlay.has_outputs());
     }
 }

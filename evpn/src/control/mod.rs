@@ -373,6 +373,11 @@ impl EvpnControl {
         std::mem::take(&mut self.outputs)
     }
 
+    /// Returns whether outputs are queued for [`EvpnControl::take_outputs`].
+    pub fn has_outputs(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
