@@ -44,6 +44,7 @@ const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A pod of the seed: its HNA, subnet bridge, L2VNI, tenant, bridge port, address and the MAC
 /// the test gives it.
+#[derive(Clone, Copy)]
 struct Pod {
     name: &'static str,
     hna: &'static str,
@@ -127,8 +128,9 @@ struct Fabric {
 }
 
 impl Fabric {
-    fn start() -> Fabric {
-        let ns = Netns::new("evpn-seed");
+    /// Starts the three cores in a new namespace named after `tag`.
+    fn start(tag: &str) -> Fabric {
+        let ns = Netns::new(tag);
         for address in [HNA1, HNA2, LEAF1] {
             ns.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
         }
@@ -352,8 +354,7 @@ fn flood(vni_value: u32, vtep: &str) -> Entry {
     })
 }
 
-fn remote_mac(name: &str) -> Entry {
-    let pod = pod(name);
+fn remote_mac(pod: &Pod) -> Entry {
     Entry::Mac(MacEntry {
         vni: vni(pod.vni),
         mac: mac(pod.mac),
@@ -361,8 +362,7 @@ fn remote_mac(name: &str) -> Entry {
     })
 }
 
-fn neighbor(name: &str) -> Entry {
-    let pod = pod(name);
+fn neighbor(pod: &Pod) -> Entry {
     Entry::Neighbor(NeighborEntry {
         vrf: pod.vrf,
         interface: pod.bridge.to_string(),
@@ -372,8 +372,7 @@ fn neighbor(name: &str) -> Entry {
 }
 
 /// Builds the host route to a remote pod through its tenant's L3VNI (symmetric IRB).
-fn host_route(name: &str, l3vni: u32, router_mac: &str) -> Entry {
-    let pod = pod(name);
+fn host_route(pod: &Pod, l3vni: u32, router_mac: &str) -> Entry {
     let encap = VxlanEncap {
         vtep: ip(pod.hna),
         vni: vni(l3vni),
@@ -402,12 +401,12 @@ fn leaked(vrf: VrfId, prefix: &str, source: VrfId) -> Entry {
 fn hna1_expected() -> BTreeSet<String> {
     let mut entries: Vec<Entry> = L2VNIS.iter().map(|vni| flood(*vni, HNA2)).collect();
     for name in ["green3", "red2", "red3"] {
-        entries.push(remote_mac(name));
-        entries.push(neighbor(name));
+        entries.push(remote_mac(pod(name)));
+        entries.push(neighbor(pod(name)));
     }
-    entries.push(host_route("green3", 100, HNA2_ROUTER_MAC));
-    entries.push(host_route("red2", 101, HNA2_ROUTER_MAC));
-    entries.push(host_route("red3", 101, HNA2_ROUTER_MAC));
+    entries.push(host_route(pod("green3"), 100, HNA2_ROUTER_MAC));
+    entries.push(host_route(pod("red2"), 101, HNA2_ROUTER_MAC));
+    entries.push(host_route(pod("red3"), 101, HNA2_ROUTER_MAC));
     entries.push(leaked(GREEN, "10.62.0.0/16", RED));
     entries.push(leaked(RED, "10.60.0.0/16", GREEN));
     entries.iter().map(describe).collect()
@@ -417,12 +416,12 @@ fn hna1_expected() -> BTreeSet<String> {
 fn hna2_expected() -> BTreeSet<String> {
     let mut entries: Vec<Entry> = L2VNIS.iter().map(|vni| flood(*vni, HNA1)).collect();
     for name in ["green1", "green2", "red1"] {
-        entries.push(remote_mac(name));
-        entries.push(neighbor(name));
+        entries.push(remote_mac(pod(name)));
+        entries.push(neighbor(pod(name)));
     }
-    entries.push(host_route("green1", 100, HNA1_ROUTER_MAC));
-    entries.push(host_route("green2", 100, HNA1_ROUTER_MAC));
-    entries.push(host_route("red1", 101, HNA1_ROUTER_MAC));
+    entries.push(host_route(pod("green1"), 100, HNA1_ROUTER_MAC));
+    entries.push(host_route(pod("green2"), 100, HNA1_ROUTER_MAC));
+    entries.push(host_route(pod("red1"), 101, HNA1_ROUTER_MAC));
     entries.push(leaked(GREEN, "10.62.0.0/16", RED));
     entries.push(leaked(RED, "10.60.0.0/16", GREEN));
     entries.iter().map(describe).collect()
@@ -490,9 +489,10 @@ fn wait_for_plane(fabric: &Fabric, loopback: &str, expected: &BTreeSet<String>, 
     });
 }
 
-#[test]
-fn seed_hnas_converge_to_expected_planes() {
-    let mut fabric = Fabric::start();
+/// Starts the fabric in a namespace named after `tag`, reports every router's local addresses
+/// and pods, and waits until both HNAs' planes contain exactly their expected entries.
+fn converged_fabric(tag: &str) -> Fabric {
+    let fabric = Fabric::start(tag);
     for event in local_addresses() {
         fabric.emit(LEAF1, event);
     }
@@ -502,20 +502,25 @@ fn seed_hnas_converge_to_expected_planes() {
         }
     }
 
-    let hna1 = hna1_expected();
-    let hna2 = hna2_expected();
     wait_for_plane(
         &fabric,
         HNA1,
-        &hna1,
+        &hna1_expected(),
         "hna1's plane to hold hna2's pods, floods and leaks",
     );
     wait_for_plane(
         &fabric,
         HNA2,
-        &hna2,
+        &hna2_expected(),
         "hna2's plane to hold hna1's pods, floods and leaks",
     );
+    fabric
+}
+
+#[test]
+fn seed_hnas_converge_to_expected_planes() {
+    let mut fabric = converged_fabric("evpn-seed");
+    let hna1 = hna1_expected();
     assert!(
         fabric.entries(LEAF1).is_empty(),
         "the reflector has no VNI: {:#?}",
@@ -556,9 +561,9 @@ fn seed_hnas_converge_to_expected_planes() {
     }
     let mut without_red2 = hna1.clone();
     for entry in [
-        remote_mac("red2"),
-        neighbor("red2"),
-        host_route("red2", 101, HNA2_ROUTER_MAC),
+        remote_mac(pod("red2")),
+        neighbor(pod("red2")),
+        host_route(pod("red2"), 101, HNA2_ROUTER_MAC),
     ] {
         assert!(
             without_red2.remove(&describe(&entry)),
@@ -584,4 +589,54 @@ fn seed_hnas_converge_to_expected_planes() {
         &leaks_only,
         "hna1 to drop every entry of hna2",
     );
+}
+
+#[test]
+fn pod_move_follows_mobility_sequence() {
+    let fabric = converged_fabric("evpn-move");
+    let red1 = *pod("red1");
+    let moved = Pod {
+        hna: HNA2,
+        port: "veth-2000000003",
+        ..red1
+    };
+
+    // red1 reappears behind hna2 while hna1's bridge still has its MAC and ARP entry. hna2
+    // advertises the MAC with mobility sequence 1 (RFC 7432 section 15.1), which beats hna1's
+    // sequence 0: hna1 withdraws its routes and points the MAC and the host route at hna2. The
+    // ARP entry hna1 learned itself stays, so it installs no remote neighbor.
+    for event in pod_events(&moved, true) {
+        fabric.emit(HNA2, event);
+    }
+    let mut hna1 = hna1_expected();
+    hna1.insert(describe(&remote_mac(&moved)));
+    hna1.insert(describe(&host_route(&moved, 101, HNA2_ROUTER_MAC)));
+    wait_for_plane(&fabric, HNA1, &hna1, "hna1 to send red1's traffic to hna2");
+    let mut hna2 = hna2_expected();
+    for entry in [
+        remote_mac(&red1),
+        neighbor(&red1),
+        host_route(&red1, 101, HNA1_ROUTER_MAC),
+    ] {
+        assert!(
+            hna2.remove(&describe(&entry)),
+            "{} not in the table",
+            describe(&entry)
+        );
+    }
+    wait_for_plane(&fabric, HNA2, &hna2, "hna2 to own red1");
+
+    // hna1's bridge and neighbor table age red1 out: its ARP entry now comes from hna2's MAC/IP
+    // route, and the rest stays.
+    for event in pod_events(&red1, false) {
+        fabric.emit(HNA1, event);
+    }
+    hna1.insert(describe(&neighbor(&moved)));
+    wait_for_plane(
+        &fabric,
+        HNA1,
+        &hna1,
+        "hna1 to install red1's ARP entry from hna2",
+    );
+    wait_for_plane(&fabric, HNA2, &hna2, "hna2 to keep owning red1");
 }
