@@ -36,9 +36,20 @@ pub fn request(
 
     let mut bytes = serde_json::to_vec(request)?;
     bytes.push(b'\n');
-    stream.write_all(&bytes)?;
+    // The daemon answers a non-root peer without reading its request and closes the
+    // connection, so the write may fail while the rejection waits to be read.
+    match stream.write_all(&bytes) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+        result => result?,
+    }
 
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line)?;
+    if line.is_empty() {
+        return Err(ControlClientError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without a response",
+        )));
+    }
     Ok(serde_json::from_str(&line)?)
 }
