@@ -267,6 +267,12 @@ impl Router {
                 if *vrf == VrfId::DEFAULT {
                     self.underlay.refresh_interfaces();
                 }
+                // Loopback addresses (127.0.0.0/8, ::1) never leave a host (RFC 1122 section
+                // 3.2.1.3), so their prefix is no connected route: redistributing it would
+                // advertise every tenant namespace's 127.0.0.0/8 as an EVPN type-5 route.
+                if address.addr().is_loopback() {
+                    return;
+                }
                 let route = hna_rib::Route::new(
                     address.trunc(),
                     hna_rib::RouteSource::Connected,
