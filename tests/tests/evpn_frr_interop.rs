@@ -1,7 +1,9 @@
 //! Our HNA against FRR 8.4: the daemon's core with the Linux plane in a namespace, an FRR
 //! route reflector and an FRR VTEP (`advertise-all-vni` on a VXLAN device and a bridge). Both
-//! VTEPs share L2VNI 10000 and export its AS:VNI route target (65500:10000), FRR's default;
-//! our automatic import accepts it.
+//! VTEPs share L2VNI 10000 with automatic route targets, once in the AS:VNI form that FRR uses
+//! by default (65500:10000) and once in the RFC 8365 form (65500:268445456) that the seed
+//! configurations ask for with `auto-route-target rfc8365` and FRR with `autort
+//! rfc8365-compatible`.
 //!
 //! ```text
 //!   pod1 ── us (hna1, 10.0.0.1) ── eth1 ── rr (FRR leaf, 10.0.0.201) ── eth2 ── vtep (FRR, 10.0.0.2) ── pod2
@@ -27,13 +29,14 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// Deadline for OSPF, then BGP, then the EVPN routes and entries. FRR's connect retry (5 s)
-/// and OSPF's dead interval (4 s) bound the usual time; the whole test takes about 16 s on a
-/// 2-core machine.
+/// and OSPF's dead interval (4 s) bound the usual time. The whole file's two tests take about
+/// 16 s together on a 2-core machine.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Our HNA: hna1 of the seed reduced to one tenant (green, L3VNI 100) with one subnet (L2VNI
 /// 10000 on br10000) and one pod port, one uplink, OSPF and an iBGP session to the reflector.
-/// The tenant has no `auto-route-target rfc8365`, so its VNIs export AS:VNI route targets.
+/// Without `auto-route-target rfc8365` (see [`RouteTargetForm::our_line`]) the tenant's VNIs
+/// export AS:VNI route targets.
 const OUR_CONFIG: &str = r#"
 / vrf main interface physical eth1 mtu 1600
 / vrf main interface physical eth1 ipv4 address 10.0.11.2/24
@@ -103,6 +106,7 @@ router bgp 65500
 !
 ";
 
+/// The FRR VTEP. [`RouteTargetForm::frr_line`] replaces `{autort}`.
 const VTEP_CONFIG: &str = "\
 hostname vtep
 interface eth1
@@ -124,6 +128,7 @@ router bgp 65500
  address-family l2vpn evpn
   neighbor 10.0.0.201 activate
   advertise-all-vni
+{autort}
  exit-address-family
 !
 ";
@@ -194,8 +199,8 @@ struct OurHna {
 }
 
 impl OurHna {
-    fn start(ns: &Netns, prefix: &str) -> OurHna {
-        let config = config::parse(OUR_CONFIG, std::path::Path::new("hna1-interop.nc-cli"))
+    fn start(ns: &Netns, prefix: &str, config_text: &str) -> OurHna {
+        let config = config::parse(config_text, std::path::Path::new("hna1-interop.nc-cli"))
             .unwrap_or_else(|errors| panic!("our configuration does not load: {errors}"));
         let options = RouterOptions {
             netns_prefix: prefix.to_string(),
@@ -330,12 +335,59 @@ fn wait_for_our_routes(frr: &Frr, node: &str) -> Vec<EvpnPath> {
     )
 }
 
+/// The form of the automatic route targets both VTEPs use for their VNIs.
+#[derive(Clone, Copy)]
+enum RouteTargetForm {
+    AsVni,
+    Rfc8365,
+}
+
+impl RouteTargetForm {
+    /// Returns the line that selects this form in our configuration.
+    fn our_line(self) -> &'static str {
+        match self {
+            RouteTargetForm::AsVni => "",
+            RouteTargetForm::Rfc8365 => {
+                "/ vrf main l3vrf vrf100 routing bgp address-family l2vpn-evpn auto-route-target rfc8365"
+            }
+        }
+    }
+
+    /// Returns the line that selects this form in FRR's `address-family l2vpn evpn`.
+    fn frr_line(self) -> &'static str {
+        match self {
+            RouteTargetForm::AsVni => "!",
+            RouteTargetForm::Rfc8365 => "  autort rfc8365-compatible",
+        }
+    }
+
+    /// Returns L2VNI 10000's route target as FRR prints it.
+    fn l2vni_target(self) -> &'static str {
+        match self {
+            RouteTargetForm::AsVni => "RT:65500:10000",
+            // 2^28 (type 1, VXLAN, in the local administrator) + 10000 (RFC 8365 section 5.1.2.1).
+            RouteTargetForm::Rfc8365 => "RT:65500:268445456",
+        }
+    }
+}
+
 #[test]
-fn frr_vtep_and_our_hna_exchange_pods() {
+fn frr_vtep_exchanges_pods_with_as_vni_targets() {
+    exchange_pods("evas", RouteTargetForm::AsVni);
+}
+
+#[test]
+fn frr_vtep_exchanges_pods_with_rfc8365_targets() {
+    exchange_pods("ev83", RouteTargetForm::Rfc8365);
+}
+
+/// Builds the lab with namespaces named after `tag` and checks both sides: the routes FRR
+/// learns from us, the kernel entries each side installs for the other's pod, and the pings.
+fn exchange_pods(tag: &str, form: RouteTargetForm) {
     require_program("/usr/lib/frr/bgpd", "frr");
-    let us = Netns::new("evfrr-us");
-    let rr = Netns::new("evfrr-rr");
-    let vtep = Netns::new("evfrr-vt");
+    let us = Netns::new(&format!("{tag}-us"));
+    let rr = Netns::new(&format!("{tag}-rr"));
+    let vtep = Netns::new(&format!("{tag}-vt"));
 
     veth(&us, "eth1", &rr, "eth1", 1600);
     veth(&rr, "eth2", &vtep, "eth1", 1600);
@@ -351,15 +403,23 @@ fn frr_vtep_and_our_hna_exchange_pods() {
     us.ip(&["link", "add", "loop0", "type", "ifb"]);
     us.ip(&["link", "set", "loop0", "up"]);
     frr_vtep_bridge(&vtep);
-    let pod1 = pod("evfrr-p1", &us, "veth-1000000000", "10.60.0.1", POD1_MAC);
-    let pod2 = pod("evfrr-p2", &vtep, "pod2", "10.60.0.2", POD2_MAC);
+    let pod1 = pod(
+        &format!("{tag}-p1"),
+        &us,
+        "veth-1000000000",
+        "10.60.0.1",
+        POD1_MAC,
+    );
+    let pod2 = pod(&format!("{tag}-p2"), &vtep, "pod2", "10.60.0.2", POD2_MAC);
     vtep.ip(&["link", "set", "pod2", "master", "br10000"]);
 
     let rr_frr = Frr::start(&rr, &["ospfd", "bgpd"], RR_CONFIG);
-    let vtep_frr = Frr::start(&vtep, &["ospfd", "bgpd"], VTEP_CONFIG);
+    let vtep_config = VTEP_CONFIG.replace("{autort}", form.frr_line());
+    let vtep_frr = Frr::start(&vtep, &["ospfd", "bgpd"], &vtep_config);
     // Declared last, so it drops first: our core stops and deletes its tenant namespace before
     // the FRR instances and the namespaces go, also when a check fails.
-    let ours = OurHna::start(&us, &format!("{}-", unique_name("evfrr")));
+    let our_config = format!("{OUR_CONFIG}{}\n", form.our_line());
+    let ours = OurHna::start(&us, &format!("{}-", unique_name(tag)), &our_config);
 
     wait_frr_established(&rr_frr, "l2vpn evpn", "10.0.0.1", CONVERGE_TIMEOUT);
     wait_frr_established(&rr_frr, "l2vpn evpn", "10.0.0.2", CONVERGE_TIMEOUT);
@@ -379,7 +439,7 @@ fn frr_vtep_and_our_hna_exchange_pods() {
         for prefix in our_prefixes() {
             let path = paths.iter().find(|path| path.prefix == prefix).unwrap();
             assert!(
-                path.extended_communities.contains("RT:65500:10000"),
+                path.extended_communities.contains(form.l2vni_target()),
                 "{node}: {prefix} without the L2VNI's route target: {path:?}"
             );
             assert!(
@@ -402,6 +462,26 @@ fn frr_vtep_and_our_hna_exchange_pods() {
             "{node}: the MAC/IP route carries our router MAC: {mac_ip:?}"
         );
     }
+
+    // FRR's VTEP exports the same form. Our import accepts both forms, so only this shows that
+    // the two sides agree.
+    let frr_type3 = wait_until_ok(
+        CONVERGE_TIMEOUT,
+        "FRR's type-3 route at the reflector",
+        || {
+            let paths = frr_evpn_paths(&rr_frr);
+            match paths.iter().find(|path| {
+                path.next_hop == "10.0.0.2" && path.prefix == "[3]:[0]:[32]:[10.0.0.2]"
+            }) {
+                Some(path) => Ok(path.clone()),
+                None => Err(paths),
+            }
+        },
+    );
+    assert!(
+        frr_type3.extended_communities.contains(form.l2vni_target()),
+        "FRR's route target form: {frr_type3:?}"
+    );
 
     // FRR's VTEP installs pod1's MAC and the flood entry toward us in its kernel FDB, and
     // pod1's ARP entry on its bridge.
