@@ -520,22 +520,36 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         metrics.extend(bgp_metrics(bgp.handle()).await);
     }
 
-    let mut routes = Metric::gauge("routes", "Selected routes per VRF and source");
+    // `show ip route` lists IPv4 only, so the family label tells its routes from IPv6 ones
+    // (the link-local prefixes of every interface, for example).
+    let mut routes = Metric::gauge(
+        "routes",
+        "Selected routes per VRF, source and address family",
+    );
     let vrfs: Vec<(VrfId, String)> = router
         .rib
         .vrfs()
         .map(|(id, name)| (id, name.to_string()))
         .collect();
     for (vrf, name) in vrfs {
-        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        let mut counts = std::collections::BTreeMap::<(String, &str), u64>::new();
         for route in router.rib.selected_routes(vrf) {
+            let family = if route.prefix.addr().is_ipv4() {
+                "ipv4"
+            } else {
+                "ipv6"
+            };
             *counts
-                .entry(format!("{:?}", route.source).to_lowercase())
+                .entry((format!("{:?}", route.source).to_lowercase(), family))
                 .or_default() += 1;
         }
-        for (source, count) in counts {
+        for ((source, family), count) in counts {
             routes.sample(
-                &[("vrf", name.as_str()), ("source", source.as_str())],
+                &[
+                    ("vrf", name.as_str()),
+                    ("source", source.as_str()),
+                    ("family", family),
+                ],
                 count,
             );
         }
