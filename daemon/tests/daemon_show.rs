@@ -318,6 +318,10 @@ fn show_commands_return_fabric_state_as_json() {
     assert_eq!(remote["vtep"], "10.0.0.2");
     assert_eq!(remote["vni"], 10);
     // The kernel agrees: pod2's MAC points at r2's VTEP on vx10 in the tenant's namespace.
+    let vni10 = r1.json(&["show", "evpn", "mac", "--vni", "10"]);
+    assert_eq!(items(&vni10), items(&macs), "every MAC is in VNI 10");
+    let vni99 = r1.json(&["show", "evpn", "mac", "--vni", "99"]);
+    assert!(items(&vni99).is_empty(), "{vni99:#}");
     let fdb: Value = serde_json::from_str(&run_ok(
         "bridge",
         &[
@@ -587,16 +591,33 @@ fn metrics_endpoint_exports_sessions_and_routes() {
         "{text}"
     );
 
-    // Route counts: r2's loopback through OSPF, and r2's MAC in VNI 10.
+    // Route counts: r2's loopback through OSPF, the connected routes as `show ip route` lists
+    // them, and r2's MAC in VNI 10.
     assert_eq!(
-        metric(&text, "hna_routes", "vrf=\"main\",source=\"ospf\""),
+        metric(
+            &text,
+            "hna_routes",
+            "vrf=\"main\",source=\"ospf\",family=\"ipv4\""
+        ),
         Some(1.0),
         "{text}"
     );
-    assert!(
-        metric(&text, "hna_routes", "vrf=\"vrf100\",source=\"connected\"").unwrap_or(0.0) >= 1.0,
-        "{text}"
-    );
+    for (vrf, words) in [
+        ("main", &["show", "ip", "route"][..]),
+        ("vrf100", &["show", "ip", "route", "--vrf", "vrf100"]),
+    ] {
+        let connected = items(&r1.json(words))
+            .iter()
+            .filter(|route| route["source"] == "connected")
+            .count();
+        assert!(connected >= 1, "{vrf}: no connected route");
+        let labels = format!("vrf=\"{vrf}\",source=\"connected\",family=\"ipv4\"");
+        assert_eq!(
+            metric(&text, "hna_routes", &labels),
+            Some(connected as f64),
+            "{vrf}: {text}"
+        );
+    }
     assert_eq!(
         metric(&text, "hna_evpn_macs", "vni=\"10\",kind=\"remote\""),
         Some(1.0),
