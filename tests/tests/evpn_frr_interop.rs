@@ -284,6 +284,20 @@ fn fdb_has(entries: &[Value], mac: &str, vtep: &str) -> bool {
         .any(|entry| entry["mac"] == mac && entry["dst"] == vtep)
 }
 
+/// Waits until vx10000's FDB in `namespace` has both the flood entry (the all-zero MAC) and
+/// `mac` toward `vtep`.
+fn wait_for_fdb(namespace: &str, who: &str, vtep: &str, mac: &str) {
+    let what = format!("the flood entry and {mac} toward {vtep} in the FDB of {who}");
+    wait_until_ok(CONVERGE_TIMEOUT, &what, || {
+        let entries = fdb(namespace, "vx10000");
+        if fdb_has(&entries, "00:00:00:00:00:00", vtep) && fdb_has(&entries, mac, vtep) {
+            Ok(())
+        } else {
+            Err(entries)
+        }
+    });
+}
+
 /// Returns the neighbor entry of `address` on `device` in `namespace`.
 fn neighbor(namespace: &str, device: &str, address: &str) -> Option<Value> {
     let output = run(
@@ -485,18 +499,9 @@ fn exchange_pods(tag: &str, form: RouteTargetForm) {
 
     // FRR's VTEP installs pod1's MAC and the flood entry toward us in its kernel FDB, and
     // pod1's ARP entry on its bridge.
-    let frr_fdb = wait_until_ok(CONVERGE_TIMEOUT, "pod1's MAC in FRR's FDB", || {
-        let entries = fdb(vtep.name(), "vx10000");
-        if fdb_has(&entries, POD1_MAC, "10.0.0.1") {
-            Ok(entries)
-        } else {
-            Err(entries)
-        }
-    });
-    assert!(
-        fdb_has(&frr_fdb, "00:00:00:00:00:00", "10.0.0.1"),
-        "FRR floods to us: {frr_fdb:#?}"
-    );
+    // The type-2 and type-3 routes travel in separate UPDATEs, in either order, so the test
+    // waits for both entries.
+    wait_for_fdb(vtep.name(), "FRR's VTEP", "10.0.0.1", POD1_MAC);
     let pod1_neighbor = wait_until_ok(
         CONVERGE_TIMEOUT,
         "pod1's ARP entry from our MAC/IP route at FRR",
@@ -514,18 +519,7 @@ fn exchange_pods(tag: &str, form: RouteTargetForm) {
 
     // We install pod2's MAC and the flood entry toward FRR's VTEP in our tenant's FDB, and
     // pod2's ARP entry on our bridge.
-    let our_fdb = wait_until_ok(CONVERGE_TIMEOUT, "pod2's MAC in our FDB", || {
-        let entries = fdb(&ours.tenant, "vx10000");
-        if fdb_has(&entries, POD2_MAC, "10.0.0.2") {
-            Ok(entries)
-        } else {
-            Err(entries)
-        }
-    });
-    assert!(
-        fdb_has(&our_fdb, "00:00:00:00:00:00", "10.0.0.2"),
-        "we flood to FRR: {our_fdb:#?}"
-    );
+    wait_for_fdb(&ours.tenant, "our tenant", "10.0.0.2", POD2_MAC);
     wait_until_ok(
         CONVERGE_TIMEOUT,
         "pod2's ARP entry from FRR's MAC/IP route on our bridge",
