@@ -286,8 +286,8 @@ fn fdb_has(entries: &[Value], mac: &str, vtep: &str) -> bool {
 
 /// Waits until vx10000's FDB in `namespace` has both the flood entry (the all-zero MAC) and
 /// `mac` toward `vtep`.
-fn wait_for_fdb(namespace: &str, who: &str, vtep: &str, mac: &str) {
-    let what = format!("the flood entry and {mac} toward {vtep} in the FDB of {who}");
+fn wait_for_fdb(namespace: &str, node: &str, vtep: &str, mac: &str) {
+    let what = format!("the flood entry and {mac} toward {vtep} in the FDB of {node}");
     wait_until_ok(CONVERGE_TIMEOUT, &what, || {
         let entries = fdb(namespace, "vx10000");
         if fdb_has(&entries, "00:00:00:00:00:00", vtep) && fdb_has(&entries, mac, vtep) {
