@@ -4,11 +4,12 @@
 //! expected flood lists, remote MACs, neighbors and tenant routes, leaks included, and must lose
 //! the other HNA's entries when they are withdrawn.
 //!
-//! The three cores share one network namespace whose `lo` has the three loopback addresses, so
-//! their BGP sessions run over real TCP. The configurations are the seed's files without the
+//! The cores share one network namespace whose `lo` has their loopback addresses, so their
+//! BGP sessions run over real TCP. leaf2, the seed's second reflector, joins only the test of a
+//! reflector failing. The configurations are the seed's files without the
 //! lines this setting cannot serve. OSPF goes, because there are no links and the loopbacks are
-//! local addresses anyway. `track bfd` goes, because three BFD instances in one namespace bind
-//! the same UDP port and the kernel delivers each datagram to one of them only.
+//! local addresses anyway. `track bfd` goes, because several BFD instances in one namespace
+//! bind the same UDP port and the kernel delivers each datagram to one of them only.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -16,7 +17,7 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hna_rib::{Entry, InMemoryPlane, MacAddr, PlaneEvent, Vni, VrfId};
+use hna_rib::{Change, Entry, InMemoryPlane, MacAddr, PlaneEvent, Vni, VrfId};
 use hna_routed::config;
 use hna_routed::control::Request;
 use hna_routed::plane::PlaneThread;
@@ -30,6 +31,7 @@ const RED: VrfId = VrfId(101);
 const HNA1: &str = "10.0.0.1";
 const HNA2: &str = "10.0.0.2";
 const LEAF1: &str = "10.0.0.201";
+const LEAF2: &str = "10.0.0.202";
 
 /// Deadline for the sessions to come up and the planes to converge, which takes well under a
 /// second on a 2-core test machine.
@@ -109,20 +111,24 @@ struct Node {
     messages: mpsc::Sender<CoreMessage>,
 }
 
-/// The three cores, running on one thread inside the namespace. Dropping it stops the cores
+/// The cores, running on one thread inside the namespace. Dropping it stops the cores
 /// (without graceful restart) and the thread, and then deletes the namespace.
 struct Fabric {
     nodes: Vec<(&'static str, Node)>,
+    /// The loopback addresses of every core, stopped ones included.
+    loopbacks: Vec<&'static str>,
     runtime: tokio::runtime::Runtime,
     thread: Option<JoinHandle<()>>,
     _ns: Netns,
 }
 
 impl Fabric {
-    /// Starts the three cores in a new namespace named after `tag`.
-    fn start(tag: &str) -> Fabric {
+    /// Starts the reflectors `leaves` and both HNAs in a new namespace named after `tag`.
+    fn start(tag: &str, leaves: &[&'static str]) -> Fabric {
         let ns = Netns::new(tag);
-        for address in [HNA1, HNA2, LEAF1] {
+        let mut loopbacks = leaves.to_vec();
+        loopbacks.extend([HNA1, HNA2]);
+        for address in &loopbacks {
             ns.ip(&["addr", "add", &format!("{address}/32"), "dev", "lo"]);
         }
         let retry = |leaf: &str| {
@@ -130,12 +136,19 @@ impl Fabric {
         };
         let hna_extra = [retry("10.0.0.201"), retry("10.0.0.202")];
         let hna_extra: Vec<&str> = hna_extra.iter().map(String::as_str).collect();
-        // The reflector starts first, so its listener is bound when the HNAs connect.
-        let routers = vec![
-            (LEAF1, seed_config("leaf1.nc-cli", &[])),
-            (HNA1, seed_config("hna1.nc-cli", &hna_extra)),
-            (HNA2, seed_config("hna2.nc-cli", &hna_extra)),
-        ];
+        // The reflectors start first, so their listeners are bound when the HNAs connect.
+        let mut routers = Vec::new();
+        for leaf in leaves {
+            let file = if *leaf == LEAF1 {
+                "leaf1.nc-cli"
+            } else {
+                "leaf2.nc-cli"
+            };
+            routers.push((*leaf, seed_config(file, &[])));
+        }
+        routers.push((HNA1, seed_config("hna1.nc-cli", &hna_extra)));
+        routers.push((HNA2, seed_config("hna2.nc-cli", &hna_extra)));
+        let count = routers.len();
 
         let (ready_tx, ready_rx) = std_mpsc::channel();
         let thread = ns.spawn(move || {
@@ -175,7 +188,7 @@ impl Fabric {
         });
 
         let mut nodes = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..count {
             match ready_rx.recv_timeout(CONVERGE_TIMEOUT) {
                 Ok(node) => nodes.push(node),
                 Err(error) => panic!("a core did not start: {error}"),
@@ -187,6 +200,7 @@ impl Fabric {
             .unwrap();
         Fabric {
             nodes,
+            loopbacks,
             runtime,
             thread: Some(thread),
             _ns: ns,
@@ -218,11 +232,48 @@ impl Fabric {
             .expect("an in-memory plane")
     }
 
+    /// Returns the number of changes a core's plane has applied so far.
+    fn log_len(&self, loopback: &str) -> usize {
+        self.log_since(loopback, 0).len()
+    }
+
+    /// Returns the changes a core's plane applied after the first `start` ones, one line each.
+    fn log_since(&self, loopback: &str, start: usize) -> Vec<String> {
+        let plane = self.node(loopback).plane.clone();
+        let changes = self
+            .runtime
+            .block_on(plane.call(move |plane| {
+                plane
+                    .as_memory()
+                    .map(|memory| memory.log()[start..].to_vec())
+            }))
+            .expect("the plane thread is running")
+            .expect("an in-memory plane");
+        changes
+            .iter()
+            .map(|change| match change {
+                Change::Install(entry) => format!("install {}", describe(entry)),
+                Change::Remove(key) => format!("remove {key:?}"),
+            })
+            .collect()
+    }
+
     /// Runs a control command on a core and returns its text output.
     fn show(&self, loopback: &str, command: &str) -> String {
+        self.request(loopback, command, false)
+    }
+
+    /// Runs a control command on a core and returns its JSON output.
+    fn show_json(&self, loopback: &str, command: &str) -> serde_json::Value {
+        let output = self.request(loopback, command, true);
+        serde_json::from_str(&output)
+            .unwrap_or_else(|error| panic!("`{command}`: {error}: {output}"))
+    }
+
+    fn request(&self, loopback: &str, command: &str, json: bool) -> String {
         let request = Request {
             command: command.split(' ').map(String::from).collect(),
-            json: false,
+            json,
         };
         let (reply, response) = oneshot::channel();
         let messages = self.node(loopback).messages.clone();
@@ -235,8 +286,8 @@ impl Fabric {
         })
     }
 
-    /// Stops one core without graceful restart: its sessions close and the reflector withdraws
-    /// its routes from the other HNA.
+    /// Stops one core without graceful restart: its sessions close, and its peers drop the
+    /// routes they learned from it.
     fn stop(&mut self, loopback: &str) {
         let index = self
             .nodes
@@ -276,10 +327,11 @@ async fn run_all<F: std::future::Future<Output = bool> + 'static>(runs: Vec<F>) 
         .await;
 }
 
-/// Returns the events the Linux plane would report on an HNA: the loopbacks (see [`local_addresses`]),
-/// the gateway addresses of the subnet bridges, and the MAC and ARP entry of each local pod.
-fn local_events(hna: &str) -> Vec<PlaneEvent> {
-    let mut events = local_addresses();
+/// Returns the events the Linux plane would report on an HNA: the `loopbacks` (see
+/// [`local_addresses`]), the gateway addresses of the subnet bridges, and the MAC and ARP entry
+/// of each local pod.
+fn local_events(hna: &str, loopbacks: &[&str]) -> Vec<PlaneEvent> {
+    let mut events = local_addresses(loopbacks);
     for (bridge, vrf, address) in SUBNET_BRIDGES {
         events.push(PlaneEvent::Address {
             vrf,
@@ -295,11 +347,11 @@ fn local_events(hna: &str) -> Vec<PlaneEvent> {
 }
 
 /// BGP resolves every next hop (the peers' addresses, the VTEPs of EVPN routes) through the
-/// core's RIB. In the shared namespace the three loopback addresses are all addresses of `lo`,
-/// so each core learns them as the Linux plane would report them: connected /32 routes on
-/// `lo`, which make every VTEP and peer reachable without an IGP.
-fn local_addresses() -> Vec<PlaneEvent> {
-    [HNA1, HNA2, LEAF1]
+/// core's RIB. In the shared namespace the `loopbacks` are all addresses of `lo`, so each core
+/// learns them as the Linux plane would report them: connected /32 routes on `lo`, which make
+/// every VTEP and peer reachable without an IGP.
+fn local_addresses(loopbacks: &[&str]) -> Vec<PlaneEvent> {
+    loopbacks
         .iter()
         .map(|address| PlaneEvent::Address {
             vrf: VrfId::DEFAULT,
@@ -454,15 +506,19 @@ fn wait_for_plane(fabric: &Fabric, loopback: &str, expected: &BTreeSet<String>, 
     });
 }
 
-/// Starts the fabric in a namespace named after `tag`, reports every router's local addresses
-/// and pods, and waits until both HNAs' planes contain exactly their expected entries.
-fn converged_fabric(tag: &str) -> Fabric {
-    let fabric = Fabric::start(tag);
-    for event in local_addresses() {
-        fabric.emit(LEAF1, event);
+/// Starts the fabric with the reflectors `leaves` in a namespace named after `tag`, reports
+/// every router's local addresses and pods, and waits until both HNAs' planes contain exactly
+/// their expected entries.
+fn converged_fabric(tag: &str, leaves: &[&'static str]) -> Fabric {
+    let fabric = Fabric::start(tag, leaves);
+    let loopbacks = fabric.loopbacks.clone();
+    for leaf in leaves {
+        for event in local_addresses(&loopbacks) {
+            fabric.emit(leaf, event);
+        }
     }
     for hna in [HNA1, HNA2] {
-        for event in local_events(hna) {
+        for event in local_events(hna, &loopbacks) {
             fabric.emit(hna, event);
         }
     }
@@ -484,7 +540,7 @@ fn converged_fabric(tag: &str) -> Fabric {
 
 #[test]
 fn seed_hnas_converge_to_expected_planes() {
-    let mut fabric = converged_fabric("evpn-seed");
+    let mut fabric = converged_fabric("evpn-seed", &[LEAF1]);
     assert!(
         fabric.entries(LEAF1).is_empty(),
         "the reflector has no VNI: {:#?}",
@@ -552,7 +608,7 @@ fn seed_hnas_converge_to_expected_planes() {
 
 #[test]
 fn pod_move_follows_mobility_sequence() {
-    let fabric = converged_fabric("evpn-move");
+    let fabric = converged_fabric("evpn-move", &[LEAF1]);
     let red1 = *pod("red1");
     let moved = Pod {
         hna: HNA2,
@@ -605,4 +661,150 @@ fn pod_move_follows_mobility_sequence() {
         "hna1 to install red1's ARP entry from hna2",
     );
     wait_for_plane(&fabric, HNA2, &hna2, "hna2 to keep owning red1");
+}
+
+/// Returns, for each type-2 and type-3 route of `origin` in a core's EVPN table, the peers its
+/// paths came from. Type-5 routes are left out: both HNAs originate 10.60/16 and 10.62/16 with
+/// the same configured RD, so each reflector passes on only one of the two.
+fn peers_of_routes(table: &serde_json::Value, origin: &str) -> Vec<BTreeSet<String>> {
+    let mut routes = Vec::new();
+    for rd in table["route_distinguishers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for route in rd["routes"].as_array().into_iter().flatten() {
+            if route["route_type"] != 2 && route["route_type"] != 3 {
+                continue;
+            }
+            let paths = route["paths"].as_array().cloned().unwrap_or_default();
+            if !paths.iter().any(|path| path["next_hop"] == origin) {
+                continue;
+            }
+            let peers = paths
+                .iter()
+                .filter_map(|path| path["peer"].as_str().map(String::from));
+            routes.push(peers.collect());
+        }
+    }
+    routes
+}
+
+/// Returns a red pod on the subnet bridge br10100 of `hna`, numbered `number` (10.62.0.`number`).
+fn red_probe(hna: &'static str, number: u8) -> (Pod, [String; 3]) {
+    // Leaked into the `'static` strings a `Pod` has; a few bytes for the test process's life.
+    let ip: &'static str = format!("10.62.0.{number}").leak();
+    let mac: &'static str = format!("02:00:00:62:00:{number:02x}").leak();
+    let port: &'static str = format!("veth-{hna}-{number}").leak();
+    let (vtep, router_mac) = if hna == HNA1 {
+        (HNA1, "02:00:0a:00:00:01")
+    } else {
+        (HNA2, "02:00:0a:00:00:02")
+    };
+    let pod = Pod {
+        name: "probe",
+        hna,
+        bridge: "br10100",
+        vni: 10100,
+        vrf: RED,
+        port,
+        ip,
+        mac,
+    };
+    let remote = [
+        format!("mac vni 10100 {mac} -> {vtep}"),
+        format!("neighbor vrf 101 br10100 {ip} -> {mac}"),
+        format!("route vrf 101 {ip}/32 -> vxlan vtep {vtep} vni 101 rmac {router_mac}"),
+    ];
+    (pod, remote)
+}
+
+/// Reports a new pod at `hna` and waits until `other`'s plane contains its entries: BGP hands
+/// the core its events in order, so `other` has then applied everything BGP sent before.
+fn probe(fabric: &Fabric, hna: &'static str, other: &str, number: u8) -> [String; 3] {
+    let (pod, remote) = red_probe(hna, number);
+    for event in pod_events(&pod, true) {
+        fabric.emit(hna, event);
+    }
+    wait_until_ok(
+        CONVERGE_TIMEOUT,
+        &format!("{other} to install pod 10.62.0.{number}"),
+        || {
+            let plane = plane_lines(fabric, other);
+            match remote.iter().find(|line| !plane.contains(*line)) {
+                Some(missing) => Err(missing.clone()),
+                None => Ok(()),
+            }
+        },
+    );
+    remote
+}
+
+#[test]
+fn reflector_failover_leaves_planes_unchanged() {
+    let mut fabric = converged_fabric("evpn-rrfo", &[LEAF1, LEAF2]);
+
+    // Each HNA has every route of the other twice, through each reflector, before leaf1 goes.
+    let both: BTreeSet<String> = [LEAF1, LEAF2].iter().map(|leaf| leaf.to_string()).collect();
+    for (hna, other) in [(HNA1, HNA2), (HNA2, HNA1)] {
+        wait_until_ok(
+            CONVERGE_TIMEOUT,
+            &format!("{hna} to have {other}'s routes from both reflectors"),
+            || {
+                let routes = peers_of_routes(&fabric.show_json(hna, "show bgp l2vpn evpn"), other);
+                if !routes.is_empty() && routes.iter().all(|peers| *peers == both) {
+                    Ok(())
+                } else {
+                    Err(routes)
+                }
+            },
+        );
+    }
+    probe(&fabric, HNA2, HNA1, 10);
+    probe(&fabric, HNA1, HNA2, 11);
+    let hna1_mark = fabric.log_len(HNA1);
+    let hna2_mark = fabric.log_len(HNA2);
+
+    // leaf1 stops: every best path moves to leaf2's copy, which carries the same route and
+    // attributes, so no plane entry may be removed or installed again.
+    fabric.stop(LEAF1);
+    for hna in [HNA1, HNA2] {
+        wait_until_ok(
+            CONVERGE_TIMEOUT,
+            &format!("{hna} to lose its session with leaf1"),
+            || {
+                let summary = fabric.show(hna, "show bgp summary");
+                let session = summary
+                    .lines()
+                    .find(|line| line.starts_with(LEAF1))
+                    .map(String::from);
+                match session {
+                    Some(line) if !line.contains("Established") => Ok(()),
+                    other => Err(other),
+                }
+            },
+        );
+    }
+    let hna1_new = probe(&fabric, HNA2, HNA1, 12);
+    let hna2_new = probe(&fabric, HNA1, HNA2, 13);
+
+    let expected = |lines: [String; 3]| {
+        let mut lines: Vec<String> = lines.iter().map(|line| format!("install {line}")).collect();
+        lines.sort();
+        lines
+    };
+    let mut hna1_changes = fabric.log_since(HNA1, hna1_mark);
+    hna1_changes.sort();
+    assert_eq!(
+        hna1_changes,
+        expected(hna1_new),
+        "hna1's plane changes after leaf1 stopped"
+    );
+    let mut hna2_changes = fabric.log_since(HNA2, hna2_mark);
+    hna2_changes.sort();
+    assert_eq!(
+        hna2_changes,
+        expected(hna2_new),
+        "hna2's plane changes after leaf1 stopped"
+    );
 }

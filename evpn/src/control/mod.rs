@@ -348,6 +348,14 @@ impl EvpnControl {
     /// BGP's best path for a remote EVPN route changed: `best` is the new best path, or `None`
     /// when the route is gone. Routes this VTEP originated are ignored.
     pub fn remote_route(&mut self, now: Instant, key: EvpnRouteKey, best: Option<RemoteRoute>) {
+        // A new best path with the same route and attributes, such as the copy of a route
+        // through a second route reflector when the first fails, imports as the previous one
+        // did. Replacing it would remove and reinstall its entries in the plane.
+        if best.is_some() && self.remote.get(&key) == best.as_ref() {
+            return;
+        }
+        // NOTE: a best path whose attributes changed is still unimported before its successor
+        // is imported, so a MAC-VRF removes and reinstalls the entries both paths share.
         if let Some(previous) = self.remote.remove(&key) {
             self.unimport_remote(now, &previous);
         }
