@@ -38,15 +38,26 @@ struct Options {
 }
 
 fn parse_options() -> Options {
-    let mut options = Options { sessions: 1000, interval_ms: 50, multiplier: 3, seconds: 60, realtime_priority: None };
+    let mut options = Options {
+        sessions: 1000,
+        interval_ms: 50,
+        multiplier: 3,
+        seconds: 60,
+        realtime_priority: None,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut index = 0;
     while index < args.len() {
-        let value = || args.get(index + 1).and_then(|text| text.parse::<u64>().ok());
+        let value = || {
+            args.get(index + 1)
+                .and_then(|text| text.parse::<u64>().ok())
+        };
         match args[index].as_str() {
             "--sessions" => options.sessions = value().map_or(options.sessions, |v| v as usize),
             "--interval-ms" => options.interval_ms = value().unwrap_or(options.interval_ms),
-            "--multiplier" => options.multiplier = value().map_or(options.multiplier, |v| v.clamp(1, 255) as u8),
+            "--multiplier" => {
+                options.multiplier = value().map_or(options.multiplier, |v| v.clamp(1, 255) as u8)
+            }
             "--seconds" => options.seconds = value().unwrap_or(options.seconds),
             "--realtime" => options.realtime_priority = value().map(|v| v.clamp(1, 99) as u8),
             // cargo bench passes --bench; other flags are not ours.
@@ -84,14 +95,21 @@ impl Namespace {
     fn ip_batch(&self, lines: &[String]) {
         let path = std::env::temp_dir().join(format!("bfd-bench-{}-{}.batch", self.0, lines.len()));
         fs::write(&path, lines.join("\n") + "\n").expect("write batch file");
-        run("ip", &["-n", &self.0, "-batch", path.to_str().expect("UTF-8 path")]);
+        run(
+            "ip",
+            &["-n", &self.0, "-batch", path.to_str().expect("UTF-8 path")],
+        );
         let _ = fs::remove_file(path);
     }
 
     fn mac(&self, interface: &str) -> String {
         let json: serde_json::Value =
-            serde_json::from_str(&self.ip(&["-j", "link", "show", interface])).expect("ip -j prints JSON");
-        json[0]["address"].as_str().expect("interface has a MAC address").to_string()
+            serde_json::from_str(&self.ip(&["-j", "link", "show", interface]))
+                .expect("ip -j prints JSON");
+        json[0]["address"]
+            .as_str()
+            .expect("interface has a MAC address")
+            .to_string()
     }
 
     /// Moves the calling thread into the namespace.
@@ -111,7 +129,10 @@ impl Drop for Namespace {
 }
 
 fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().expect("start command");
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .expect("start command");
     assert!(
         output.status.success(),
         "`{program} {}` failed: {}",
@@ -123,7 +144,12 @@ fn run(program: &str, args: &[&str]) -> String {
 
 /// Returns the address of session `index` on side A (`offset` 0) or B (`offset` 100).
 fn address(index: usize, offset: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 77, (offset + index / 250) as u8, (index % 250 + 1) as u8)
+    Ipv4Addr::new(
+        10,
+        77,
+        (offset + index / 250) as u8,
+        (index % 250 + 1) as u8,
+    )
 }
 
 /// One BFD instance on its own thread ([`Bfd::spawn_on_thread`]) inside a namespace, and a
@@ -154,7 +180,10 @@ impl Side {
         let downs_in = downs.clone();
         let namespace_name = namespace.0.clone();
         let sessions = options.sessions;
-        let config = BfdConfig { realtime_priority: options.realtime_priority, ..BfdConfig::default() };
+        let config = BfdConfig {
+            realtime_priority: options.realtime_priority,
+            ..BfdConfig::default()
+        };
         let params = SessionParams::new(
             Duration::from_millis(options.interval_ms),
             Duration::from_millis(options.interval_ms),
@@ -168,10 +197,15 @@ impl Side {
             let before = bfd_threads();
             // The instance's thread is created from this one and so starts in the namespace.
             let bfd = Bfd::spawn_on_thread(config).expect("BFD sockets open");
-            let instance_thread =
-                bfd_threads().into_iter().find(|id| !before.contains(id)).expect("the instance thread exists");
+            let instance_thread = bfd_threads()
+                .into_iter()
+                .find(|id| !before.contains(id))
+                .expect("the instance thread exists");
 
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async move {
                 let start = Instant::now();
                 for index in 0..sessions {
@@ -205,7 +239,15 @@ impl Side {
             });
         });
         let (bfd, runtime, instance_thread) = started_rx.recv().expect("side started");
-        Side { name, bfd, runtime, instance_thread, downs, stop: Some(stop), thread: Some(thread) }
+        Side {
+            name,
+            bfd,
+            runtime,
+            instance_thread,
+            downs,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     fn sessions(&self) -> Vec<SessionSnapshot> {
@@ -236,7 +278,9 @@ fn bfd_threads() -> Vec<i32> {
     };
     entries
         .filter_map(|entry| entry.ok())
-        .filter(|entry| fs::read_to_string(entry.path().join("comm")).is_ok_and(|name| name.trim() == "hna-bfd"))
+        .filter(|entry| {
+            fs::read_to_string(entry.path().join("comm")).is_ok_and(|name| name.trim() == "hna-bfd")
+        })
         .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
         .collect()
 }
@@ -254,7 +298,10 @@ fn thread_cpu_time(thread_id: i32) -> Duration {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|&at| fields.get(at)?.parse::<u64>().ok()).sum();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&at| fields.get(at)?.parse::<u64>().ok())
+        .sum();
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_micros(ticks * 1_000_000 / per_second)
@@ -272,23 +319,38 @@ fn process_cpu_time() -> Duration {
 }
 
 fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn count_up(sessions: &[SessionSnapshot]) -> usize {
-    sessions.iter().filter(|session| session.state == State::Up).count()
+    sessions
+        .iter()
+        .filter(|session| session.state == State::Up)
+        .count()
 }
 
 /// Waits until `done` holds for both sides, polling every 500 ms; returns the time taken.
-fn wait_both(sides: &[&Side], limit: Duration, what: &str, done: impl Fn(&[SessionSnapshot]) -> bool) -> Duration {
+fn wait_both(
+    sides: &[&Side],
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&[SessionSnapshot]) -> bool,
+) -> Duration {
     let start = Instant::now();
     loop {
         if sides.iter().all(|side| done(&side.sessions())) {
             return start.elapsed();
         }
         if start.elapsed() > limit {
-            let counts: Vec<String> =
-                sides.iter().map(|side| format!("{}: {} Up", side.name, count_up(&side.sessions()))).collect();
+            let counts: Vec<String> = sides
+                .iter()
+                .map(|side| format!("{}: {} Up", side.name, count_up(&side.sessions())))
+                .collect();
             panic!("{what} not reached after {limit:?} ({})", counts.join(", "));
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -297,7 +359,10 @@ fn wait_both(sides: &[&Side], limit: Duration, what: &str, done: impl Fn(&[Sessi
 
 fn packets(sessions: &[SessionSnapshot]) -> (u64, u64) {
     sessions.iter().fold((0, 0), |(inward, outward), session| {
-        (inward + session.counters.packets_in, outward + session.counters.packets_out)
+        (
+            inward + session.counters.packets_in,
+            outward + session.counters.packets_out,
+        )
     })
 }
 
@@ -321,19 +386,25 @@ fn main() {
 
     let a = Namespace::new("bfdbench-a");
     let b = Namespace::new("bfdbench-b");
-    a.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", &b.0]);
+    a.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", &b.0,
+    ]);
     a.ip(&["link", "set", "eth0", "up"]);
     b.ip(&["link", "set", "eth0", "up"]);
     let (mac_a, mac_b) = (a.mac("eth0"), b.mac("eth0"));
-    let addresses = |offset| (0..sessions).map(move |index| address(index, offset)).collect::<Vec<_>>();
+    let addresses = |offset| {
+        (0..sessions)
+            .map(move |index| address(index, offset))
+            .collect::<Vec<_>>()
+    };
     for (namespace, own, peers, peer_mac) in [(&a, 0, 100, &mac_b), (&b, 100, 0, &mac_a)] {
-        let mut lines: Vec<String> =
-            addresses(own).iter().map(|address| format!("addr add {address}/16 dev eth0")).collect();
-        lines.extend(
-            addresses(peers)
-                .iter()
-                .map(|address| format!("neigh replace {address} lladdr {peer_mac} dev eth0 nud permanent")),
-        );
+        let mut lines: Vec<String> = addresses(own)
+            .iter()
+            .map(|address| format!("addr add {address}/16 dev eth0"))
+            .collect();
+        lines.extend(addresses(peers).iter().map(|address| {
+            format!("neigh replace {address} lladdr {peer_mac} dev eth0 nud permanent")
+        }));
         namespace.ip_batch(&lines);
     }
 
@@ -341,21 +412,38 @@ fn main() {
     let side_a = Side::start("A", &a, 0, 100, &options);
     let side_b = Side::start("B", &b, 100, 0, &options);
     let sides = [&side_a, &side_b];
-    let up_after = wait_both(&sides, Duration::from_secs(120), "all sessions Up", |snapshot| {
-        snapshot.len() == sessions && count_up(snapshot) == sessions
-    });
+    let up_after = wait_both(
+        &sides,
+        Duration::from_secs(120),
+        "all sessions Up",
+        |snapshot| snapshot.len() == sessions && count_up(snapshot) == sessions,
+    );
     let detection_us = options.interval_ms * 1000 * u64::from(options.multiplier);
-    let fast_after = wait_both(&sides, Duration::from_secs(60), "fast timers on every session", |snapshot| {
-        snapshot.iter().all(|session| session.timers.detection_time_us == detection_us)
-    });
+    let fast_after = wait_both(
+        &sides,
+        Duration::from_secs(60),
+        "fast timers on every session",
+        |snapshot| {
+            snapshot
+                .iter()
+                .all(|session| session.timers.detection_time_us == detection_us)
+        },
+    );
     println!(
         "all {sessions} sessions Up on both sides after {up_after:.1?}; fast timers after {:.1?} more",
         fast_after
     );
-    println!("sessions created to steady state: {:.1?}", started.elapsed());
+    println!(
+        "sessions created to steady state: {:.1?}",
+        started.elapsed()
+    );
 
-    let downs_before: Vec<u64> = sides.iter().map(|side| side.downs.load(Ordering::Relaxed)).collect();
-    let packets_before: Vec<(u64, u64)> = sides.iter().map(|side| packets(&side.sessions())).collect();
+    let downs_before: Vec<u64> = sides
+        .iter()
+        .map(|side| side.downs.load(Ordering::Relaxed))
+        .collect();
+    let packets_before: Vec<(u64, u64)> =
+        sides.iter().map(|side| packets(&side.sessions())).collect();
     let cpu_before: Vec<Duration> = sides.iter().map(|side| side.cpu_time()).collect();
     let process_before = process_cpu_time();
     let load_before = load_average();
@@ -364,7 +452,9 @@ fn main() {
     let mut lowest_up = sessions;
     let window = Duration::from_secs(options.seconds);
     while window_start.elapsed() < window {
-        std::thread::sleep(Duration::from_secs(10).min(window.saturating_sub(window_start.elapsed())));
+        std::thread::sleep(
+            Duration::from_secs(10).min(window.saturating_sub(window_start.elapsed())),
+        );
         for side in &sides {
             lowest_up = lowest_up.min(count_up(&side.sessions()));
         }
@@ -382,8 +472,14 @@ fn main() {
         let (packets_in, packets_out) = packets(&snapshot);
         let (in_before, out_before) = packets_before[index];
         let cpu = side.cpu_time() - cpu_before[index];
-        let drops: u64 = snapshot.iter().map(|session| session.counters.dropped.total()).sum();
-        let send_errors: u64 = snapshot.iter().map(|session| session.counters.send_errors).sum();
+        let drops: u64 = snapshot
+            .iter()
+            .map(|session| session.counters.dropped.total())
+            .sum();
+        let send_errors: u64 = snapshot
+            .iter()
+            .map(|session| session.counters.send_errors)
+            .sum();
         println!(
             "instance {}: false Down events {downs}, packets in {:.0}/s, out {:.0}/s, dropped {drops}, send errors {send_errors}, CPU {:.1?} = {:.1} % of one core",
             side.name,

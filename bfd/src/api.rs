@@ -69,36 +69,49 @@ impl Bfd {
     /// instance, when the last handle and subscription are dropped.
     pub fn spawn_on_thread(config: BfdConfig) -> io::Result<Bfd> {
         let (started, result) = std::sync::mpsc::channel();
-        std::thread::Builder::new().name("hna-bfd".to_string()).spawn(move || {
-            if let Some(priority) = config.realtime_priority {
-                set_realtime_priority(priority);
-            }
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    let _ = started.send(Err(error));
-                    return;
+        std::thread::Builder::new()
+            .name("hna-bfd".to_string())
+            .spawn(move || {
+                if let Some(priority) = config.realtime_priority {
+                    set_realtime_priority(priority);
                 }
-            };
-            let task = {
-                let _context = runtime.enter();
-                let (bfd, task) = Bfd::build(config);
-                if let Err(error) = task.ipv4_ready() {
-                    let _ = started.send(Err(error));
-                    return;
-                }
-                let _ = started.send(Ok(bfd));
-                task
-            };
-            runtime.block_on(task.run());
-        })?;
-        result.recv().map_err(|_| io::Error::other("the BFD thread ended before it started the instance"))?
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                };
+                let task = {
+                    let _context = runtime.enter();
+                    let (bfd, task) = Bfd::build(config);
+                    if let Err(error) = task.ipv4_ready() {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                    let _ = started.send(Ok(bfd));
+                    task
+                };
+                runtime.block_on(task.run());
+            })?;
+        result
+            .recv()
+            .map_err(|_| io::Error::other("the BFD thread ended before it started the instance"))?
     }
 
     fn build(config: BfdConfig) -> (Bfd, InstanceTask) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let task = InstanceTask::new(config, receiver);
-        (Bfd { commands, next_subscriber: Arc::new(AtomicU64::new(1)) }, task)
+        (
+            Bfd {
+                commands,
+                next_subscriber: Arc::new(AtomicU64::new(1)),
+            },
+            task,
+        )
     }
 
     /// Registers a client of the session for `key` and returns its subscription.
@@ -127,7 +140,13 @@ impl Bfd {
             events: events_sender,
             latest: latest_sender,
         });
-        Subscription { id, key, events, latest, commands: self.commands.clone() }
+        Subscription {
+            id,
+            key,
+            events,
+            latest,
+            commands: self.commands.clone(),
+        }
     }
 
     /// Returns a snapshot of every session, ordered by key. Empty when the instance stopped.
@@ -144,7 +163,11 @@ impl Bfd {
     /// peers).
     pub async fn unmatched_drops(&self) -> DropCounters {
         let (reply, answer) = oneshot::channel();
-        if self.commands.send(Command::UnmatchedDrops { reply }).is_err() {
+        if self
+            .commands
+            .send(Command::UnmatchedDrops { reply })
+            .is_err()
+        {
             return DropCounters::default();
         }
         answer.await.unwrap_or_default()
@@ -153,7 +176,9 @@ impl Bfd {
     /// Puts the session for `key` in AdminDown (RFC 5880 section 6.8.16), or takes it back to
     /// Down, for every client of it. Does nothing for an unknown key.
     pub fn set_admin_down(&self, key: SessionKey, admin_down: bool) {
-        let _ = self.commands.send(Command::SetAdminDown { key, admin_down });
+        let _ = self
+            .commands
+            .send(Command::SetAdminDown { key, admin_down });
     }
 }
 
@@ -207,7 +232,9 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let _ = self.commands.send(Command::Unregister { subscriber: self.id });
+        let _ = self.commands.send(Command::Unregister {
+            subscriber: self.id,
+        });
     }
 }
 
@@ -252,7 +279,9 @@ pub struct SessionSnapshot {
 
 /// Gives the calling thread the SCHED_FIFO policy at `priority`, or logs why it cannot.
 fn set_realtime_priority(priority: u8) {
-    let param = libc::sched_param { sched_priority: i32::from(priority.clamp(1, 99)) };
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority.clamp(1, 99)),
+    };
     // SAFETY: pthread_self is always valid for the calling thread, and `param` outlives the call.
     let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
     if rc == 0 {

@@ -9,7 +9,8 @@ use thiserror::Error;
 
 use crate::counters::DropReason;
 use crate::packet::{
-    AuthSection, AuthType, ControlPacket, EncodedPacket, MANDATORY_LEN, MAX_PACKET_LEN, MAX_PASSWORD_LEN,
+    AuthSection, AuthType, ControlPacket, EncodedPacket, MANDATORY_LEN, MAX_PACKET_LEN,
+    MAX_PASSWORD_LEN,
 };
 
 /// Offset of the digest inside an encoded packet: mandatory section, then Auth Type, Auth Len,
@@ -30,23 +31,39 @@ pub enum AuthConfigError {
     #[error("the authentication key is empty")]
     EmptyKey,
     #[error("a {auth_type:?} key has at most {max} bytes, this one has {len}")]
-    KeyTooLong { auth_type: AuthType, len: usize, max: usize },
+    KeyTooLong {
+        auth_type: AuthType,
+        len: usize,
+        max: usize,
+    },
 }
 
 impl Authentication {
     /// Creates the setting. A simple password has 1 to 16 bytes, an MD5 key 1 to 16 bytes and
     /// a SHA1 key 1 to 20 bytes. Shorter digest keys are padded with zeros (sections 6.7.3 and
     /// 6.7.4).
-    pub fn new(auth_type: AuthType, key_id: u8, key: impl Into<Vec<u8>>) -> Result<Authentication, AuthConfigError> {
+    pub fn new(
+        auth_type: AuthType,
+        key_id: u8,
+        key: impl Into<Vec<u8>>,
+    ) -> Result<Authentication, AuthConfigError> {
         let key = key.into();
         let max = auth_type.digest_len().unwrap_or(MAX_PASSWORD_LEN);
         if key.is_empty() {
             return Err(AuthConfigError::EmptyKey);
         }
         if key.len() > max {
-            return Err(AuthConfigError::KeyTooLong { auth_type, len: key.len(), max });
+            return Err(AuthConfigError::KeyTooLong {
+                auth_type,
+                len: key.len(),
+                max,
+            });
         }
-        Ok(Authentication { auth_type, key_id, key })
+        Ok(Authentication {
+            auth_type,
+            key_id,
+            key,
+        })
     }
 
     /// Returns the authentication type.
@@ -83,7 +100,12 @@ pub(crate) struct AuthState {
 impl AuthState {
     /// Creates the state; `initial_seq` should be random (section 6.8.1).
     pub(crate) fn new(config: Authentication, initial_seq: u32) -> AuthState {
-        AuthState { config, xmit_seq: initial_seq, rcv_seq: 0, seq_known: false }
+        AuthState {
+            config,
+            xmit_seq: initial_seq,
+            rcv_seq: 0,
+            seq_known: false,
+        }
     }
 
     /// Forgets the received sequence number, as section 6.8.1 requires after two Detection
@@ -98,7 +120,10 @@ impl AuthState {
     pub(crate) fn next_section(&mut self) -> AuthSection {
         let config = &self.config;
         match config.auth_type.digest_len() {
-            None => AuthSection::SimplePassword { key_id: config.key_id, password: config.key.clone() },
+            None => AuthSection::SimplePassword {
+                key_id: config.key_id,
+                password: config.key.clone(),
+            },
             Some(len) => {
                 self.xmit_seq = self.xmit_seq.wrapping_add(1);
                 AuthSection::Digest {
@@ -115,7 +140,10 @@ impl AuthState {
     pub(crate) fn sign(&self, packet: &mut EncodedPacket) {
         if let Some(len) = self.config.auth_type.digest_len() {
             let digest = compute_digest(self.config.auth_type, packet.as_bytes());
-            if let Some(field) = packet.as_mut_bytes().get_mut(DIGEST_OFFSET..DIGEST_OFFSET + len) {
+            if let Some(field) = packet
+                .as_mut_bytes()
+                .get_mut(DIGEST_OFFSET..DIGEST_OFFSET + len)
+            {
                 field.copy_from_slice(&digest[..len]);
             }
         }
@@ -141,8 +169,16 @@ impl AuthState {
                 }
                 Ok(())
             }
-            AuthSection::Digest { sequence, digest, .. } => {
-                if self.seq_known && !sequence_in_window(config.auth_type, self.rcv_seq, *sequence, packet.detect_mult)
+            AuthSection::Digest {
+                sequence, digest, ..
+            } => {
+                if self.seq_known
+                    && !sequence_in_window(
+                        config.auth_type,
+                        self.rcv_seq,
+                        *sequence,
+                        packet.detect_mult,
+                    )
                 {
                     return Err(DropReason::AuthSequence);
                 }
@@ -151,11 +187,14 @@ impl AuthState {
                 };
                 let length = packet.encoded_len();
                 let mut copy = [0u8; MAX_PACKET_LEN];
-                let (Some(source), Some(target)) = (raw.get(..length), copy.get_mut(..length)) else {
+                let (Some(source), Some(target)) = (raw.get(..length), copy.get_mut(..length))
+                else {
                     return Err(DropReason::BadLength);
                 };
                 target.copy_from_slice(source);
-                let field = copy.get_mut(DIGEST_OFFSET..DIGEST_OFFSET + len).ok_or(DropReason::BadLength)?;
+                let field = copy
+                    .get_mut(DIGEST_OFFSET..DIGEST_OFFSET + len)
+                    .ok_or(DropReason::BadLength)?;
                 field.copy_from_slice(&padded_key(&config.key, len));
                 let expected = compute_digest(config.auth_type, &copy[..length]);
                 if !constant_time_eq(&expected[..len], digest) {
@@ -174,7 +213,11 @@ impl AuthState {
 fn sequence_in_window(auth_type: AuthType, last: u32, received: u32, detect_mult: u8) -> bool {
     let ahead = received.wrapping_sub(last);
     let window = 3 * u32::from(detect_mult);
-    if auth_type.is_meticulous() { (1..=window).contains(&ahead) } else { ahead <= window }
+    if auth_type.is_meticulous() {
+        (1..=window).contains(&ahead)
+    } else {
+        ahead <= window
+    }
 }
 
 fn padded_key(key: &[u8], len: usize) -> Vec<u8> {
@@ -226,7 +269,10 @@ mod tests {
         let mut encoded = packet.encode();
         sender.sign(&mut encoded);
         let bytes = encoded.as_bytes().to_vec();
-        (ControlPacket::decode(&bytes).expect("signed packet decodes"), bytes)
+        (
+            ControlPacket::decode(&bytes).expect("signed packet decodes"),
+            bytes,
+        )
     }
 
     #[test]
@@ -256,16 +302,31 @@ mod tests {
         let (_, mut bytes) = signed(&mut sender);
         bytes[2] = 4;
         let packet = ControlPacket::decode(&bytes).unwrap();
-        assert_eq!(receiver.verify(&packet, &bytes), Err(DropReason::AuthFailed));
+        assert_eq!(
+            receiver.verify(&packet, &bytes),
+            Err(DropReason::AuthFailed)
+        );
     }
 
     #[test]
     fn wrong_key_or_key_id_is_rejected() {
-        let mut sender = AuthState::new(Authentication::new(AuthType::KeyedMd5, 1, b"one".to_vec()).unwrap(), 0);
-        let mut other_key = AuthState::new(Authentication::new(AuthType::KeyedMd5, 1, b"two".to_vec()).unwrap(), 0);
-        let mut other_id = AuthState::new(Authentication::new(AuthType::KeyedMd5, 2, b"one".to_vec()).unwrap(), 0);
+        let mut sender = AuthState::new(
+            Authentication::new(AuthType::KeyedMd5, 1, b"one".to_vec()).unwrap(),
+            0,
+        );
+        let mut other_key = AuthState::new(
+            Authentication::new(AuthType::KeyedMd5, 1, b"two".to_vec()).unwrap(),
+            0,
+        );
+        let mut other_id = AuthState::new(
+            Authentication::new(AuthType::KeyedMd5, 2, b"one".to_vec()).unwrap(),
+            0,
+        );
         let (packet, bytes) = signed(&mut sender);
-        assert_eq!(other_key.verify(&packet, &bytes), Err(DropReason::AuthFailed));
+        assert_eq!(
+            other_key.verify(&packet, &bytes),
+            Err(DropReason::AuthFailed)
+        );
         assert_eq!(other_id.verify(&packet, &bytes), Err(DropReason::AuthKeyId));
     }
 
@@ -276,7 +337,10 @@ mod tests {
         let mut receiver = AuthState::new(config, 0);
         let (packet, bytes) = signed(&mut sender);
         assert_eq!(receiver.verify(&packet, &bytes), Ok(()));
-        assert_eq!(receiver.verify(&packet, &bytes), Err(DropReason::AuthSequence));
+        assert_eq!(
+            receiver.verify(&packet, &bytes),
+            Err(DropReason::AuthSequence)
+        );
         // The next number wraps around zero and is accepted.
         let (packet, bytes) = signed(&mut sender);
         assert_eq!(receiver.verify(&packet, &bytes), Ok(()));
@@ -293,14 +357,20 @@ mod tests {
         // Detect Mult 3 allows at most 9 numbers ahead.
         sender.xmit_seq += 9;
         let (packet, bytes) = signed(&mut sender);
-        assert_eq!(receiver.verify(&packet, &bytes), Err(DropReason::AuthSequence));
+        assert_eq!(
+            receiver.verify(&packet, &bytes),
+            Err(DropReason::AuthSequence)
+        );
         receiver.forget_sequence();
         assert_eq!(receiver.verify(&packet, &bytes), Ok(()));
     }
 
     #[test]
     fn key_length_limits_are_enforced() {
-        assert_eq!(Authentication::new(AuthType::SimplePassword, 1, Vec::new()), Err(AuthConfigError::EmptyKey));
+        assert_eq!(
+            Authentication::new(AuthType::SimplePassword, 1, Vec::new()),
+            Err(AuthConfigError::EmptyKey)
+        );
         assert!(Authentication::new(AuthType::KeyedMd5, 1, vec![1; 17]).is_err());
         assert!(Authentication::new(AuthType::KeyedSha1, 1, vec![1; 20]).is_ok());
         assert!(Authentication::new(AuthType::SimplePassword, 1, vec![1; 17]).is_err());

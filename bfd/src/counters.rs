@@ -89,7 +89,9 @@ impl From<&DecodeError> for DropReason {
             DecodeError::ZeroMyDiscriminator => DropReason::ZeroMyDiscriminator,
             DecodeError::ZeroYourDiscriminator(_) => DropReason::ZeroYourDiscriminator,
             DecodeError::PollAndFinal => DropReason::PollAndFinal,
-            DecodeError::UnknownAuthType(_) | DecodeError::AuthLength { .. } => DropReason::BadAuthSection,
+            DecodeError::UnknownAuthType(_) | DecodeError::AuthLength { .. } => {
+                DropReason::BadAuthSection
+            }
         }
     }
 }

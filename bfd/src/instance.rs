@@ -36,12 +36,22 @@ pub struct SessionKey {
 impl SessionKey {
     /// Creates the key of a single-hop session with `peer`, on any interface and from any local address.
     pub fn single_hop(peer: IpAddr) -> SessionKey {
-        SessionKey { peer, local: None, interface: None, multihop: false }
+        SessionKey {
+            peer,
+            local: None,
+            interface: None,
+            multihop: false,
+        }
     }
 
     /// Creates the key of a multihop session between `local` and `peer`.
     pub fn multihop(peer: IpAddr, local: IpAddr) -> SessionKey {
-        SessionKey { peer, local: Some(local), interface: None, multihop: true }
+        SessionKey {
+            peer,
+            local: Some(local),
+            interface: None,
+            multihop: true,
+        }
     }
 
     /// Returns the same key with a local address.
@@ -58,11 +68,19 @@ impl SessionKey {
 
     /// Returns the UDP destination port of the session's packets.
     pub fn port(&self) -> u16 {
-        if self.multihop { crate::MULTIHOP_PORT } else { crate::SINGLE_HOP_PORT }
+        if self.multihop {
+            crate::MULTIHOP_PORT
+        } else {
+            crate::SINGLE_HOP_PORT
+        }
     }
 
     fn interface_for_match(&self) -> Option<&str> {
-        if self.multihop { None } else { self.interface.as_deref() }
+        if self.multihop {
+            None
+        } else {
+            self.interface.as_deref()
+        }
     }
 
     /// True when a packet with these addresses may belong to this session.
@@ -163,8 +181,18 @@ impl Instance {
         };
         let session = Session::new(discriminator, params, key.to_string(), now, random);
         self.by_key.insert(key.clone(), discriminator);
-        self.by_peer.entry((key.peer, key.multihop)).or_default().push(discriminator);
-        self.sessions.insert(discriminator, Entry { key, session, scheduled: None });
+        self.by_peer
+            .entry((key.peer, key.multihop))
+            .or_default()
+            .push(discriminator);
+        self.sessions.insert(
+            discriminator,
+            Entry {
+                key,
+                session,
+                scheduled: None,
+            },
+        );
         self.reschedule(discriminator);
         discriminator
     }
@@ -213,7 +241,13 @@ impl Instance {
         out: &mut Vec<Output>,
     ) {
         if let Some(entry) = self.sessions.get_mut(&discriminator) {
-            entry.session.set_admin_down(admin_down, Diagnostic::AdministrativelyDown, now, random, out);
+            entry.session.set_admin_down(
+                admin_down,
+                Diagnostic::AdministrativelyDown,
+                now,
+                random,
+                out,
+            );
             self.reschedule(discriminator);
         }
     }
@@ -225,12 +259,16 @@ impl Instance {
 
     /// Returns a session and its key.
     pub fn session(&self, discriminator: u32) -> Option<(&SessionKey, &Session)> {
-        self.sessions.get(&discriminator).map(|entry| (&entry.key, &entry.session))
+        self.sessions
+            .get(&discriminator)
+            .map(|entry| (&entry.key, &entry.session))
     }
 
     /// Returns every session with its key, in no particular order.
     pub fn sessions(&self) -> impl Iterator<Item = (&SessionKey, &Session)> {
-        self.sessions.values().map(|entry| (&entry.key, &entry.session))
+        self.sessions
+            .values()
+            .map(|entry| (&entry.key, &entry.session))
     }
 
     /// Returns the number of sessions.
@@ -303,13 +341,20 @@ impl Instance {
             return Err(DropReason::NoSession);
         };
         let arrival = received.arrival.map_or(now, |arrival| arrival.min(now));
-        let result = entry.session.receive(&packet, received.payload, now, arrival, random, out);
+        let result = entry
+            .session
+            .receive(&packet, received.payload, now, arrival, random, out);
         self.reschedule(discriminator);
         result.map(|()| discriminator)
     }
 
     /// Runs every session timer due at `now`.
-    pub fn handle_timers(&mut self, now: Instant, random: &mut dyn RandomSource, out: &mut Vec<Output>) {
+    pub fn handle_timers(
+        &mut self,
+        now: Instant,
+        random: &mut dyn RandomSource,
+        out: &mut Vec<Output>,
+    ) {
         while let Some(&(at, discriminator)) = self.timers.first() {
             if at > now {
                 break;
@@ -350,7 +395,11 @@ impl Instance {
         self.by_peer
             .get(&(received.source, received.multihop))?
             .iter()
-            .filter_map(|discriminator| self.sessions.get(discriminator).map(|entry| (*discriminator, &entry.key)))
+            .filter_map(|discriminator| {
+                self.sessions
+                    .get(discriminator)
+                    .map(|entry| (*discriminator, &entry.key))
+            })
             .filter(|(_, key)| key.matches(received))
             .max_by_key(|(_, key)| key.specificity())
             .map(|(discriminator, _)| discriminator)

@@ -14,8 +14,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage, recvmsg, sendmsg,
-    setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmsg, sendmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -74,7 +74,8 @@ pub(crate) fn open_receive_socket(ipv6: bool, port: u16) -> io::Result<AsyncFd<S
     socket.set_nonblocking(true)?;
     // SAFETY: the socket owns its descriptor, which stays open and unchanged until the AsyncFd
     // that now owns the socket is dropped.
-    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }.map_err(|error| error.into_parts().1)
+    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+        .map_err(|error| error.into_parts().1)
 }
 
 /// Asks for a large receive buffer, beyond net.core.rmem_max when the process may (root).
@@ -113,7 +114,11 @@ pub(crate) fn open_transmit_socket(ipv6: bool, random: u32) -> io::Result<Socket
     socket.set_nonblocking(true)?;
     let span = u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
     let offset = random % span;
-    let unspecified = if ipv6 { IpAddr::V6(Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    let unspecified = if ipv6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
     let mut last_error = io::Error::from(io::ErrorKind::AddrInUse);
     for attempt in 0..span {
         let port = SOURCE_PORTS.start() + ((offset + attempt) % span) as u16;
@@ -161,9 +166,9 @@ impl Receiver {
                 }
                 Ok(None) => count += 1,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    let _ = self
-                        .socket
-                        .try_io(Interest::READABLE, |_| Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock)));
+                    let _ = self.socket.try_io(Interest::READABLE, |_| {
+                        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+                    });
                     break;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -196,10 +201,14 @@ impl Receiver {
 /// Reads one datagram into `buffer`. Returns its length and metadata, or `None` for a datagram
 /// without the expected ancillary data (which the socket options make impossible on Linux, but
 /// which is no reason to stop).
-fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8]) -> io::Result<Option<(usize, Metadata)>> {
+fn receive_one(
+    fd: RawFd,
+    buffer: &mut [u8],
+    control: &mut [u8],
+) -> io::Result<Option<(usize, Metadata)>> {
     let mut iov = [IoSliceMut::new(buffer)];
-    let message =
-        recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)?;
+    let message = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(control), MsgFlags::MSG_DONTWAIT)
+        .map_err(io::Error::from)?;
     let length = message.bytes;
     let source = message.address.and_then(|address| socket_ip(&address));
     let mut destination = None;
@@ -209,7 +218,9 @@ fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8]) -> io::Result<O
     for cmsg in message.cmsgs().map_err(io::Error::from)? {
         match cmsg {
             ControlMessageOwned::Ipv4PacketInfo(info) => {
-                destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
+                destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    info.ipi_addr.s_addr,
+                ))));
                 ifindex = info.ipi_ifindex as u32;
             }
             ControlMessageOwned::Ipv6PacketInfo(info) => {
@@ -221,13 +232,19 @@ fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8]) -> io::Result<O
             }
             ControlMessageOwned::ScmTimestampns(stamp) => {
                 let received = UNIX_EPOCH
-                    + Duration::new(stamp.tv_sec().max(0) as u64, stamp.tv_nsec().clamp(0, 999_999_999) as u32);
+                    + Duration::new(
+                        stamp.tv_sec().max(0) as u64,
+                        stamp.tv_nsec().clamp(0, 999_999_999) as u32,
+                    );
                 // The kernel stamps with the wall clock, so the packet's age on the wall clock,
                 // read together with the monotonic clock, converts the stamp. A stamp in the
                 // future or older than MAX_TIMESTAMP_AGE (a clock step) counts as age zero.
                 let (monotonic, wall) = (Instant::now(), SystemTime::now());
-                let age =
-                    wall.duration_since(received).ok().filter(|age| *age <= MAX_TIMESTAMP_AGE).unwrap_or_default();
+                let age = wall
+                    .duration_since(received)
+                    .ok()
+                    .filter(|age| *age <= MAX_TIMESTAMP_AGE)
+                    .unwrap_or_default();
                 arrival = monotonic.checked_sub(age);
             }
             _ => {}
@@ -236,7 +253,16 @@ fn receive_one(fd: RawFd, buffer: &mut [u8], control: &mut [u8]) -> io::Result<O
     let (Some(source), Some(destination), Some(ttl)) = (source, destination, ttl) else {
         return Ok(None);
     };
-    Ok(Some((length.min(MAX_DATAGRAM), Metadata { source, destination, ifindex, ttl, arrival })))
+    Ok(Some((
+        length.min(MAX_DATAGRAM),
+        Metadata {
+            source,
+            destination,
+            ifindex,
+            ttl,
+            arrival,
+        },
+    )))
 }
 
 fn socket_ip(address: &SockaddrStorage) -> Option<IpAddr> {
@@ -275,19 +301,33 @@ pub(crate) fn send(
                 None => None,
             };
             if local.is_none() && ifindex == 0 {
-                return sendmsg(fd, &iov, &[], flags, Some(&address)).map(drop).map_err(io::Error::from);
+                return sendmsg(fd, &iov, &[], flags, Some(&address))
+                    .map(drop)
+                    .map_err(io::Error::from);
             }
             let info = libc::in_pktinfo {
                 ipi_ifindex: ifindex as libc::c_int,
-                ipi_spec_dst: libc::in_addr { s_addr: u32::from(local.unwrap_or(Ipv4Addr::UNSPECIFIED)).to_be() },
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(local.unwrap_or(Ipv4Addr::UNSPECIFIED)).to_be(),
+                },
                 ipi_addr: libc::in_addr { s_addr: 0 },
             };
-            sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(&info)], flags, Some(&address))
-                .map(drop)
-                .map_err(io::Error::from)
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                flags,
+                Some(&address),
+            )
+            .map(drop)
+            .map_err(io::Error::from)
         }
         SocketAddr::V6(peer) => {
-            let scope = if is_link_local(peer.ip()) { ifindex } else { peer.scope_id() };
+            let scope = if is_link_local(peer.ip()) {
+                ifindex
+            } else {
+                peer.scope_id()
+            };
             let address = SockaddrIn6::from(SocketAddrV6::new(*peer.ip(), peer.port(), 0, scope));
             let local = match local {
                 Some(IpAddr::V6(local)) => Some(local),
@@ -300,15 +340,25 @@ pub(crate) fn send(
                 None => None,
             };
             if local.is_none() && ifindex == 0 {
-                return sendmsg(fd, &iov, &[], flags, Some(&address)).map(drop).map_err(io::Error::from);
+                return sendmsg(fd, &iov, &[], flags, Some(&address))
+                    .map(drop)
+                    .map_err(io::Error::from);
             }
             let info = libc::in6_pktinfo {
-                ipi6_addr: libc::in6_addr { s6_addr: local.unwrap_or(Ipv6Addr::UNSPECIFIED).octets() },
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: local.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+                },
                 ipi6_ifindex: ifindex,
             };
-            sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(&info)], flags, Some(&address))
-                .map(drop)
-                .map_err(io::Error::from)
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv6PacketInfo(&info)],
+                flags,
+                Some(&address),
+            )
+            .map(drop)
+            .map_err(io::Error::from)
         }
     }
 }
@@ -342,7 +392,10 @@ impl Interfaces {
         if index == 0 {
             return None;
         }
-        let fresh = self.by_index.get(&index).is_some_and(|(_, at)| now.duration_since(*at) < INTERFACE_CACHE_TTL);
+        let fresh = self
+            .by_index
+            .get(&index)
+            .is_some_and(|(_, at)| now.duration_since(*at) < INTERFACE_CACHE_TTL);
         if !fresh {
             match index_to_name(index) {
                 Some(name) => {

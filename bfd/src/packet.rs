@@ -189,7 +189,10 @@ impl AuthType {
 
     /// True for the types whose sequence number must grow with every packet (section 6.7.3).
     pub fn is_meticulous(self) -> bool {
-        matches!(self, AuthType::MeticulousKeyedMd5 | AuthType::MeticulousKeyedSha1)
+        matches!(
+            self,
+            AuthType::MeticulousKeyedMd5 | AuthType::MeticulousKeyedSha1
+        )
     }
 
     /// Length of the digest field in bytes, or `None` for the simple password.
@@ -209,7 +212,12 @@ pub enum AuthSection {
     SimplePassword { key_id: u8, password: Vec<u8> },
     /// Keyed or meticulous keyed MD5 or SHA1 (sections 4.3 and 4.4). `digest` has 16 bytes for
     /// MD5 and 20 for SHA1.
-    Digest { auth_type: AuthType, key_id: u8, sequence: u32, digest: Vec<u8> },
+    Digest {
+        auth_type: AuthType,
+        key_id: u8,
+        sequence: u32,
+        digest: Vec<u8>,
+    },
 }
 
 impl AuthSection {
@@ -224,7 +232,9 @@ impl AuthSection {
     /// Returns the Auth Key ID of this section.
     pub fn key_id(&self) -> u8 {
         match self {
-            AuthSection::SimplePassword { key_id, .. } | AuthSection::Digest { key_id, .. } => *key_id,
+            AuthSection::SimplePassword { key_id, .. } | AuthSection::Digest { key_id, .. } => {
+                *key_id
+            }
         }
     }
 
@@ -284,7 +294,11 @@ pub enum DecodeError {
     #[error("Auth Type {0} is reserved")]
     UnknownAuthType(u8),
     #[error("Auth Len {auth_len} is invalid for {auth_type:?} (section of {available} bytes)")]
-    AuthLength { auth_type: AuthType, auth_len: u8, available: usize },
+    AuthLength {
+        auth_type: AuthType,
+        auth_len: u8,
+        available: usize,
+    },
 }
 
 /// Bit positions in the second byte (RFC 5880 section 4.1).
@@ -320,12 +334,19 @@ impl ControlPacket {
         let flags = header[1];
         let auth_present = flags & FLAG_AUTH != 0;
         let length = header[3];
-        let min = if auth_present { MANDATORY_LEN as u8 + 2 } else { MANDATORY_LEN as u8 };
+        let min = if auth_present {
+            MANDATORY_LEN as u8 + 2
+        } else {
+            MANDATORY_LEN as u8
+        };
         if length < min {
             return Err(DecodeError::LengthTooSmall { length, min });
         }
         if usize::from(length) > payload.len() {
-            return Err(DecodeError::LengthExceedsPayload { length, payload: payload.len() });
+            return Err(DecodeError::LengthExceedsPayload {
+                length,
+                payload: payload.len(),
+            });
         }
         let detect_mult = header[2];
         if detect_mult == 0 {
@@ -350,7 +371,9 @@ impl ControlPacket {
         }
 
         let auth = if auth_present {
-            let section = payload.get(MANDATORY_LEN..usize::from(length)).unwrap_or_default();
+            let section = payload
+                .get(MANDATORY_LEN..usize::from(length))
+                .unwrap_or_default();
             Some(decode_auth(section)?)
         } else {
             None
@@ -384,8 +407,14 @@ impl ControlPacket {
     /// A simple password longer than 16 bytes is cut to 16 bytes; [`crate::Authentication`]
     /// rejects such keys before they reach the encoder.
     pub fn encode(&self) -> EncodedPacket {
-        let mut out = EncodedPacket { bytes: [0; MAX_PACKET_LEN], len: 0 };
-        let auth_len = self.auth.as_ref().map_or(0, |auth| auth.auth_len().min(SHA1_AUTH_LEN as usize));
+        let mut out = EncodedPacket {
+            bytes: [0; MAX_PACKET_LEN],
+            len: 0,
+        };
+        let auth_len = self
+            .auth
+            .as_ref()
+            .map_or(0, |auth| auth.auth_len().min(SHA1_AUTH_LEN as usize));
         let length = MANDATORY_LEN + auth_len;
         let buf = &mut out.bytes;
 
@@ -420,7 +449,12 @@ impl ControlPacket {
                 buf[26] = *key_id;
                 buf[27..27 + password.len()].copy_from_slice(password);
             }
-            Some(AuthSection::Digest { auth_type, key_id, sequence, digest }) => {
+            Some(AuthSection::Digest {
+                auth_type,
+                key_id,
+                sequence,
+                digest,
+            }) => {
                 buf[24] = auth_type.code();
                 buf[25] = auth_len as u8;
                 buf[26] = *key_id;
@@ -456,8 +490,13 @@ fn decode_auth(section: &[u8]) -> Result<AuthSection, DecodeError> {
             available: section.len(),
         });
     };
-    let auth_type = AuthType::from_code(type_code).ok_or(DecodeError::UnknownAuthType(type_code))?;
-    let length_error = DecodeError::AuthLength { auth_type, auth_len, available: section.len() };
+    let auth_type =
+        AuthType::from_code(type_code).ok_or(DecodeError::UnknownAuthType(type_code))?;
+    let length_error = DecodeError::AuthLength {
+        auth_type,
+        auth_len,
+        available: section.len(),
+    };
     // Auth Len must cover exactly the bytes Length leaves for the section.
     if usize::from(auth_len) != section.len() {
         return Err(length_error);
@@ -467,7 +506,10 @@ fn decode_auth(section: &[u8]) -> Result<AuthSection, DecodeError> {
             if !(4..=3 + MAX_PASSWORD_LEN).contains(&section.len()) {
                 return Err(length_error);
             }
-            Ok(AuthSection::SimplePassword { key_id: section[2], password: section[3..].to_vec() })
+            Ok(AuthSection::SimplePassword {
+                key_id: section[2],
+                password: section[3..].to_vec(),
+            })
         }
         Some(digest_len) => {
             if section.len() != 8 + digest_len {
@@ -533,7 +575,10 @@ mod tests {
     fn encode_then_decode_round_trips_every_auth_layout() {
         let sections = [
             None,
-            Some(AuthSection::SimplePassword { key_id: 2, password: b"secret".to_vec() }),
+            Some(AuthSection::SimplePassword {
+                key_id: 2,
+                password: b"secret".to_vec(),
+            }),
             Some(AuthSection::Digest {
                 auth_type: AuthType::MeticulousKeyedMd5,
                 key_id: 7,
@@ -565,12 +610,18 @@ mod tests {
     #[test]
     fn decode_rejects_auth_len_not_matching_length() {
         let packet = ControlPacket {
-            auth: Some(AuthSection::SimplePassword { key_id: 1, password: b"abc".to_vec() }),
+            auth: Some(AuthSection::SimplePassword {
+                key_id: 1,
+                password: b"abc".to_vec(),
+            }),
             ..sample()
         };
         let mut bytes = packet.encode().as_bytes().to_vec();
         bytes[25] = 5;
-        assert!(matches!(ControlPacket::decode(&bytes), Err(DecodeError::AuthLength { .. })));
+        assert!(matches!(
+            ControlPacket::decode(&bytes),
+            Err(DecodeError::AuthLength { .. })
+        ));
     }
 
     #[test]
@@ -586,7 +637,10 @@ mod tests {
         };
         let mut bytes = packet.encode().as_bytes().to_vec();
         bytes[24] = AuthType::KeyedMd5.code();
-        assert!(matches!(ControlPacket::decode(&bytes), Err(DecodeError::AuthLength { .. })));
+        assert!(matches!(
+            ControlPacket::decode(&bytes),
+            Err(DecodeError::AuthLength { .. })
+        ));
     }
 
     proptest::proptest! {

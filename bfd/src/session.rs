@@ -66,15 +66,24 @@ impl SessionParams {
         detect_multiplier: u8,
     ) -> Result<SessionParams, ParamsError> {
         if desired_min_tx < Duration::from_micros(1) || desired_min_tx > MAX_INTERVAL {
-            return Err(ParamsError::DesiredMinTx { value: desired_min_tx });
+            return Err(ParamsError::DesiredMinTx {
+                value: desired_min_tx,
+            });
         }
         if required_min_rx > MAX_INTERVAL {
-            return Err(ParamsError::RequiredMinRx { value: required_min_rx });
+            return Err(ParamsError::RequiredMinRx {
+                value: required_min_rx,
+            });
         }
         if detect_multiplier == 0 {
             return Err(ParamsError::ZeroDetectMultiplier);
         }
-        Ok(SessionParams { desired_min_tx, required_min_rx, detect_multiplier, authentication: None })
+        Ok(SessionParams {
+            desired_min_tx,
+            required_min_rx,
+            detect_multiplier,
+            authentication: None,
+        })
     }
 
     /// Adds authentication to the parameters.
@@ -137,9 +146,15 @@ pub struct StateChange {
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Send `packet` on the path of the session `discriminator`.
-    Transmit { discriminator: u32, packet: EncodedPacket },
+    Transmit {
+        discriminator: u32,
+        packet: EncodedPacket,
+    },
     /// The session `discriminator` changed state.
-    StateChange { discriminator: u32, change: StateChange },
+    StateChange {
+        discriminator: u32,
+        change: StateChange,
+    },
 }
 
 /// Negotiated timers of a session, as shown to operators.
@@ -200,7 +215,10 @@ impl Session {
         now: Instant,
         random: &mut dyn RandomSource,
     ) -> Session {
-        let auth = params.authentication.clone().map(|config| AuthState::new(config, random.next_u32()));
+        let auth = params
+            .authentication
+            .clone()
+            .map(|config| AuthState::new(config, random.next_u32()));
         let desired_min_tx = params.desired_min_tx.max(SLOW_TX_INTERVAL);
         let required_min_rx = params.required_min_rx;
         let mut session = Session {
@@ -320,7 +338,9 @@ impl Session {
         Timers {
             tx_interval_us: self.tx_interval().as_micros() as u64,
             rx_interval_us: self.rx_interval().as_micros() as u64,
-            detection_time_us: self.detection_time().map_or(0, |time| time.as_micros() as u64),
+            detection_time_us: self
+                .detection_time()
+                .map_or(0, |time| time.as_micros() as u64),
         }
     }
 
@@ -396,12 +416,20 @@ impl Session {
         // carries Final and never Poll, even during our own Poll Sequence.
         if packet.poll {
             let reply = self.build_packet(false, true);
-            out.push(Output::Transmit { discriminator: self.local_discr, packet: reply });
+            out.push(Output::Transmit {
+                discriminator: self.local_discr,
+                packet: reply,
+            });
         }
         Ok(())
     }
 
-    fn authenticate(&mut self, packet: &ControlPacket, raw: &[u8], now: Instant) -> Result<(), DropReason> {
+    fn authenticate(
+        &mut self,
+        packet: &ControlPacket,
+        raw: &[u8],
+        now: Instant,
+    ) -> Result<(), DropReason> {
         match (&packet.auth, &mut self.auth) {
             (None, None) => Ok(()),
             (Some(_), None) => Err(DropReason::AuthUnexpected),
@@ -416,13 +444,21 @@ impl Session {
     }
 
     /// Runs the transmit and detection timers that are due at `now`.
-    pub fn handle_timers(&mut self, now: Instant, random: &mut dyn RandomSource, out: &mut Vec<Output>) {
+    pub fn handle_timers(
+        &mut self,
+        now: Instant,
+        random: &mut dyn RandomSource,
+        out: &mut Vec<Output>,
+    ) {
         if self.detect_deadline.is_some_and(|deadline| now >= deadline) {
             self.detection_time_expired(now, random, out);
         }
         if self.next_tx.is_some_and(|at| now >= at) {
             let packet = self.build_packet(self.poll_pending, false);
-            out.push(Output::Transmit { discriminator: self.local_discr, packet });
+            out.push(Output::Transmit {
+                discriminator: self.local_discr,
+                packet,
+            });
             self.next_tx = None;
             self.schedule_tx(now, random);
         }
@@ -431,7 +467,12 @@ impl Session {
     /// Handles the expiry of the detection time (section 6.8.4): the session goes Down from
     /// Init or Up, and the peer's discriminator and timers are forgotten (section 6.8.1),
     /// so that a restarted peer is learned afresh.
-    fn detection_time_expired(&mut self, now: Instant, random: &mut dyn RandomSource, out: &mut Vec<Output>) {
+    fn detection_time_expired(
+        &mut self,
+        now: Instant,
+        random: &mut dyn RandomSource,
+        out: &mut Vec<Output>,
+    ) {
         self.detect_deadline = None;
         self.remote_discr = 0;
         self.remote_state = State::Down;
@@ -448,9 +489,17 @@ impl Session {
     }
 
     /// Replaces the parameters; changed intervals start a Poll Sequence when Up (section 6.8.3).
-    pub fn set_params(&mut self, params: SessionParams, now: Instant, random: &mut dyn RandomSource) {
+    pub fn set_params(
+        &mut self,
+        params: SessionParams,
+        now: Instant,
+        random: &mut dyn RandomSource,
+    ) {
         if params.authentication != self.params.authentication {
-            self.auth = params.authentication.clone().map(|config| AuthState::new(config, random.next_u32()));
+            self.auth = params
+                .authentication
+                .clone()
+                .map(|config| AuthState::new(config, random.next_u32()));
         }
         self.params = params;
         self.apply_intervals(now, random);
@@ -487,7 +536,13 @@ impl Session {
         self.build_packet(false, false)
     }
 
-    fn transition(&mut self, new: State, now: Instant, random: &mut dyn RandomSource, out: &mut Vec<Output>) {
+    fn transition(
+        &mut self,
+        new: State,
+        now: Instant,
+        random: &mut dyn RandomSource,
+        out: &mut Vec<Output>,
+    ) {
         let previous = self.state;
         self.state = new;
         if new == State::Up {
@@ -585,7 +640,8 @@ impl Session {
     /// True when periodic transmission is allowed (section 6.8.7): the peer accepts packets
     /// (RemoteMinRxInterval nonzero) and has not asked for Demand mode on an Up session.
     fn periodic_tx_allowed(&self) -> bool {
-        let remote_demand_active = self.remote_demand && self.state == State::Up && self.remote_state == State::Up;
+        let remote_demand_active =
+            self.remote_demand && self.state == State::Up && self.remote_state == State::Up;
         !self.remote_min_rx.is_zero() && !remote_demand_active
     }
 

@@ -28,7 +28,9 @@ use tracing::{debug, error, info, warn};
 use crate::api::{BfdConfig, SessionSnapshot};
 use crate::counters::{DropCounters, DropReason};
 use crate::instance::{Instance, Received, SessionKey};
-use crate::io::{Interfaces, Receiver, open_receive_socket, open_transmit_socket, peer_address, send};
+use crate::io::{
+    Interfaces, Receiver, open_receive_socket, open_transmit_socket, peer_address, send,
+};
 use crate::session::{Output, SessionParams, StateChange};
 use crate::{MULTIHOP_PORT, SINGLE_HOP_PORT};
 
@@ -100,7 +102,10 @@ pub(crate) struct InstanceTask {
 impl InstanceTask {
     /// Creates the task and opens its sockets from the calling thread, so that they belong to
     /// that thread's network namespace.
-    pub(crate) fn new(config: BfdConfig, commands: mpsc::UnboundedReceiver<Command>) -> InstanceTask {
+    pub(crate) fn new(
+        config: BfdConfig,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> InstanceTask {
         let random = match config.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => rand::make_rng(),
@@ -128,8 +133,13 @@ impl InstanceTask {
         if self.ipv4.transmit.is_some() {
             return Ok(());
         }
-        let message = self.open_errors.first().map_or_else(|| "unknown error".to_string(), ToString::to_string);
-        Err(io::Error::other(format!("cannot open the BFD IPv4 sockets: {message}")))
+        let message = self
+            .open_errors
+            .first()
+            .map_or_else(|| "unknown error".to_string(), ToString::to_string);
+        Err(io::Error::other(format!(
+            "cannot open the BFD IPv4 sockets: {message}"
+        )))
     }
 
     /// Opens the sockets of one family if they are not open yet. All three sockets (receive on
@@ -149,10 +159,16 @@ impl InstanceTask {
         let family = if ipv6 { &mut self.ipv6 } else { &mut self.ipv4 };
         match opened {
             Ok((single_hop, multihop, transmit)) => {
-                let source_port =
-                    transmit.local_addr().ok().and_then(|address| address.as_socket()).map(|address| address.port());
+                let source_port = transmit
+                    .local_addr()
+                    .ok()
+                    .and_then(|address| address.as_socket())
+                    .map(|address| address.port());
                 info!(family = name, source_port, "BFD sockets open");
-                family.receivers = vec![Receiver::new(single_hop, false), Receiver::new(multihop, true)];
+                family.receivers = vec![
+                    Receiver::new(single_hop, false),
+                    Receiver::new(multihop, true),
+                ];
                 family.transmit = Some(transmit);
                 family.failed = false;
             }
@@ -180,9 +196,13 @@ impl InstanceTask {
         loop {
             self.drain_sockets();
             let now = Instant::now();
-            self.instance.handle_timers(now, &mut self.random, &mut self.outputs);
+            self.instance
+                .handle_timers(now, &mut self.random, &mut self.outputs);
             self.flush_outputs(now);
-            let wake = self.instance.next_deadline().map_or_else(far_future, tokio::time::Instant::from_std);
+            let wake = self
+                .instance
+                .next_deadline()
+                .map_or_else(far_future, tokio::time::Instant::from_std);
             sleep.as_mut().reset(wake);
 
             let receivers = self.ipv4.receivers.iter().chain(&self.ipv6.receivers);
@@ -191,7 +211,11 @@ impl InstanceTask {
                 for receiver in receivers.clone() {
                     ready |= receiver.poll_readable(context).is_ready();
                 }
-                if ready { Poll::Ready(()) } else { Poll::Pending }
+                if ready {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
             });
             tokio::select! {
                 biased;
@@ -209,8 +233,11 @@ impl InstanceTask {
         }
 
         // Every handle is gone: tell the peers, then stop reading.
-        let discriminators: Vec<u32> =
-            self.instance.sessions().map(|(_, session)| session.local_discriminator()).collect();
+        let discriminators: Vec<u32> = self
+            .instance
+            .sessions()
+            .map(|(_, session)| session.local_discriminator())
+            .collect();
         let now = Instant::now();
         for discriminator in discriminators {
             if let Some((key, packet)) = self.instance.remove_session(discriminator) {
@@ -223,13 +250,25 @@ impl InstanceTask {
     fn handle_command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::Register { subscriber, key, params, events, latest } => {
+            Command::Register {
+                subscriber,
+                key,
+                params,
+                events,
+                latest,
+            } => {
                 self.register(subscriber, key, params, events, latest, now);
             }
             Command::Unregister { subscriber } => self.unregister(subscriber, now),
             Command::SetAdminDown { key, admin_down } => {
                 if let Some(discriminator) = self.instance.discriminator(&key) {
-                    self.instance.set_admin_down(discriminator, admin_down, now, &mut self.random, &mut self.outputs);
+                    self.instance.set_admin_down(
+                        discriminator,
+                        admin_down,
+                        now,
+                        &mut self.random,
+                        &mut self.outputs,
+                    );
                 }
             }
             Command::Sessions { reply } => {
@@ -255,13 +294,23 @@ impl InstanceTask {
         let discriminator = match existing {
             Some(discriminator) => discriminator,
             None => {
-                let discriminator = self.instance.add_session(key.clone(), params.clone(), now, &mut self.random);
+                let discriminator =
+                    self.instance
+                        .add_session(key.clone(), params.clone(), now, &mut self.random);
                 info!(session = %key, local_discriminator = discriminator, "BFD session created");
                 discriminator
             }
         };
-        if let (Some(first), Some(_)) = (self.by_session.get(&discriminator).and_then(|ids| ids.first()), existing) {
-            let first_auth = self.subscribers.get(first).and_then(|subscriber| subscriber.params.authentication());
+        if let (Some(first), Some(_)) = (
+            self.by_session
+                .get(&discriminator)
+                .and_then(|ids| ids.first()),
+            existing,
+        ) {
+            let first_auth = self
+                .subscribers
+                .get(first)
+                .and_then(|subscriber| subscriber.params.authentication());
             if first_auth != params.authentication() {
                 warn!(session = %key, "BFD client requested other authentication than the session uses; keeping the session's");
             }
@@ -279,7 +328,15 @@ impl InstanceTask {
             let _ = events.send(current);
             latest.send_replace(current);
         }
-        self.subscribers.insert(id, Subscriber { discriminator, params, events, latest });
+        self.subscribers.insert(
+            id,
+            Subscriber {
+                discriminator,
+                params,
+                events,
+                latest,
+            },
+        );
         self.by_session.entry(discriminator).or_default().push(id);
         if existing.is_some() {
             self.apply_merged_params(discriminator, now);
@@ -314,7 +371,10 @@ impl InstanceTask {
         let Some(ids) = self.by_session.get(&discriminator) else {
             return;
         };
-        let mut all = ids.iter().filter_map(|id| self.subscribers.get(id)).map(|subscriber| &subscriber.params);
+        let mut all = ids
+            .iter()
+            .filter_map(|id| self.subscribers.get(id))
+            .map(|subscriber| &subscriber.params);
         let Some(first) = all.next() else {
             return;
         };
@@ -332,16 +392,29 @@ impl InstanceTask {
                 };
             }
         }
-        let unchanged = self.instance.session(discriminator).is_some_and(|(_, session)| *session.params() == merged);
+        let unchanged = self
+            .instance
+            .session(discriminator)
+            .is_some_and(|(_, session)| *session.params() == merged);
         if !unchanged {
-            self.instance.set_params(discriminator, merged, now, &mut self.random);
+            self.instance
+                .set_params(discriminator, merged, now, &mut self.random);
         }
     }
 
     /// Reads and processes every datagram waiting in the receive sockets.
     fn drain_sockets(&mut self) {
         let now = Instant::now();
-        let InstanceTask { instance, random, interfaces, outputs, last_drop_log, ipv4, ipv6, .. } = self;
+        let InstanceTask {
+            instance,
+            random,
+            interfaces,
+            outputs,
+            last_drop_log,
+            ipv4,
+            ipv6,
+            ..
+        } = self;
         for receiver in ipv4.receivers.iter_mut().chain(ipv6.receivers.iter_mut()) {
             let multihop = receiver.multihop;
             receiver.drain(DRAIN_LIMIT, |payload, metadata| {
@@ -371,8 +444,14 @@ impl InstanceTask {
         let mut outputs = std::mem::take(&mut self.outputs);
         for output in outputs.drain(..) {
             match output {
-                Output::Transmit { discriminator, packet } => self.transmit(discriminator, packet.as_bytes(), now),
-                Output::StateChange { discriminator, change } => self.notify(discriminator, change),
+                Output::Transmit {
+                    discriminator,
+                    packet,
+                } => self.transmit(discriminator, packet.as_bytes(), now),
+                Output::StateChange {
+                    discriminator,
+                    change,
+                } => self.notify(discriminator, change),
             }
         }
         self.outputs = outputs;
@@ -382,14 +461,28 @@ impl InstanceTask {
         let Some((key, _)) = self.instance.session(discriminator) else {
             return;
         };
-        if let Err(error) = send_for_key(&self.ipv4, &self.ipv6, &mut self.interfaces, key, payload, now) {
+        if let Err(error) = send_for_key(
+            &self.ipv4,
+            &self.ipv6,
+            &mut self.interfaces,
+            key,
+            payload,
+            now,
+        ) {
             debug!(session = %key, %error, "sending BFD packet failed");
             self.instance.count_send_error(discriminator);
         }
     }
 
     fn send_for_key(&mut self, key: &SessionKey, payload: &[u8], now: Instant) -> io::Result<()> {
-        send_for_key(&self.ipv4, &self.ipv6, &mut self.interfaces, key, payload, now)
+        send_for_key(
+            &self.ipv4,
+            &self.ipv6,
+            &mut self.interfaces,
+            key,
+            payload,
+            now,
+        )
     }
 
     fn notify(&mut self, discriminator: u32, change: StateChange) {
@@ -429,14 +522,24 @@ impl InstanceTask {
                     remote_required_min_rx_us: session.remote_required_min_rx().as_micros() as u64,
                     timers: session.timers(),
                     poll_pending: session.poll_pending(),
-                    uptime_ms: session.up_since().map(|since| now.duration_since(since).as_millis() as u64),
-                    clients: self.by_session.get(&session.local_discriminator()).map_or(0, Vec::len),
+                    uptime_ms: session
+                        .up_since()
+                        .map(|since| now.duration_since(since).as_millis() as u64),
+                    clients: self
+                        .by_session
+                        .get(&session.local_discriminator())
+                        .map_or(0, Vec::len),
                     counters: session.counters().clone(),
                 }
             })
             .collect();
         snapshots.sort_by(|a, b| {
-            (a.peer, a.local, &a.interface, a.multihop).cmp(&(b.peer, b.local, &b.interface, b.multihop))
+            (a.peer, a.local, &a.interface, a.multihop).cmp(&(
+                b.peer,
+                b.local,
+                &b.interface,
+                b.multihop,
+            ))
         });
         snapshots
     }
@@ -453,11 +556,20 @@ fn send_for_key(
 ) -> io::Result<()> {
     let family = if key.peer.is_ipv6() { ipv6 } else { ipv4 };
     let Some(socket) = &family.transmit else {
-        return Err(io::Error::new(io::ErrorKind::NotConnected, "transmit socket not open"));
+        return Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            "transmit socket not open",
+        ));
     };
     let ifindex = match (&key.interface, key.multihop) {
         (Some(name), false) => interfaces.index(name, now),
         _ => 0,
     };
-    send(socket, payload, peer_address(key.peer, key.port()), key.local, ifindex)
+    send(
+        socket,
+        payload,
+        peer_address(key.peer, key.port()),
+        key.local,
+        ifindex,
+    )
 }

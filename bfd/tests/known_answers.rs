@@ -20,7 +20,9 @@ const CAPTURES: [&str; 6] = [
 ];
 
 fn capture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/captures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/captures")
+        .join(name)
 }
 
 /// A BFD payload found in a capture, with its 1-based frame number.
@@ -43,7 +45,11 @@ fn bfd_payloads(name: &str) -> Vec<Captured> {
         if let Some((destination_port, payload)) = udp_payload(&packet.data)
             && (destination_port == 3784 || destination_port == 4784)
         {
-            found.push(Captured { frame, destination_port, payload: payload.to_vec() });
+            found.push(Captured {
+                frame,
+                destination_port,
+                payload: payload.to_vec(),
+            });
         }
     }
     found
@@ -120,15 +126,24 @@ fn tshark_fields(name: &str) -> BTreeMap<usize, Vec<String>> {
         command.args(["-e", field]);
     }
     let output = command.output().unwrap_or_else(|error| {
-        panic!("cannot run tshark ({error}); install the Debian package `tshark` (the CI script does)")
+        panic!(
+            "cannot run tshark ({error}); install the Debian package `tshark` (the CI script does)"
+        )
     });
-    assert!(output.status.success(), "tshark failed on {name}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "tshark failed on {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .expect("tshark prints UTF-8")
         .lines()
         .map(|line| {
             let mut fields = line.split('|').map(str::to_string);
-            let frame = fields.next().and_then(|number| number.parse().ok()).expect("frame number");
+            let frame = fields
+                .next()
+                .and_then(|number| number.parse().ok())
+                .expect("frame number");
             (frame, fields.collect())
         })
         .collect()
@@ -145,10 +160,17 @@ fn as_tshark_fields(packet: &ControlPacket) -> Vec<String> {
     };
     let (auth_type, auth_len, key_id, sequence) = match &packet.auth {
         None => (String::new(), String::new(), String::new(), String::new()),
-        Some(section @ AuthSection::SimplePassword { key_id, .. }) => {
-            (section.auth_type().code().to_string(), section.auth_len().to_string(), key_id.to_string(), String::new())
-        }
-        Some(section @ AuthSection::Digest { key_id, sequence, .. }) => (
+        Some(section @ AuthSection::SimplePassword { key_id, .. }) => (
+            section.auth_type().code().to_string(),
+            section.auth_len().to_string(),
+            key_id.to_string(),
+            String::new(),
+        ),
+        Some(
+            section @ AuthSection::Digest {
+                key_id, sequence, ..
+            },
+        ) => (
             section.auth_type().code().to_string(),
             section.auth_len().to_string(),
             key_id.to_string(),
@@ -187,14 +209,22 @@ fn captured_packets_match_tshark_fields() {
         let captured = bfd_payloads(name);
         assert!(!captured.is_empty(), "{name}: no BFD packet found");
         assert_eq!(
-            captured.iter().map(|packet| packet.frame).collect::<Vec<_>>(),
+            captured
+                .iter()
+                .map(|packet| packet.frame)
+                .collect::<Vec<_>>(),
             expected.keys().copied().collect::<Vec<_>>(),
             "{name}: frames with BFD differ from tshark's"
         );
         for packet in &captured {
             let decoded = ControlPacket::decode(&packet.payload)
                 .unwrap_or_else(|error| panic!("{name} frame {}: {error}", packet.frame));
-            assert_eq!(as_tshark_fields(&decoded), expected[&packet.frame], "{name} frame {}", packet.frame);
+            assert_eq!(
+                as_tshark_fields(&decoded),
+                expected[&packet.frame],
+                "{name} frame {}",
+                packet.frame
+            );
         }
     }
 }
@@ -205,7 +235,12 @@ fn captured_packets_encode_to_same_bytes() {
         for packet in bfd_payloads(name) {
             let decoded = ControlPacket::decode(&packet.payload).expect("captured packet decodes");
             let length = decoded.encoded_len();
-            assert_eq!(decoded.encode().as_bytes(), &packet.payload[..length], "{name} frame {}", packet.frame);
+            assert_eq!(
+                decoded.encode().as_bytes(),
+                &packet.payload[..length],
+                "{name} frame {}",
+                packet.frame
+            );
         }
     }
 }
@@ -222,7 +257,13 @@ fn simple_password_capture_decodes_to_known_values() {
     assert_eq!(packet.desired_min_tx_us, 1_000_000);
     assert_eq!(packet.required_min_rx_us, 1_000_000);
     assert_eq!(packet.encoded_len(), 33);
-    assert_eq!(packet.auth, Some(AuthSection::SimplePassword { key_id: 2, password: b"secret".to_vec() }));
+    assert_eq!(
+        packet.auth,
+        Some(AuthSection::SimplePassword {
+            key_id: 2,
+            password: b"secret".to_vec()
+        })
+    );
 }
 
 #[test]
@@ -230,10 +271,17 @@ fn keyed_md5_capture_decodes_to_known_values() {
     let captured = bfd_payloads("bfd-raw-auth-md5.pcap");
     let packet = ControlPacket::decode(&captured[0].payload).expect("decodes");
     assert_eq!(packet.encoded_len(), 48);
-    let expected_digest: Vec<u8> = vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+    let expected_digest: Vec<u8> = vec![
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+    ];
     assert_eq!(
         packet.auth,
-        Some(AuthSection::Digest { auth_type: AuthType::KeyedMd5, key_id: 2, sequence: 5, digest: expected_digest })
+        Some(AuthSection::Digest {
+            auth_type: AuthType::KeyedMd5,
+            key_id: 2,
+            sequence: 5,
+            digest: expected_digest
+        })
     );
 }
 
@@ -242,7 +290,13 @@ fn meticulous_sha1_capture_decodes_to_known_values() {
     let captured = bfd_payloads("bfd-raw-auth-sha1.pcap");
     let packet = ControlPacket::decode(&captured[0].payload).expect("decodes");
     assert_eq!(packet.encoded_len(), 52);
-    let Some(AuthSection::Digest { auth_type, key_id, sequence, digest }) = packet.auth else {
+    let Some(AuthSection::Digest {
+        auth_type,
+        key_id,
+        sequence,
+        digest,
+    }) = packet.auth
+    else {
         panic!("expected a digest section, got {:?}", packet.auth);
     };
     assert_eq!(auth_type, AuthType::MeticulousKeyedSha1);
@@ -254,19 +308,29 @@ fn meticulous_sha1_capture_decodes_to_known_values() {
 #[test]
 fn frr_bring_up_capture_shows_poll_then_final() {
     let captured = bfd_payloads("frr-8.4-bfd.pcap");
-    let decoded: Vec<ControlPacket> =
-        captured.iter().map(|packet| ControlPacket::decode(&packet.payload).expect("decodes")).collect();
+    let decoded: Vec<ControlPacket> = captured
+        .iter()
+        .map(|packet| ControlPacket::decode(&packet.payload).expect("decodes"))
+        .collect();
     let first = &decoded[0];
     assert_eq!(first.state, State::Down);
     assert_eq!(first.your_discriminator, 0);
     assert_eq!(first.desired_min_tx_us, 1_000_000);
     assert_eq!(first.my_discriminator, 0x6aff_7029);
     // FRR announces its 300 ms timers with a Poll once Up, and the peer answers with Final.
-    let poll =
-        decoded.iter().position(|packet| packet.state == State::Up && packet.poll).expect("an Up packet with Poll");
+    let poll = decoded
+        .iter()
+        .position(|packet| packet.state == State::Up && packet.poll)
+        .expect("an Up packet with Poll");
     assert_eq!(decoded[poll].desired_min_tx_us, 300_000);
-    assert!(decoded[poll + 1..].iter().any(|packet| packet.final_), "no Final after the Poll");
-    let multihop = captured.iter().filter(|packet| packet.destination_port == 4784).count();
+    assert!(
+        decoded[poll + 1..].iter().any(|packet| packet.final_),
+        "no Final after the Poll"
+    );
+    let multihop = captured
+        .iter()
+        .filter(|packet| packet.destination_port == 4784)
+        .count();
     assert!(multihop > 0, "the FRR capture has multihop packets");
 }
 
@@ -286,5 +350,8 @@ fn source_port_capture_decodes_to_known_values() {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex digit")).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex digit"))
+        .collect()
 }

@@ -20,7 +20,12 @@ const STRANGER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
 const PEER_DISCRIMINATOR: u32 = 0x0102_0304;
 
 fn sha1_auth(key_id: u8) -> Authentication {
-    Authentication::new(AuthType::MeticulousKeyedSha1, key_id, b"reception-key".to_vec()).expect("valid key")
+    Authentication::new(
+        AuthType::MeticulousKeyedSha1,
+        key_id,
+        b"reception-key".to_vec(),
+    )
+    .expect("valid key")
 }
 
 /// The instance under test: a plain session, an authenticated one and one in AdminDown.
@@ -58,7 +63,13 @@ impl Receiver {
             &mut random,
         );
         instance.set_admin_down(admin_down, true, now, &mut random, &mut Vec::new());
-        Receiver { instance, plain, authenticated, admin_down, now }
+        Receiver {
+            instance,
+            plain,
+            authenticated,
+            admin_down,
+            now,
+        }
     }
 
     fn deliver(&mut self, payload: &[u8], source: IpAddr, ttl: u8) -> Result<u32, DropReason> {
@@ -72,7 +83,8 @@ impl Receiver {
             arrival: None,
         };
         let mut random = FixedRandom(1);
-        self.instance.receive(&received, self.now, &mut random, &mut Vec::new())
+        self.instance
+            .receive(&received, self.now, &mut random, &mut Vec::new())
     }
 }
 
@@ -103,7 +115,12 @@ fn signed_packets(params: SessionParams, count: usize) -> Vec<Vec<u8>> {
     let mut instance = Instance::new();
     let mut random = FixedRandom(PEER_DISCRIMINATOR);
     let start = Instant::now();
-    instance.add_session(SessionKey::single_hop(LOCAL).with_local(AUTH_PEER), params, start, &mut random);
+    instance.add_session(
+        SessionKey::single_hop(LOCAL).with_local(AUTH_PEER),
+        params,
+        start,
+        &mut random,
+    );
     let mut packets = Vec::new();
     let mut at = start;
     while packets.len() < count {
@@ -145,13 +162,26 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
         reason,
         counted_on: CountedOn::Plain,
     };
-    let good_signed = signed_packets(params(50, 50, 3).with_authentication(sha1_auth(1)), 1).remove(0);
+    let good_signed =
+        signed_packets(params(50, 50, 3).with_authentication(sha1_auth(1)), 1).remove(0);
     let plain_discriminator = receiver.plain;
 
     vec![
-        plain("version is not 1", with(plain_packet(), |b| b[0] = (2 << 5) | (b[0] & 0x1f)), DropReason::BadVersion),
-        plain("payload shorter than 24 bytes", plain_packet()[..20].to_vec(), DropReason::BadLength),
-        plain("Length below 24 without A", with(plain_packet(), |b| b[3] = 23), DropReason::BadLength),
+        plain(
+            "version is not 1",
+            with(plain_packet(), |b| b[0] = (2 << 5) | (b[0] & 0x1f)),
+            DropReason::BadVersion,
+        ),
+        plain(
+            "payload shorter than 24 bytes",
+            plain_packet()[..20].to_vec(),
+            DropReason::BadLength,
+        ),
+        plain(
+            "Length below 24 without A",
+            with(plain_packet(), |b| b[3] = 23),
+            DropReason::BadLength,
+        ),
         plain(
             "Length below 26 with A",
             with(plain_packet(), |b| {
@@ -160,10 +190,26 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
             }),
             DropReason::BadLength,
         ),
-        plain("Length beyond the payload", with(plain_packet(), |b| b[3] = 40), DropReason::BadLength),
-        plain("Detect Mult zero", with(plain_packet(), |b| b[2] = 0), DropReason::ZeroDetectMult),
-        plain("Multipoint set", with(plain_packet(), |b| b[1] |= 0x01), DropReason::Multipoint),
-        plain("My Discriminator zero", with(plain_packet(), |b| b[4..8].fill(0)), DropReason::ZeroMyDiscriminator),
+        plain(
+            "Length beyond the payload",
+            with(plain_packet(), |b| b[3] = 40),
+            DropReason::BadLength,
+        ),
+        plain(
+            "Detect Mult zero",
+            with(plain_packet(), |b| b[2] = 0),
+            DropReason::ZeroDetectMult,
+        ),
+        plain(
+            "Multipoint set",
+            with(plain_packet(), |b| b[1] |= 0x01),
+            DropReason::Multipoint,
+        ),
+        plain(
+            "My Discriminator zero",
+            with(plain_packet(), |b| b[4..8].fill(0)),
+            DropReason::ZeroMyDiscriminator,
+        ),
         plain(
             "Your Discriminator zero in Init",
             with(plain_packet(), |b| set_state(b, 2)),
@@ -174,7 +220,11 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
             with(plain_packet(), |b| set_state(b, 3)),
             DropReason::ZeroYourDiscriminator,
         ),
-        plain("Poll and Final both set", with(plain_packet(), |b| b[1] |= 0x30), DropReason::PollAndFinal),
+        plain(
+            "Poll and Final both set",
+            with(plain_packet(), |b| b[1] |= 0x30),
+            DropReason::PollAndFinal,
+        ),
         plain(
             "reserved Auth Type",
             with(plain_packet(), |b| {
@@ -202,10 +252,17 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
             }),
             DropReason::AuthUnexpected,
         ),
-        plain("TTL below 255 on single-hop", plain_packet(), DropReason::Ttl).with_ttl(254),
+        plain(
+            "TTL below 255 on single-hop",
+            plain_packet(),
+            DropReason::Ttl,
+        )
+        .with_ttl(254),
         Case {
             rule: "Your Discriminator selects no session",
-            payload: with(plain_packet(), |b| b[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes())),
+            payload: with(plain_packet(), |b| {
+                b[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes())
+            }),
             source: PLAIN_PEER,
             ttl: 255,
             reason: DropReason::NoSession,
@@ -229,7 +286,9 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
         },
         Case {
             rule: "Your Discriminator of a session, but another source address",
-            payload: with(plain_packet(), |b| b[8..12].copy_from_slice(&plain_discriminator.to_be_bytes())),
+            payload: with(plain_packet(), |b| {
+                b[8..12].copy_from_slice(&plain_discriminator.to_be_bytes())
+            }),
             source: AUTH_PEER,
             ttl: 255,
             reason: DropReason::AddressMismatch,
@@ -259,7 +318,8 @@ fn cases(receiver: &Receiver) -> Vec<Case> {
         },
         Case {
             rule: "Auth Key ID of no configured key",
-            payload: signed_packets(params(50, 50, 3).with_authentication(sha1_auth(2)), 1).remove(0),
+            payload: signed_packets(params(50, 50, 3).with_authentication(sha1_auth(2)), 1)
+                .remove(0),
             source: AUTH_PEER,
             ttl: 255,
             reason: DropReason::AuthKeyId,
@@ -301,11 +361,22 @@ fn drops(receiver: &Receiver, counted_on: CountedOn, reason: DropReason) -> u64 
         CountedOn::AdminDown => receiver.admin_down,
         CountedOn::Unmatched => return receiver.instance.unmatched_drops().get(reason),
     };
-    receiver.instance.session(discriminator).expect("session").1.counters().dropped.get(reason)
+    receiver
+        .instance
+        .session(discriminator)
+        .expect("session")
+        .1
+        .counters()
+        .dropped
+        .get(reason)
 }
 
 fn accepted(receiver: &Receiver) -> u64 {
-    receiver.instance.sessions().map(|(_, session)| session.counters().packets_in).sum()
+    receiver
+        .instance
+        .sessions()
+        .map(|(_, session)| session.counters().packets_in)
+        .sum()
 }
 
 #[test]
@@ -318,11 +389,34 @@ fn each_malformed_packet_is_dropped_and_counted() {
         let result = receiver.deliver(&case.payload, case.source, case.ttl);
 
         assert_eq!(result, Err(case.reason), "{}", case.rule);
-        assert_eq!(drops(&receiver, case.counted_on, case.reason), before + 1, "{}: counter", case.rule);
-        assert_eq!(accepted(&receiver), accepted_before, "{}: no session accepted it", case.rule);
-        let (_, plain) = receiver.instance.session(receiver.plain).expect("plain session");
-        assert_eq!(plain.state(), State::Down, "{}: the session did not move", case.rule);
-        assert_eq!(plain.remote_discriminator(), 0, "{}: nothing was learned from it", case.rule);
+        assert_eq!(
+            drops(&receiver, case.counted_on, case.reason),
+            before + 1,
+            "{}: counter",
+            case.rule
+        );
+        assert_eq!(
+            accepted(&receiver),
+            accepted_before,
+            "{}: no session accepted it",
+            case.rule
+        );
+        let (_, plain) = receiver
+            .instance
+            .session(receiver.plain)
+            .expect("plain session");
+        assert_eq!(
+            plain.state(),
+            State::Down,
+            "{}: the session did not move",
+            case.rule
+        );
+        assert_eq!(
+            plain.remote_discriminator(),
+            0,
+            "{}: nothing was learned from it",
+            case.rule
+        );
     }
 }
 
@@ -331,23 +425,45 @@ fn base_packets_of_the_table_are_accepted() {
     // The table's malformed packets are derived from these. Each is accepted as it is, so each
     // drop above is caused by the one field the case changes.
     let mut receiver = Receiver::new();
-    assert_eq!(receiver.deliver(&plain_packet(), PLAIN_PEER, 255), Ok(receiver.plain));
+    assert_eq!(
+        receiver.deliver(&plain_packet(), PLAIN_PEER, 255),
+        Ok(receiver.plain)
+    );
     let (_, session) = receiver.instance.session(receiver.plain).expect("session");
     assert_eq!(session.state(), State::Init);
     assert_eq!(session.remote_discriminator(), PEER_DISCRIMINATOR);
 
     let signed = signed_packets(params(50, 50, 3).with_authentication(sha1_auth(1)), 1).remove(0);
-    assert_eq!(receiver.deliver(&signed, AUTH_PEER, 255), Ok(receiver.authenticated));
+    assert_eq!(
+        receiver.deliver(&signed, AUTH_PEER, 255),
+        Ok(receiver.authenticated)
+    );
 }
 
 #[test]
 fn replayed_meticulous_packet_is_dropped() {
     let mut receiver = Receiver::new();
     let packets = signed_packets(params(50, 50, 3).with_authentication(sha1_auth(1)), 2);
-    assert_eq!(receiver.deliver(&packets[1], AUTH_PEER, 255), Ok(receiver.authenticated));
-    assert_eq!(receiver.deliver(&packets[1], AUTH_PEER, 255), Err(DropReason::AuthSequence));
-    assert_eq!(receiver.deliver(&packets[0], AUTH_PEER, 255), Err(DropReason::AuthSequence));
-    assert_eq!(drops(&receiver, CountedOn::Authenticated, DropReason::AuthSequence), 2);
+    assert_eq!(
+        receiver.deliver(&packets[1], AUTH_PEER, 255),
+        Ok(receiver.authenticated)
+    );
+    assert_eq!(
+        receiver.deliver(&packets[1], AUTH_PEER, 255),
+        Err(DropReason::AuthSequence)
+    );
+    assert_eq!(
+        receiver.deliver(&packets[0], AUTH_PEER, 255),
+        Err(DropReason::AuthSequence)
+    );
+    assert_eq!(
+        drops(
+            &receiver,
+            CountedOn::Authenticated,
+            DropReason::AuthSequence
+        ),
+        2
+    );
 }
 
 #[test]
@@ -355,8 +471,12 @@ fn multihop_packet_is_not_held_to_ttl_255() {
     let now = Instant::now();
     let mut instance = Instance::new();
     let mut random = FixedRandom(42);
-    let discriminator =
-        instance.add_session(SessionKey::multihop(PLAIN_PEER, LOCAL), params(50, 50, 3), now, &mut random);
+    let discriminator = instance.add_session(
+        SessionKey::multihop(PLAIN_PEER, LOCAL),
+        params(50, 50, 3),
+        now,
+        &mut random,
+    );
     let payload = plain_packet();
     let received = Received {
         payload: &payload,
@@ -367,11 +487,21 @@ fn multihop_packet_is_not_held_to_ttl_255() {
         multihop: true,
         arrival: None,
     };
-    assert_eq!(instance.receive(&received, now, &mut random, &mut Vec::new()), Ok(discriminator));
+    assert_eq!(
+        instance.receive(&received, now, &mut random, &mut Vec::new()),
+        Ok(discriminator)
+    );
 
     // The same packet on the single-hop port matches no single-hop session.
-    let single_hop = Received { multihop: false, ttl: 255, ..received };
-    assert_eq!(instance.receive(&single_hop, now, &mut random, &mut Vec::new()), Err(DropReason::NoSession));
+    let single_hop = Received {
+        multihop: false,
+        ttl: 255,
+        ..received
+    };
+    assert_eq!(
+        instance.receive(&single_hop, now, &mut random, &mut Vec::new()),
+        Err(DropReason::NoSession)
+    );
 }
 
 #[test]
@@ -379,10 +509,17 @@ fn interface_bound_session_wins_over_catch_all() {
     let now = Instant::now();
     let mut instance = Instance::new();
     let mut random = FixedRandom(1000);
-    let any = instance.add_session(SessionKey::single_hop(PLAIN_PEER), params(50, 50, 3), now, &mut random);
+    let any = instance.add_session(
+        SessionKey::single_hop(PLAIN_PEER),
+        params(50, 50, 3),
+        now,
+        &mut random,
+    );
     let mut random = FixedRandom(2000);
     let bound = instance.add_session(
-        SessionKey::single_hop(PLAIN_PEER).with_local(LOCAL).with_interface("eth1"),
+        SessionKey::single_hop(PLAIN_PEER)
+            .with_local(LOCAL)
+            .with_interface("eth1"),
         params(50, 50, 3),
         now,
         &mut random,
@@ -397,6 +534,12 @@ fn interface_bound_session_wins_over_catch_all() {
         multihop: false,
         arrival: None,
     };
-    assert_eq!(instance.receive(&on(Some("eth1")), now, &mut random, &mut Vec::new()), Ok(bound));
-    assert_eq!(instance.receive(&on(Some("eth2")), now, &mut random, &mut Vec::new()), Ok(any));
+    assert_eq!(
+        instance.receive(&on(Some("eth1")), now, &mut random, &mut Vec::new()),
+        Ok(bound)
+    );
+    assert_eq!(
+        instance.receive(&on(Some("eth2")), now, &mut random, &mut Vec::new()),
+        Ok(any)
+    );
 }

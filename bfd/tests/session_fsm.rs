@@ -17,12 +17,21 @@ fn sessions_come_up_through_init() {
 
     for end in [&link.a, &link.b] {
         let states: Vec<State> = end.changes.iter().map(|change| change.state).collect();
-        assert!(states == [State::Init, State::Up] || states == [State::Up], "unexpected path to Up: {states:?}");
+        assert!(
+            states == [State::Init, State::Up] || states == [State::Up],
+            "unexpected path to Up: {states:?}"
+        );
         assert_eq!(end.session().local_diagnostic(), Diagnostic::NoDiagnostic);
         assert_eq!(end.session().counters().up_count, 1);
     }
-    assert_eq!(link.a.session().remote_discriminator(), link.b.discriminator);
-    assert_eq!(link.b.session().remote_discriminator(), link.a.discriminator);
+    assert_eq!(
+        link.a.session().remote_discriminator(),
+        link.b.discriminator
+    );
+    assert_eq!(
+        link.b.session().remote_discriminator(),
+        link.a.discriminator
+    );
 }
 
 #[test]
@@ -35,11 +44,23 @@ fn intervals_negotiate_to_larger_side() {
 
     let a = link.a.session().timers();
     let b = link.b.session().timers();
-    assert_eq!(a.tx_interval_us, 50_000, "A sends at max(50 ms, B's RX 30 ms)");
-    assert_eq!(a.rx_interval_us, 100_000, "A hears at max(80 ms, B's TX 100 ms)");
+    assert_eq!(
+        a.tx_interval_us, 50_000,
+        "A sends at max(50 ms, B's RX 30 ms)"
+    );
+    assert_eq!(
+        a.rx_interval_us, 100_000,
+        "A hears at max(80 ms, B's TX 100 ms)"
+    );
     assert_eq!(a.detection_time_us, 400_000, "B's multiplier 4 x 100 ms");
-    assert_eq!(b.tx_interval_us, 100_000, "B sends at max(100 ms, A's RX 80 ms)");
-    assert_eq!(b.rx_interval_us, 50_000, "B hears at max(30 ms, A's TX 50 ms)");
+    assert_eq!(
+        b.tx_interval_us, 100_000,
+        "B sends at max(100 ms, A's RX 80 ms)"
+    );
+    assert_eq!(
+        b.rx_interval_us, 50_000,
+        "B hears at max(30 ms, A's TX 50 ms)"
+    );
     assert_eq!(b.detection_time_us, 150_000, "A's multiplier 3 x 50 ms");
 }
 
@@ -70,15 +91,26 @@ fn up_transition_polls_for_fast_timers() {
     link.bring_up(Duration::from_secs(5));
     link.settle();
 
-    let first_poll = link.a.sent.iter().position(|(_, packet)| packet.poll).expect("A polled after Up");
+    let first_poll = link
+        .a
+        .sent
+        .iter()
+        .position(|(_, packet)| packet.poll)
+        .expect("A polled after Up");
     let (_, poll) = &link.a.sent[first_poll];
     assert_eq!(poll.state, State::Up);
     assert_eq!(poll.desired_min_tx_us, 50_000);
-    assert!(link.b.sent.iter().any(|(_, packet)| packet.final_), "B answered with Final");
+    assert!(
+        link.b.sent.iter().any(|(_, packet)| packet.final_),
+        "B answered with Final"
+    );
     let last = &link.a.sent.last().expect("packets").1;
     assert!(!last.poll, "Poll stops once the Final arrives");
     assert!(
-        link.a.sent.iter().all(|(_, packet)| !(packet.poll && packet.final_)),
+        link.a
+            .sent
+            .iter()
+            .all(|(_, packet)| !(packet.poll && packet.final_)),
         "A never sets Poll and Final together"
     );
 }
@@ -92,8 +124,12 @@ fn poll_is_answered_at_once_with_final() {
     let now = link.now;
     let mut out = Vec::new();
     let faster = params(40, 40, 3);
-    link.a.instance.set_params(link.a.discriminator, faster, now, &mut link.a.random);
-    link.a.instance.handle_timers(now, &mut link.a.random, &mut out);
+    link.a
+        .instance
+        .set_params(link.a.discriminator, faster, now, &mut link.a.random);
+    link.a
+        .instance
+        .handle_timers(now, &mut link.a.random, &mut out);
     link.dispatch(false, out);
     let (sent_at, poll) = link.a.sent.last().expect("a packet").clone();
     assert!(poll.poll, "a parameter change sends a Poll at once");
@@ -103,7 +139,11 @@ fn poll_is_answered_at_once_with_final() {
     let (final_at, reply) = link.b.sent.last().expect("a reply").clone();
     assert!(reply.final_, "the peer answers the Poll with Final");
     assert!(!reply.poll);
-    assert_eq!(final_at, now + link.delay, "Final leaves on reception, not at B's 1 s interval");
+    assert_eq!(
+        final_at,
+        now + link.delay,
+        "Final leaves on reception, not at B's 1 s interval"
+    );
 }
 
 #[test]
@@ -115,13 +155,29 @@ fn slower_tx_waits_for_final() {
     // The link is cut, so the Poll for 200 ms is never answered and 50 ms stays in force.
     link.up = false;
     let now = link.now;
-    link.a.instance.set_params(link.a.discriminator, params(200, 50, 3), now, &mut link.a.random);
+    link.a.instance.set_params(
+        link.a.discriminator,
+        params(200, 50, 3),
+        now,
+        &mut link.a.random,
+    );
     link.run_for(Duration::from_millis(120));
     assert!(link.a.session().poll_pending());
-    assert_eq!(link.a.session().advertised_desired_min_tx(), Duration::from_millis(200));
+    assert_eq!(
+        link.a.session().advertised_desired_min_tx(),
+        Duration::from_millis(200)
+    );
     assert_eq!(link.a.session().timers().tx_interval_us, 50_000);
-    let polls = link.a.sent.iter().filter(|(at, packet)| *at >= now && packet.poll).count();
-    assert!(polls >= 2, "Poll repeats on every periodic packet until Final, got {polls}");
+    let polls = link
+        .a
+        .sent
+        .iter()
+        .filter(|(at, packet)| *at >= now && packet.poll)
+        .count();
+    assert!(
+        polls >= 2,
+        "Poll repeats on every periodic packet until Final, got {polls}"
+    );
 
     link.up = true;
     link.settle();
@@ -144,10 +200,24 @@ fn detection_time_expiry_goes_down_exactly_on_time() {
     assert_eq!(change.previous, State::Up);
     assert_eq!(change.diagnostic, Diagnostic::ControlDetectionTimeExpired);
 
-    let last_from_b = link.b.sent.iter().map(|(at, _)| *at).filter(|at| *at < cut).max().expect("B sent");
+    let last_from_b = link
+        .b
+        .sent
+        .iter()
+        .map(|(at, _)| *at)
+        .filter(|at| *at < cut)
+        .max()
+        .expect("B sent");
     let expected = last_from_b + link.delay + Duration::from_millis(150);
-    assert_eq!(change.at, expected, "Down exactly one detection time after the last reception");
-    assert_eq!(link.a.session().remote_discriminator(), 0, "remote discriminator forgotten");
+    assert_eq!(
+        change.at, expected,
+        "Down exactly one detection time after the last reception"
+    );
+    assert_eq!(
+        link.a.session().remote_discriminator(),
+        0,
+        "remote discriminator forgotten"
+    );
 }
 
 #[test]
@@ -157,7 +227,13 @@ fn peer_down_signal_brings_session_down() {
 
     let now = link.now;
     let mut out = Vec::new();
-    link.b.instance.set_admin_down(link.b.discriminator, true, now, &mut link.b.random, &mut out);
+    link.b.instance.set_admin_down(
+        link.b.discriminator,
+        true,
+        now,
+        &mut link.b.random,
+        &mut out,
+    );
     link.dispatch(true, out);
     let admin = link.b.changes.last().expect("B changed");
     assert_eq!(admin.state, State::AdminDown);
@@ -173,7 +249,13 @@ fn peer_down_signal_brings_session_down() {
     // Back from AdminDown, both sides come Up again.
     let now = link.now;
     let mut out = Vec::new();
-    link.b.instance.set_admin_down(link.b.discriminator, false, now, &mut link.b.random, &mut out);
+    link.b.instance.set_admin_down(
+        link.b.discriminator,
+        false,
+        now,
+        &mut link.b.random,
+        &mut out,
+    );
     link.dispatch(true, out);
     link.bring_up(Duration::from_secs(5));
 }
@@ -183,8 +265,11 @@ fn removed_session_sends_admin_down_farewell() {
     let mut instance = Instance::new();
     let mut random = FixedRandom(7);
     let key = SessionKey::single_hop(common::ADDRESS_B);
-    let discriminator = instance.add_session(key.clone(), params(50, 50, 3), Instant::now(), &mut random);
-    let (removed, packet) = instance.remove_session(discriminator).expect("session existed");
+    let discriminator =
+        instance.add_session(key.clone(), params(50, 50, 3), Instant::now(), &mut random);
+    let (removed, packet) = instance
+        .remove_session(discriminator)
+        .expect("session existed");
     assert_eq!(removed, key);
     let packet = hna_bfd::ControlPacket::decode(packet.as_bytes()).expect("decodes");
     assert_eq!(packet.state, State::AdminDown);
@@ -214,12 +299,21 @@ fn jitter_stays_within_section_6_8_7_bounds() {
         let low = Duration::from_millis(50) * low_percent / 100;
         let high = Duration::from_millis(50) * high_percent / 100;
         for gap in &gaps {
-            assert!(*gap >= low, "multiplier {multiplier}: gap {gap:?} below {low:?}");
-            assert!(*gap <= high, "multiplier {multiplier}: gap {gap:?} above {high:?}");
+            assert!(
+                *gap >= low,
+                "multiplier {multiplier}: gap {gap:?} below {low:?}"
+            );
+            assert!(
+                *gap <= high,
+                "multiplier {multiplier}: gap {gap:?} above {high:?}"
+            );
         }
         let min = gaps.iter().min().expect("gaps");
         let max = gaps.iter().max().expect("gaps");
-        assert!(*max - *min > Duration::from_millis(5), "intervals vary (min {min:?}, max {max:?})");
+        assert!(
+            *max - *min > Duration::from_millis(5),
+            "intervals vary (min {min:?}, max {max:?})"
+        );
     }
 }
 
@@ -255,9 +349,17 @@ fn zero_remote_min_rx_stops_periodic_tx() {
 
     assert_eq!(link.a.state(), State::Up);
     assert_eq!(link.b.state(), State::Up);
-    let periodic = link.a.sent.iter().filter(|(at, packet)| *at > settled && !packet.final_).count();
+    let periodic = link
+        .a
+        .sent
+        .iter()
+        .filter(|(at, packet)| *at > settled && !packet.final_)
+        .count();
     assert_eq!(periodic, 0, "A kept sending periodic packets");
-    assert!(link.b.sent.iter().filter(|(at, _)| *at > settled).count() > 50, "B keeps sending");
+    assert!(
+        link.b.sent.iter().filter(|(at, _)| *at > settled).count() > 50,
+        "B keeps sending"
+    );
     assert_eq!(link.b.session().timers().detection_time_us, 0);
 }
 
@@ -278,24 +380,35 @@ fn authenticated_sessions_come_up_for_every_type() {
         link.settle();
         link.run_for(Duration::from_secs(1));
         assert_eq!(link.a.state(), State::Up, "{auth_type:?}");
-        assert_eq!(link.a.session().counters().dropped.total(), 0, "{auth_type:?}");
-        assert!(
-            link.a.sent.iter().all(|(_, packet)| packet.auth.as_ref().map(|auth| auth.auth_type()) == Some(auth_type))
+        assert_eq!(
+            link.a.session().counters().dropped.total(),
+            0,
+            "{auth_type:?}"
         );
+        assert!(link.a.sent.iter().all(|(_, packet)| {
+            packet.auth.as_ref().map(|auth| auth.auth_type()) == Some(auth_type)
+        }));
     }
 }
 
 #[test]
 fn mismatched_keys_keep_session_down_and_count() {
-    let a =
-        params(50, 50, 3).with_authentication(Authentication::new(AuthType::KeyedSha1, 1, b"one".to_vec()).unwrap());
-    let b =
-        params(50, 50, 3).with_authentication(Authentication::new(AuthType::KeyedSha1, 1, b"two".to_vec()).unwrap());
+    let a = params(50, 50, 3)
+        .with_authentication(Authentication::new(AuthType::KeyedSha1, 1, b"one".to_vec()).unwrap());
+    let b = params(50, 50, 3)
+        .with_authentication(Authentication::new(AuthType::KeyedSha1, 1, b"two".to_vec()).unwrap());
     let mut link = Link::new(a, b);
     link.run_for(Duration::from_secs(4));
     assert_eq!(link.a.state(), State::Down);
     assert_eq!(link.b.state(), State::Down);
-    assert!(link.a.session().counters().dropped.get(DropReason::AuthFailed) >= 2);
+    assert!(
+        link.a
+            .session()
+            .counters()
+            .dropped
+            .get(DropReason::AuthFailed)
+            >= 2
+    );
     assert_eq!(link.a.session().counters().packets_in, 0);
 }
 
@@ -312,11 +425,17 @@ fn outputs_name_their_session() {
     let mut instance = Instance::new();
     let mut random = FixedRandom(99);
     let now = Instant::now();
-    let discriminator =
-        instance.add_session(SessionKey::single_hop(common::ADDRESS_B), params(50, 50, 3), now, &mut random);
+    let discriminator = instance.add_session(
+        SessionKey::single_hop(common::ADDRESS_B),
+        params(50, 50, 3),
+        now,
+        &mut random,
+    );
     let mut out = Vec::new();
     instance.handle_timers(now + SLOW_TX_INTERVAL, &mut random, &mut out);
-    assert!(matches!(out.as_slice(), [Output::Transmit { discriminator: d, .. }] if *d == discriminator));
+    assert!(
+        matches!(out.as_slice(), [Output::Transmit { discriminator: d, .. }] if *d == discriminator)
+    );
 }
 
 #[test]
@@ -352,16 +471,25 @@ fn detection_time_counts_from_arrival() {
         arrival: Some(arrival),
     };
     let mut out = Vec::new();
-    assert_eq!(instance.receive(&received, processed, &mut random, &mut out), Ok(discriminator));
+    assert_eq!(
+        instance.receive(&received, processed, &mut random, &mut out),
+        Ok(discriminator)
+    );
     let (_, session) = instance.session(discriminator).expect("session");
     assert_eq!(session.state(), State::Init);
 
     // Detection time: the peer's multiplier 3 x max(our 50 ms RX, its 1 s TX) = 3 s from arrival.
     let expiry = arrival + Duration::from_secs(3);
     instance.handle_timers(expiry - Duration::from_millis(1), &mut random, &mut out);
-    assert_eq!(instance.session(discriminator).expect("session").1.state(), State::Init);
+    assert_eq!(
+        instance.session(discriminator).expect("session").1.state(),
+        State::Init
+    );
     instance.handle_timers(expiry, &mut random, &mut out);
     let (_, session) = instance.session(discriminator).expect("session");
     assert_eq!(session.state(), State::Down);
-    assert_eq!(session.local_diagnostic(), Diagnostic::ControlDetectionTimeExpired);
+    assert_eq!(
+        session.local_diagnostic(),
+        Diagnostic::ControlDetectionTimeExpired
+    );
 }

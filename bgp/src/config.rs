@@ -81,10 +81,12 @@ impl BgpConfig {
         let group = match &settings.group {
             Some(name) => Some((
                 name.as_str(),
-                self.groups.get(name).ok_or_else(|| ConfigError::UnknownGroup {
-                    neighbor: address.to_string(),
-                    group: name.clone(),
-                })?,
+                self.groups
+                    .get(name)
+                    .ok_or_else(|| ConfigError::UnknownGroup {
+                        neighbor: address.to_string(),
+                        group: name.clone(),
+                    })?,
             )),
             None => None,
         };
@@ -93,10 +95,13 @@ impl BgpConfig {
 
     /// Resolves the settings of a dynamic neighbor at `address` accepted into `group`.
     pub fn dynamic_config(&self, address: IpAddr, group: &str) -> Result<PeerConfig, ConfigError> {
-        let settings = self.groups.get(group).ok_or_else(|| ConfigError::UnknownGroup {
-            neighbor: address.to_string(),
-            group: group.to_string(),
-        })?;
+        let settings = self
+            .groups
+            .get(group)
+            .ok_or_else(|| ConfigError::UnknownGroup {
+                neighbor: address.to_string(),
+                group: group.to_string(),
+            })?;
         let empty = NeighborSettings::default();
         let mut config = self.peer_config(address, &empty, Some((group, settings)), true)?;
         // A dynamic neighbor only ever accepts connections.
@@ -113,7 +118,9 @@ impl BgpConfig {
     ) -> Result<PeerConfig, ConfigError> {
         let inherited = group.map(|(_, settings)| settings);
         let text = |f: fn(&NeighborSettings) -> &Option<String>| {
-            f(own).clone().or_else(|| inherited.and_then(|g| f(g).clone()))
+            f(own)
+                .clone()
+                .or_else(|| inherited.and_then(|g| f(g).clone()))
         };
         let name = address.to_string();
 
@@ -122,7 +129,8 @@ impl BgpConfig {
             .or(inherited.and_then(|g| g.remote_as))
             .ok_or_else(|| ConfigError::MissingRemoteAs(name.clone()))?;
         let flag = |own: Option<bool>, group: Option<bool>| own.or(group).unwrap_or(false);
-        let number = |own: Option<u16>, group: Option<u16>, default| own.or(group).unwrap_or(default);
+        let number =
+            |own: Option<u16>, group: Option<u16>, default| own.or(group).unwrap_or(default);
 
         let mut families = Vec::new();
         let mut names: Vec<AfiSafi> = own.families.keys().copied().collect();
@@ -171,7 +179,9 @@ impl BgpConfig {
             dynamic,
             remote_as,
             description: text(|s| &s.description),
-            update_source: own.update_source.or(inherited.and_then(|g| g.update_source)),
+            update_source: own
+                .update_source
+                .or(inherited.and_then(|g| g.update_source)),
             families,
             track_bfd: flag(own.track_bfd, inherited.and_then(|g| g.track_bfd)),
             bfd_multihop: own.bfd_multihop.or(inherited.and_then(|g| g.bfd_multihop)),
@@ -179,9 +189,19 @@ impl BgpConfig {
             ttl_security_hops: own
                 .ttl_security_hops
                 .or(inherited.and_then(|g| g.ttl_security_hops)),
-            ebgp_multihop: own.ebgp_multihop.or(inherited.and_then(|g| g.ebgp_multihop)),
-            hold_time: number(own.hold_time, inherited.and_then(|g| g.hold_time), DEFAULT_HOLD_TIME),
-            keepalive: number(own.keepalive, inherited.and_then(|g| g.keepalive), DEFAULT_KEEPALIVE),
+            ebgp_multihop: own
+                .ebgp_multihop
+                .or(inherited.and_then(|g| g.ebgp_multihop)),
+            hold_time: number(
+                own.hold_time,
+                inherited.and_then(|g| g.hold_time),
+                DEFAULT_HOLD_TIME,
+            ),
+            keepalive: number(
+                own.keepalive,
+                inherited.and_then(|g| g.keepalive),
+                DEFAULT_KEEPALIVE,
+            ),
             connect_retry: number(
                 own.connect_retry,
                 inherited.and_then(|g| g.connect_retry),
@@ -378,13 +398,15 @@ impl PeerConfig {
 
     /// Returns the minimum TTL of received packets with GTSM: 255 - hops + 1 (RFC 5082).
     pub fn min_ttl(&self) -> Option<u8> {
-        self.ttl_security_hops.map(|hops| (256 - u16::from(hops)) as u8)
+        self.ttl_security_hops
+            .map(|hops| (256 - u16::from(hops)) as u8)
     }
 
     /// Returns whether the BFD session for this neighbor is multihop.
     pub fn bfd_is_multihop(&self, local_as: u32) -> bool {
-        self.bfd_multihop
-            .unwrap_or(!self.is_ebgp(local_as) || self.update_source.is_some() || self.ebgp_multihop.is_some())
+        self.bfd_multihop.unwrap_or(
+            !self.is_ebgp(local_as) || self.update_source.is_some() || self.ebgp_multihop.is_some(),
+        )
     }
 
     /// Whether a change from `self` to `new` needs the session to be reset: anything that
@@ -414,10 +436,16 @@ impl PeerConfig {
             return Err(ConfigError::InvalidRemoteAs(name));
         }
         if self.hold_time == 1 || self.hold_time == 2 {
-            return Err(ConfigError::HoldTime { neighbor: name, hold_time: self.hold_time });
+            return Err(ConfigError::HoldTime {
+                neighbor: name,
+                hold_time: self.hold_time,
+            });
         }
         if self.keepalive == 0 && self.hold_time != 0 {
-            return Err(ConfigError::Keepalive { neighbor: name, keepalive: self.keepalive });
+            return Err(ConfigError::Keepalive {
+                neighbor: name,
+                keepalive: self.keepalive,
+            });
         }
         if self.connect_retry == 0 {
             return Err(ConfigError::ConnectRetry(name));
@@ -429,7 +457,10 @@ impl PeerConfig {
         }
         if let Some(hops) = self.ttl_security_hops {
             if hops == 0 || hops == 255 {
-                return Err(ConfigError::TtlSecurityHops { neighbor: name, hops });
+                return Err(ConfigError::TtlSecurityHops {
+                    neighbor: name,
+                    hops,
+                });
             }
             if self.ebgp_multihop.is_some() {
                 return Err(ConfigError::GtsmWithMultihop(name));
@@ -441,7 +472,10 @@ impl PeerConfig {
         if let Some(source) = self.update_source
             && source.is_ipv4() != self.address.is_ipv4()
         {
-            return Err(ConfigError::UpdateSourceFamily { neighbor: name, address: source });
+            return Err(ConfigError::UpdateSourceFamily {
+                neighbor: name,
+                address: source,
+            });
         }
         if self.families.is_empty() {
             return Err(ConfigError::NoFamily(name));
@@ -482,9 +516,13 @@ pub enum ConfigError {
     MissingRemoteAs(String),
     #[error("neighbor {0}: remote AS 0 is invalid")]
     InvalidRemoteAs(String),
-    #[error("neighbor {neighbor}: hold time {hold_time} s is invalid (0 or 3 to 65535, RFC 4271 section 4.2)")]
+    #[error(
+        "neighbor {neighbor}: hold time {hold_time} s is invalid (0 or 3 to 65535, RFC 4271 section 4.2)"
+    )]
     HoldTime { neighbor: String, hold_time: u16 },
-    #[error("neighbor {neighbor}: keepalive interval {keepalive} s is invalid with a nonzero hold time")]
+    #[error(
+        "neighbor {neighbor}: keepalive interval {keepalive} s is invalid with a nonzero hold time"
+    )]
     Keepalive { neighbor: String, keepalive: u16 },
     #[error("neighbor {0}: connect retry interval 0 s is invalid")]
     ConnectRetry(String),

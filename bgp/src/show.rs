@@ -145,7 +145,11 @@ impl Instance {
             router_id: self.config.router_id,
             local_as: self.config.asn,
             rejected_connections: self.rejected_connections,
-            neighbors: self.peers.keys().filter_map(|a| self.neighbor_summary(now, *a)).collect(),
+            neighbors: self
+                .peers
+                .keys()
+                .filter_map(|a| self.neighbor_summary(now, *a))
+                .collect(),
         }
     }
 
@@ -167,7 +171,10 @@ impl Instance {
             address,
             remote_as: peer.config.remote_as,
             state: peer.session.state(),
-            uptime_secs: peer.session.established_at().map(|t| now.saturating_duration_since(t).as_secs()),
+            uptime_secs: peer
+                .session
+                .established_at()
+                .map(|t| now.saturating_duration_since(t).as_secs()),
             families,
             messages_in: counters.messages_in(),
             messages_out: counters.messages_out(),
@@ -202,13 +209,20 @@ impl Instance {
                 restart_state: gr.restart_state,
                 restart_time: gr.restart_time,
                 graceful_notification: n.graceful_notification,
-                families: gr.families.iter().map(|(f, fwd)| (f.to_string(), *fwd)).collect(),
+                families: gr
+                    .families
+                    .iter()
+                    .map(|(f, fwd)| (f.to_string(), *fwd))
+                    .collect(),
             }),
             disabled_families: names(&peer.disabled),
         });
         Some(NeighborDetail {
             summary,
-            local_address: peer.session.endpoints().map(|e| crate::instance::canonical(e.local.ip())),
+            local_address: peer
+                .session
+                .endpoints()
+                .map(|e| crate::instance::canonical(e.local.ip())),
             remote_router_id: negotiated.map(|n| n.remote_id),
             passive: peer.config.passive,
             shutdown: peer.config.shutdown,
@@ -232,7 +246,10 @@ impl Instance {
                 restart_remaining_secs: remaining(h.restart_deadline, now),
                 stale_remaining_secs: remaining(h.stale_deadline, now),
             }),
-            bfd: peer.bfd.map(|b| BfdDetail { local: b.local, multihop: b.multihop }),
+            bfd: peer.bfd.map(|b| BfdDetail {
+                local: b.local,
+                multihop: b.multihop,
+            }),
             ttl: peer.config.ttl(self.config.asn),
             min_ttl: peer.config.min_ttl(),
             md5: peer.config.password.is_some(),

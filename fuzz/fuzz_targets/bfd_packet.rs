@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use hna_bfd::packet::{AuthSection, AuthType};
-use hna_bfd::{Authentication, ControlPacket, Instance, RandomSource, Received, SessionKey, SessionParams};
+use hna_bfd::{
+    Authentication, ControlPacket, Instance, RandomSource, Received, SessionKey, SessionParams,
+};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const PLAIN_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
@@ -41,9 +43,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut random = Counter(0);
     let mut instance = Instance::new();
-    let params = SessionParams::new(Duration::from_millis(50), Duration::from_millis(50), 3).expect("valid");
-    instance.add_session(SessionKey::single_hop(PLAIN_PEER).with_local(LOCAL), params.clone(), now, &mut random);
-    let auth = Authentication::new(AuthType::MeticulousKeyedSha1, 1, b"fuzz".to_vec()).expect("valid key");
+    let params =
+        SessionParams::new(Duration::from_millis(50), Duration::from_millis(50), 3).expect("valid");
+    instance.add_session(
+        SessionKey::single_hop(PLAIN_PEER).with_local(LOCAL),
+        params.clone(),
+        now,
+        &mut random,
+    );
+    let auth =
+        Authentication::new(AuthType::MeticulousKeyedSha1, 1, b"fuzz".to_vec()).expect("valid key");
     instance.add_session(
         SessionKey::single_hop(AUTH_PEER).with_local(LOCAL),
         params.with_authentication(auth),

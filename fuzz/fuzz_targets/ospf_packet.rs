@@ -7,7 +7,9 @@ use hna_ospf::lsa::{GraceLsa, Lsa};
 use hna_ospf::packet::{Packet, PacketBody};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(decoded) = Packet::decode(data) else { return };
+    let Ok(decoded) = Packet::decode(data) else {
+        return;
+    };
     if let PacketBody::LsUpdate(update) = &decoded.packet.body {
         for lsa in &update.lsas {
             assert_eq!(Lsa::decode(lsa.raw()).as_ref(), Ok(lsa));

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hna_ospf::lsa::{Lsa, LsaBody, LsaHeader, LsType, Options, RouterLink, RouterLinkType, RouterLsa};
+use hna_ospf::lsa::{
+    LsType, Lsa, LsaBody, LsaHeader, Options, RouterLink, RouterLinkType, RouterLsa,
+};
 use hna_ospf::lsdb::Lsdb;
 use hna_ospf::spf::{RootInterface, compute};
 
@@ -98,7 +100,10 @@ impl Grid {
 struct ThreadCpuTime;
 
 fn thread_cpu_time() -> Duration {
-    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes the timespec it is given.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
     Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
@@ -124,7 +129,12 @@ impl ValueFormatter for NanosecondFormatter {
         unit
     }
 
-    fn scale_throughputs(&self, _typical_value: f64, _throughput: &Throughput, _values: &mut [f64]) -> &'static str {
+    fn scale_throughputs(
+        &self,
+        _typical_value: f64,
+        _throughput: &Throughput,
+        _values: &mut [f64],
+    ) -> &'static str {
         "(no throughput)"
     }
 

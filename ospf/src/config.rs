@@ -94,7 +94,10 @@ pub struct LsaThrottle {
 
 impl Default for LsaThrottle {
     fn default() -> Self {
-        LsaThrottle { min_ls_interval: Duration::from_secs(5), min_ls_arrival: Duration::from_secs(1) }
+        LsaThrottle {
+            min_ls_interval: Duration::from_secs(5),
+            min_ls_arrival: Duration::from_secs(1),
+        }
     }
 }
 
@@ -170,7 +173,10 @@ impl Config {
 
     /// Adds `network PREFIX area 0`.
     pub fn network(mut self, prefix: Ipv4Net) -> Config {
-        self.networks.push(NetworkStatement { prefix, area: Ipv4Addr::UNSPECIFIED });
+        self.networks.push(NetworkStatement {
+            prefix,
+            area: Ipv4Addr::UNSPECIFIED,
+        });
         self
     }
 
@@ -187,7 +193,9 @@ impl Config {
 
     /// Returns the first `network` statement that contains `address`.
     pub fn matching_network(&self, address: Ipv4Addr) -> Option<&NetworkStatement> {
-        self.networks.iter().find(|statement| statement.prefix.contains(&address))
+        self.networks
+            .iter()
+            .find(|statement| statement.prefix.contains(&address))
     }
 
     /// Checks the configuration; an instance refuses to start with an invalid one.
@@ -197,13 +205,22 @@ impl Config {
         }
         for statement in &self.networks {
             if !statement.area.is_unspecified() {
-                return Err(ConfigError::UnsupportedArea { prefix: statement.prefix, area: statement.area });
+                return Err(ConfigError::UnsupportedArea {
+                    prefix: statement.prefix,
+                    area: statement.area,
+                });
             }
         }
-        let all = std::iter::once(("(default)", &self.default_interface))
-            .chain(self.interfaces.iter().map(|(name, settings)| (name.as_str(), settings)));
+        let all = std::iter::once(("(default)", &self.default_interface)).chain(
+            self.interfaces
+                .iter()
+                .map(|(name, settings)| (name.as_str(), settings)),
+        );
         for (name, settings) in all {
-            let invalid = |reason: &'static str| ConfigError::InvalidInterface { name: name.to_string(), reason };
+            let invalid = |reason: &'static str| ConfigError::InvalidInterface {
+                name: name.to_string(),
+                reason,
+            };
             if settings.cost == 0 {
                 return Err(invalid("cost must be between 1 and 65535"));
             }
@@ -234,7 +251,9 @@ impl Config {
         }
         let grace_period = self.graceful_restart.grace_period;
         if grace_period < Duration::from_secs(1) || grace_period > Duration::from_secs(1800) {
-            return Err(ConfigError::GracePeriod { seconds: grace_period.as_secs() });
+            return Err(ConfigError::GracePeriod {
+                seconds: grace_period.as_secs(),
+            });
         }
         Ok(())
     }

@@ -19,8 +19,16 @@ const DELAYED_ACK: Duration = Duration::from_millis(500);
 
 impl Instance {
     /// Processes a received Link State Update (section 13).
-    pub(crate) fn receive_ls_update(&mut self, ifindex: u32, source: Ipv4Addr, update: LsUpdate, now: Instant) {
-        let Some(neighbor) = self.neighbor(ifindex, source) else { return };
+    pub(crate) fn receive_ls_update(
+        &mut self,
+        ifindex: u32,
+        source: Ipv4Addr,
+        update: LsUpdate,
+        now: Instant,
+    ) {
+        let Some(neighbor) = self.neighbor(ifindex, source) else {
+            return;
+        };
         if neighbor.state < NeighborState::Exchange {
             return self.drop_packet(ifindex, source, DropReason::NeighborState);
         }
@@ -30,7 +38,9 @@ impl Instance {
             }
         }
 
-        let Some(neighbor) = self.neighbor(ifindex, source) else { return };
+        let Some(neighbor) = self.neighbor(ifindex, source) else {
+            return;
+        };
         if neighbor.state == NeighborState::Loading && neighbor.ls_request.is_empty() {
             self.neighbor_event(ifindex, source, NeighborEvent::LoadingDone, now);
         } else {
@@ -41,7 +51,11 @@ impl Instance {
     /// Processes one LSA of an update; returns false when the rest of the packet must be
     /// dropped (BadLSReq).
     fn receive_lsa(&mut self, ifindex: u32, source: Ipv4Addr, lsa: Lsa, now: Instant) -> bool {
-        let scope = if lsa.header.ls_type.is_link_local() { ifindex } else { 0 };
+        let scope = if lsa.header.ls_type.is_link_local() {
+            ifindex
+        } else {
+            0
+        };
         let key = lsa.header.key(scope);
         let received_age = lsa.header.age();
 
@@ -55,13 +69,21 @@ impl Instance {
         // Step 5: no copy, or the received one is newer.
         let recency = match current {
             None => Recency::Newer,
-            Some(entry) => lsa::compare(&lsa.header, received_age, &entry.lsa.header, entry.age(now)),
+            Some(entry) => {
+                lsa::compare(&lsa.header, received_age, &entry.lsa.header, entry.age(now))
+            }
         };
         if recency == Recency::Newer {
             if let Some(entry) = current {
                 let min_arrival = self.config.lsa_throttle.min_ls_arrival;
-                if entry.from_flooding && now.saturating_duration_since(entry.installed_at) < min_arrival {
-                    *self.counters.lsas_discarded.entry(LsaDropReason::MinLsArrival).or_default() += 1;
+                if entry.from_flooding
+                    && now.saturating_duration_since(entry.installed_at) < min_arrival
+                {
+                    *self
+                        .counters
+                        .lsas_discarded
+                        .entry(LsaDropReason::MinLsArrival)
+                        .or_default() += 1;
                     return true;
                 }
             }
@@ -90,7 +112,10 @@ impl Instance {
         }
 
         // Step 6: the neighbor sent something older than what we asked it for.
-        if self.neighbor(ifindex, source).is_some_and(|neighbor| neighbor.ls_request.contains_key(&key)) {
+        if self
+            .neighbor(ifindex, source)
+            .is_some_and(|neighbor| neighbor.ls_request.contains_key(&key))
+        {
             self.neighbor_event(ifindex, source, NeighborEvent::BadLSReq, now);
             return false;
         }
@@ -114,16 +139,23 @@ impl Instance {
         // Step 8: our copy is newer; send it back unless it was sent within MinLSArrival.
         let min_arrival = self.config.lsa_throttle.min_ls_arrival;
         let transmit_delay = self.interfaces[&ifindex].config.transmit_delay;
-        let Some(entry) = self.lsdb.get_mut(&key) else { return true };
+        let Some(entry) = self.lsdb.get_mut(&key) else {
+            return true;
+        };
         let age = entry.age(now);
         if age >= lsa::MAX_AGE && entry.lsa.header.ls_sequence_number == lsa::MAX_SEQUENCE_NUMBER {
             return true;
         }
-        if entry.sent_back_at.is_some_and(|at| now.saturating_duration_since(at) < min_arrival) {
+        if entry
+            .sent_back_at
+            .is_some_and(|at| now.saturating_duration_since(at) < min_arrival)
+        {
             return true;
         }
         entry.sent_back_at = Some(now);
-        let copy = entry.lsa.with_age(age.saturating_add(transmit_delay).min(lsa::MAX_AGE));
+        let copy = entry
+            .lsa
+            .with_age(age.saturating_add(transmit_delay).min(lsa::MAX_AGE));
         let destination = self.neighbor_destination(ifindex, source);
         self.send_lsas(ifindex, destination, vec![copy]);
         true
@@ -131,7 +163,13 @@ impl Instance {
 
     /// Installs an LSA (section 13.2) and schedules SPF when its contents changed. Returns true
     /// when the contents changed (section 13.2's test, which includes reaching MaxAge).
-    pub(crate) fn install(&mut self, scope: u32, lsa: Arc<Lsa>, now: Instant, from_flooding: bool) -> bool {
+    pub(crate) fn install(
+        &mut self,
+        scope: u32,
+        lsa: Arc<Lsa>,
+        now: Instant,
+        from_flooding: bool,
+    ) -> bool {
         let ls_type = lsa.header.ls_type;
         let new_max_age = lsa.header.age() >= lsa::MAX_AGE;
         let previous = self.lsdb.insert(scope, lsa.clone(), now, from_flooding);
@@ -152,7 +190,13 @@ impl Instance {
     /// Floods an LSA out of the eligible interfaces (section 13.3). `from` is the interface and
     /// neighbor it came from, `None` for our own LSAs. Returns true when it went back out of the
     /// receiving interface.
-    pub(crate) fn flood(&mut self, lsa: &Arc<Lsa>, scope: u32, from: Option<(u32, Ipv4Addr)>, now: Instant) -> bool {
+    pub(crate) fn flood(
+        &mut self,
+        lsa: &Arc<Lsa>,
+        scope: u32,
+        from: Option<(u32, Ipv4Addr)>,
+        now: Instant,
+    ) -> bool {
         let key = lsa.header.key(scope);
         let lsa_age = lsa.header.age();
         let mut flooded_back = false;
@@ -181,24 +225,29 @@ impl Instance {
                     continue;
                 }
                 if neighbor.state != NeighborState::Full
-                    && let Some(requested) = neighbor.ls_request.get(&key) {
-                        match lsa::compare(&lsa.header, lsa_age, requested, requested.age()) {
-                            Recency::Older => continue,
-                            Recency::Same => {
-                                neighbor.ls_request.remove(&key);
-                                if neighbor.state == NeighborState::Loading && neighbor.ls_request.is_empty() {
-                                    loading_done.push((ifindex, neighbor.address));
-                                }
-                                continue;
+                    && let Some(requested) = neighbor.ls_request.get(&key)
+                {
+                    match lsa::compare(&lsa.header, lsa_age, requested, requested.age()) {
+                        Recency::Older => continue,
+                        Recency::Same => {
+                            neighbor.ls_request.remove(&key);
+                            if neighbor.state == NeighborState::Loading
+                                && neighbor.ls_request.is_empty()
+                            {
+                                loading_done.push((ifindex, neighbor.address));
                             }
-                            Recency::Newer => {
-                                neighbor.ls_request.remove(&key);
-                                if neighbor.state == NeighborState::Loading && neighbor.ls_request.is_empty() {
-                                    loading_done.push((ifindex, neighbor.address));
-                                }
+                            continue;
+                        }
+                        Recency::Newer => {
+                            neighbor.ls_request.remove(&key);
+                            if neighbor.state == NeighborState::Loading
+                                && neighbor.ls_request.is_empty()
+                            {
+                                loading_done.push((ifindex, neighbor.address));
                             }
                         }
                     }
+                }
                 if from == Some((ifindex, neighbor.address)) {
                     continue;
                 }
@@ -213,7 +262,9 @@ impl Instance {
             }
             let received_here = from.is_some_and(|(from_ifindex, _)| from_ifindex == ifindex);
             if received_here {
-                let source = from.map(|(_, address)| address).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let source = from
+                    .map(|(_, address)| address)
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 if interface.is_broadcast() && (interface.dr == source || interface.bdr == source) {
                     continue;
                 }
@@ -231,7 +282,9 @@ impl Instance {
             } else {
                 ALL_SPF_ROUTERS
             };
-            let age = lsa_age.saturating_add(interface.config.transmit_delay).min(lsa::MAX_AGE);
+            let age = lsa_age
+                .saturating_add(interface.config.transmit_delay)
+                .min(lsa::MAX_AGE);
             self.send_lsas(ifindex, destination, vec![lsa.with_age(age)]);
         }
         for (ifindex, address) in loading_done {
@@ -251,11 +304,19 @@ impl Instance {
 
     fn send_direct_ack(&mut self, ifindex: u32, source: Ipv4Addr, header: LsaHeader) {
         let destination = self.neighbor_destination(ifindex, source);
-        self.send(ifindex, destination, PacketBody::LsAck(LsAck { lsa_headers: vec![header] }));
+        self.send(
+            ifindex,
+            destination,
+            PacketBody::LsAck(LsAck {
+                lsa_headers: vec![header],
+            }),
+        );
     }
 
     fn queue_delayed_ack(&mut self, ifindex: u32, header: LsaHeader, now: Instant) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         interface.delayed_acks.push(header);
         interface.delayed_ack_at.get_or_insert(now + DELAYED_ACK);
     }
@@ -263,7 +324,9 @@ impl Instance {
     /// Sends the queued delayed acknowledgments (section 13.5): to AllSPFRouters when this
     /// router is DR or Backup or the link is point-to-point, else to AllDRouters.
     pub(crate) fn send_delayed_acks(&mut self, ifindex: u32) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         let headers = std::mem::take(&mut interface.delayed_acks);
         let destination = if interface.is_broadcast()
             && !matches!(interface.state, InterfaceState::Dr | InterfaceState::Backup)
@@ -274,21 +337,41 @@ impl Instance {
         };
         let per_packet = (interface.max_packet_len().saturating_sub(24) / lsa::HEADER_LEN).max(1);
         for chunk in headers.chunks(per_packet) {
-            self.send(ifindex, destination, PacketBody::LsAck(LsAck { lsa_headers: chunk.to_vec() }));
+            self.send(
+                ifindex,
+                destination,
+                PacketBody::LsAck(LsAck {
+                    lsa_headers: chunk.to_vec(),
+                }),
+            );
         }
     }
 
     /// Processes a Link State Acknowledgment (section 13.7).
-    pub(crate) fn receive_ls_ack(&mut self, ifindex: u32, source: Ipv4Addr, ack: &LsAck, now: Instant) {
-        let Some(neighbor) = self.neighbor_mut(ifindex, source) else { return };
+    pub(crate) fn receive_ls_ack(
+        &mut self,
+        ifindex: u32,
+        source: Ipv4Addr,
+        ack: &LsAck,
+        now: Instant,
+    ) {
+        let Some(neighbor) = self.neighbor_mut(ifindex, source) else {
+            return;
+        };
         if neighbor.state < NeighborState::Exchange {
             return self.drop_packet(ifindex, source, DropReason::NeighborState);
         }
         for header in &ack.lsa_headers {
-            let scope = if header.ls_type.is_link_local() { ifindex } else { 0 };
+            let scope = if header.ls_type.is_link_local() {
+                ifindex
+            } else {
+                0
+            };
             let key = header.key(scope);
             if let Some(sent) = neighbor.ls_retransmit.get(&key) {
-                if lsa::compare(header, header.age(), &sent.header, sent.header.age()) == Recency::Same {
+                if lsa::compare(header, header.age(), &sent.header, sent.header.age())
+                    == Recency::Same
+                {
                     neighbor.ls_retransmit.remove(&key);
                 } else {
                     debug!(neighbor = %source, ls_type = header.ls_type.0, "acknowledgment for another instance");
@@ -303,13 +386,17 @@ impl Instance {
 
     /// Retransmits the LSAs still unacknowledged by a neighbor (section 13.6), directly to it.
     pub(crate) fn retransmit_lsas(&mut self, ifindex: u32, address: Ipv4Addr, now: Instant) {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
         let rxmt = Duration::from_secs(u64::from(interface.config.retransmit_interval));
         let transmit_delay = interface.config.transmit_delay;
         let destination = self.neighbor_destination(ifindex, address);
         let mut lsas = Vec::new();
         let mut keys = Vec::new();
-        let Some(neighbor) = self.neighbor(ifindex, address) else { return };
+        let Some(neighbor) = self.neighbor(ifindex, address) else {
+            return;
+        };
         for (key, lsa) in &neighbor.ls_retransmit {
             keys.push(*key);
             lsas.push(lsa.clone());
@@ -323,8 +410,14 @@ impl Instance {
             };
             copies.push(lsa.with_age(age.saturating_add(transmit_delay).min(lsa::MAX_AGE)));
         }
-        let Some(neighbor) = self.neighbor_mut(ifindex, address) else { return };
-        neighbor.ls_retransmit_at = if copies.is_empty() { None } else { Some(now + rxmt) };
+        let Some(neighbor) = self.neighbor_mut(ifindex, address) else {
+            return;
+        };
+        neighbor.ls_retransmit_at = if copies.is_empty() {
+            None
+        } else {
+            Some(now + rxmt)
+        };
         if !copies.is_empty() {
             self.send_lsas(ifindex, destination, copies);
         }
@@ -335,6 +428,8 @@ impl Instance {
     pub(crate) fn is_self_originated(&self, header: &LsaHeader) -> bool {
         header.advertising_router == self.router_id
             || (header.ls_type == lsa::LsType::NETWORK
-                && self.own_addresses().any(|address| address.addr() == header.link_state_id))
+                && self
+                    .own_addresses()
+                    .any(|address| address.addr() == header.link_state_id))
     }
 }

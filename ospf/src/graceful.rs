@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::instance::{Action, Instance};
 use crate::interface::InterfaceEvent;
 use crate::lsa::grace::{self, GraceLsa, RestartReason};
-use crate::lsa::{self, Lsa, LsaBody, LsaKey, LsType, RouterLinkType};
+use crate::lsa::{self, LsType, Lsa, LsaBody, LsaKey, RouterLinkType};
 use crate::neighbor::NeighborState;
 use crate::packet::ALL_SPF_ROUTERS;
 
@@ -98,20 +98,31 @@ impl Instance {
             .interfaces
             .values()
             .filter(|interface| interface.is_active())
-            .filter(|interface| interface.neighbors.values().any(|neighbor| neighbor.state == NeighborState::Full))
+            .filter(|interface| {
+                interface
+                    .neighbors
+                    .values()
+                    .any(|neighbor| neighbor.state == NeighborState::Full)
+            })
             .map(|interface| interface.ifindex)
             .collect();
         self.grace_not_sent = self
             .interfaces
             .values()
             .flat_map(|interface| interface.neighbors.values())
-            .filter(|neighbor| neighbor.state == NeighborState::Full && !neighbor.options.has(lsa::Options::O))
+            .filter(|neighbor| {
+                neighbor.state == NeighborState::Full && !neighbor.options.has(lsa::Options::O)
+            })
             .map(|neighbor| neighbor.router_id)
             .collect();
         if !self.grace_not_sent.is_empty() {
             warn!(neighbors = ?self.grace_not_sent, "neighbors without opaque LSA support cannot receive our grace-LSA");
         }
-        info!(grace_period_s = grace_period.as_secs(), interfaces = ifindexes.len(), "announcing a graceful restart");
+        info!(
+            grace_period_s = grace_period.as_secs(),
+            interfaces = ifindexes.len(),
+            "announcing a graceful restart"
+        );
         for ifindex in ifindexes {
             self.originate_grace_lsa(ifindex, grace_period, now);
         }
@@ -174,7 +185,9 @@ impl Instance {
 
     /// Originates our grace-LSA on one interface and floods it to the adjacent neighbors.
     fn originate_grace_lsa(&mut self, ifindex: u32, grace_period: Duration, now: Instant) {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
         let grace = GraceLsa {
             grace_period: u32::try_from(grace_period.as_secs()).unwrap_or(u32::MAX),
             reason: RestartReason::SoftwareRestart,
@@ -190,16 +203,29 @@ impl Instance {
     /// neighbors that still hold our adjacency accept it and refresh their grace period.
     pub(crate) fn announce_restart(&mut self, ifindex: u32, now: Instant) {
         let Some(restart) = self.restart else { return };
-        let remaining = restart.ends_at.saturating_duration_since(now).max(Duration::from_secs(1));
+        let remaining = restart
+            .ends_at
+            .saturating_duration_since(now)
+            .max(Duration::from_secs(1));
         self.originate_grace_lsa(ifindex, remaining, now);
         self.send_own_grace_lsa(ifindex, now);
     }
 
     fn send_own_grace_lsa(&mut self, ifindex: u32, now: Instant) {
         let key = self.grace_key(ifindex);
-        let Some(entry) = self.lsdb.get(&key) else { return };
-        let transmit_delay = self.interfaces.get(&ifindex).map_or(1, |interface| interface.config.transmit_delay);
-        let copy = entry.lsa.with_age(entry.age(now).saturating_add(transmit_delay).min(lsa::MAX_AGE));
+        let Some(entry) = self.lsdb.get(&key) else {
+            return;
+        };
+        let transmit_delay = self
+            .interfaces
+            .get(&ifindex)
+            .map_or(1, |interface| interface.config.transmit_delay);
+        let copy = entry.lsa.with_age(
+            entry
+                .age(now)
+                .saturating_add(transmit_delay)
+                .min(lsa::MAX_AGE),
+        );
         self.send_lsas(ifindex, ALL_SPF_ROUTERS, vec![copy]);
     }
 
@@ -208,7 +234,8 @@ impl Instance {
     /// above its sequence number.
     pub(crate) fn own_grace_lsa_received(&mut self, scope: u32, lsa: &Lsa, now: Instant) {
         let key = lsa.header.key(scope);
-        self.next_sequence.insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
+        self.next_sequence
+            .insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
         self.announce_restart(scope, now);
     }
 
@@ -246,18 +273,21 @@ impl Instance {
     /// (RFC 3623 section 2.2, condition 1). Without that LSA, returns true once some adjacency
     /// is Full: a completed database exchange without it means the network kept none.
     fn adjacencies_restored(&self, now: Instant) -> bool {
-        let any_full = self
-            .interfaces
-            .values()
-            .any(|interface| interface.neighbors.values().any(|neighbor| neighbor.state == NeighborState::Full));
-        let Some(own) = self.own_router_lsa(now) else { return any_full };
+        let any_full = self.interfaces.values().any(|interface| {
+            interface
+                .neighbors
+                .values()
+                .any(|neighbor| neighbor.state == NeighborState::Full)
+        });
+        let Some(own) = self.own_router_lsa(now) else {
+            return any_full;
+        };
         for link in &own.links {
             let restored = match link.link_type {
                 RouterLinkType::POINT_TO_POINT => self.interfaces.values().any(|interface| {
-                    interface
-                        .neighbors
-                        .values()
-                        .any(|neighbor| neighbor.router_id == link.link_id && neighbor.state == NeighborState::Full)
+                    interface.neighbors.values().any(|neighbor| {
+                        neighbor.router_id == link.link_id && neighbor.state == NeighborState::Full
+                    })
                 }),
                 RouterLinkType::TRANSIT => self.transit_restored(link.link_id, link.link_data),
                 _ => true,
@@ -272,11 +302,17 @@ impl Instance {
     /// Checks one transit link of the pre-restart router-LSA: as DR, every router of our
     /// pre-restart network-LSA must be Full again; otherwise the DR must be.
     fn transit_restored(&self, designated_router: Ipv4Addr, own_address: Ipv4Addr) -> bool {
-        let Some(interface) = self.interfaces.values().find(|interface| interface.address.addr() == own_address) else {
+        let Some(interface) = self
+            .interfaces
+            .values()
+            .find(|interface| interface.address.addr() == own_address)
+        else {
             return false;
         };
         let full = |router_id: Ipv4Addr| {
-            interface.neighbors.values().any(|neighbor| neighbor.router_id == router_id && neighbor.state == NeighborState::Full)
+            interface.neighbors.values().any(|neighbor| {
+                neighbor.router_id == router_id && neighbor.state == NeighborState::Full
+            })
         };
         if designated_router != own_address {
             return interface
@@ -291,9 +327,11 @@ impl Instance {
             advertising_router: self.router_id,
         };
         match self.lsdb.get(&key).map(|entry| &entry.lsa.body) {
-            Some(LsaBody::Network(network)) => {
-                network.attached_routers.iter().filter(|router| **router != self.router_id).all(|router| full(*router))
-            }
+            Some(LsaBody::Network(network)) => network
+                .attached_routers
+                .iter()
+                .filter(|router| **router != self.router_id)
+                .all(|router| full(*router)),
             _ => true,
         }
     }
@@ -304,18 +342,27 @@ impl Instance {
     // NOTE: transit links are not compared; a change on a broadcast segment ends the restart
     // only through the grace period or the adjacency check.
     fn restart_topology_changed(&self, now: Instant) -> bool {
-        let Some(own) = self.own_router_lsa(now) else { return false };
+        let Some(own) = self.own_router_lsa(now) else {
+            return false;
+        };
         let links_to = |router: &crate::lsa::RouterLsa, target: Ipv4Addr| {
-            router.links.iter().any(|link| link.link_type == RouterLinkType::POINT_TO_POINT && link.link_id == target)
+            router.links.iter().any(|link| {
+                link.link_type == RouterLinkType::POINT_TO_POINT && link.link_id == target
+            })
         };
         for (key, entry) in self.lsdb.iter() {
-            if key.scope != 0 || key.ls_type != LsType::ROUTER || key.advertising_router == self.router_id {
+            if key.scope != 0
+                || key.ls_type != LsType::ROUTER
+                || key.advertising_router == self.router_id
+            {
                 continue;
             }
             if entry.is_max_age(now) {
                 continue;
             }
-            let LsaBody::Router(other) = &entry.lsa.body else { continue };
+            let LsaBody::Router(other) = &entry.lsa.body else {
+                continue;
+            };
             if links_to(other, self.router_id) != links_to(own, key.advertising_router) {
                 info!(router = %key.advertising_router, "router-LSA disagrees with our pre-restart router-LSA");
                 return true;
@@ -331,14 +378,21 @@ impl Instance {
             return;
         }
         info!(reason = ?reason, "leaving OSPF graceful restart");
-        *self.counters.graceful_restart.restart_exits.entry(reason).or_default() += 1;
+        *self
+            .counters
+            .graceful_restart
+            .restart_exits
+            .entry(reason)
+            .or_default() += 1;
         self.last_restart_exit = Some(reason);
         self.originate_lsas(now);
         let grace: Vec<LsaKey> = self
             .lsdb
             .iter()
             .filter(|(key, entry)| {
-                key.advertising_router == self.router_id && grace::is_grace_lsa(&entry.lsa.header) && !entry.is_max_age(now)
+                key.advertising_router == self.router_id
+                    && grace::is_grace_lsa(&entry.lsa.header)
+                    && !entry.is_max_age(now)
             })
             .map(|(key, _)| *key)
             .collect();
@@ -355,16 +409,24 @@ impl Instance {
         let sender = lsa.header.advertising_router;
         let age = lsa.header.age();
         let decoded = GraceLsa::from_lsa(lsa);
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
 
         // On broadcast links the IP interface address TLV names the neighbor; elsewhere, and when
         // the TLV is missing, the Advertising Router does.
         let by_address = decoded
             .ok()
             .and_then(|grace| grace.interface_address)
-            .filter(|address| interface.is_broadcast() && interface.neighbors.contains_key(address));
+            .filter(|address| {
+                interface.is_broadcast() && interface.neighbors.contains_key(address)
+            });
         let address = by_address.or_else(|| {
-            interface.neighbors.values().find(|neighbor| neighbor.router_id == sender).map(|neighbor| neighbor.address)
+            interface
+                .neighbors
+                .values()
+                .find(|neighbor| neighbor.router_id == sender)
+                .map(|neighbor| neighbor.address)
         });
 
         if age >= lsa::MAX_AGE {
@@ -390,7 +452,9 @@ impl Instance {
             return self.reject_helper(sender, HelperRejectReason::Restarting);
         }
         let strict = self.config.graceful_restart.strict_lsa_checking;
-        let Some(neighbor) = self.neighbor_mut(ifindex, address) else { return };
+        let Some(neighbor) = self.neighbor_mut(ifindex, address) else {
+            return;
+        };
         if neighbor.state != NeighborState::Full && neighbor.helper.is_none() {
             return self.reject_helper(sender, HelperRejectReason::NotFull);
         }
@@ -399,13 +463,22 @@ impl Instance {
         }
         // Condition 2 of section 3.1: no change to the database since the grace period began,
         // which shows as a changed area LSA still waiting for the neighbor's acknowledgment.
-        if strict && neighbor.ls_retransmit.keys().any(|key| matches!(key.ls_type.0, 1..=5)) {
+        if strict
+            && neighbor
+                .ls_retransmit
+                .keys()
+                .any(|key| matches!(key.ls_type.0, 1..=5))
+        {
             return self.reject_helper(sender, HelperRejectReason::TopologyChanged);
         }
 
-        let grace_ends_at = now + Duration::from_secs(u64::from(grace.grace_period - u32::from(age)));
+        let grace_ends_at =
+            now + Duration::from_secs(u64::from(grace.grace_period - u32::from(age)));
         let entering = neighbor.helper.is_none();
-        neighbor.helper = Some(HelperState { grace_ends_at, reason: grace.reason });
+        neighbor.helper = Some(HelperState {
+            grace_ends_at,
+            reason: grace.reason,
+        });
         let remaining_s = grace_ends_at.saturating_duration_since(now).as_secs();
         if entering {
             self.counters.graceful_restart.helper_entered += 1;
@@ -416,22 +489,44 @@ impl Instance {
     }
 
     fn reject_helper(&mut self, sender: Ipv4Addr, reason: HelperRejectReason) {
-        *self.counters.graceful_restart.helper_rejected.entry(reason).or_default() += 1;
+        *self
+            .counters
+            .graceful_restart
+            .helper_rejected
+            .entry(reason)
+            .or_default() += 1;
         info!(neighbor = %sender, reason = ?reason, "not helping a restarting neighbor");
     }
 
     /// Stops helping a neighbor (RFC 3623 section 3.2): our LSAs describe its real state again,
     /// the DR election runs, and its inactivity timer applies again.
-    pub(crate) fn exit_helper(&mut self, ifindex: u32, address: Ipv4Addr, reason: HelperExitReason, now: Instant) {
-        let Some(neighbor) = self.neighbor_mut(ifindex, address) else { return };
+    pub(crate) fn exit_helper(
+        &mut self,
+        ifindex: u32,
+        address: Ipv4Addr,
+        reason: HelperExitReason,
+        now: Instant,
+    ) {
+        let Some(neighbor) = self.neighbor_mut(ifindex, address) else {
+            return;
+        };
         if neighbor.helper.take().is_none() {
             return;
         }
         let router_id = neighbor.router_id;
-        *self.counters.graceful_restart.helper_exits.entry(reason).or_default() += 1;
+        *self
+            .counters
+            .graceful_restart
+            .helper_exits
+            .entry(reason)
+            .or_default() += 1;
         info!(neighbor = %router_id, address = %address, reason = ?reason, "leaving OSPF graceful restart helper mode");
         self.origination_needed = true;
-        if self.interfaces.get(&ifindex).is_some_and(|interface| interface.is_broadcast()) {
+        if self
+            .interfaces
+            .get(&ifindex)
+            .is_some_and(|interface| interface.is_broadcast())
+        {
             self.interface_event(ifindex, InterfaceEvent::NeighborChange, now);
         }
     }
@@ -439,7 +534,12 @@ impl Instance {
     /// Ends helper mode for every helped neighbor but `except` after an LSA's contents changed
     /// (RFC 3623 section 3.2, condition 3, with strict LSA checking). The LSA is flooded to
     /// every adjacent neighbor but its sender, so each helped neighbor would receive it.
-    pub(crate) fn topology_changed(&mut self, key: &LsaKey, except: Option<(u32, Ipv4Addr)>, now: Instant) {
+    pub(crate) fn topology_changed(
+        &mut self,
+        key: &LsaKey,
+        except: Option<(u32, Ipv4Addr)>,
+        now: Instant,
+    ) {
         if !self.config.graceful_restart.strict_lsa_checking || !matches!(key.ls_type.0, 1..=5) {
             return;
         }
@@ -463,11 +563,17 @@ impl Instance {
 
     /// Ends helper mode for neighbors whose grace period is over.
     pub(crate) fn helper_timers(&mut self, ifindex: u32, now: Instant) {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
         let expired: Vec<Ipv4Addr> = interface
             .neighbors
             .values()
-            .filter(|neighbor| neighbor.helper.is_some_and(|helper| helper.grace_ends_at <= now))
+            .filter(|neighbor| {
+                neighbor
+                    .helper
+                    .is_some_and(|helper| helper.grace_ends_at <= now)
+            })
             .map(|neighbor| neighbor.address)
             .collect();
         for address in expired {

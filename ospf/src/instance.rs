@@ -29,7 +29,12 @@ const AGING_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub enum Input {
     /// An OSPF packet (the IP payload) received on interface `ifindex`.
-    Packet { ifindex: u32, source: Ipv4Addr, destination: Ipv4Addr, data: Vec<u8> },
+    Packet {
+        ifindex: u32,
+        source: Ipv4Addr,
+        destination: Ipv4Addr,
+        data: Vec<u8>,
+    },
     /// An interface appeared or changed (addresses, MTU, up/down).
     InterfaceUpdate(InterfaceInfo),
     /// An interface disappeared.
@@ -57,7 +62,11 @@ pub struct BfdSession {
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Send `data` (an OSPF packet, IP payload) out of `ifindex` to `destination`, TTL 1.
-    Send { ifindex: u32, destination: Ipv4Addr, data: Vec<u8> },
+    Send {
+        ifindex: u32,
+        destination: Ipv4Addr,
+        data: Vec<u8>,
+    },
     /// OSPF now runs on this interface: open its socket and join the multicast groups.
     EnableInterface { ifindex: u32, name: String },
     /// OSPF stopped on this interface: close its socket.
@@ -107,12 +116,21 @@ pub struct Instance {
 impl Instance {
     /// Creates an instance. `crypto_sequence_base` starts the cryptographic sequence numbers,
     /// which must not go backwards across restarts: the tokio layer passes the Unix time.
-    pub fn new(config: Config, now: Instant, crypto_sequence_base: u32) -> Result<Instance, ConfigError> {
+    pub fn new(
+        config: Config,
+        now: Instant,
+        crypto_sequence_base: u32,
+    ) -> Result<Instance, ConfigError> {
         config.validate()?;
         let restart = config.graceful_restart.restarting.then(|| {
             let grace_period = config.graceful_restart.grace_period;
-            info!(grace_period_s = grace_period.as_secs(), "OSPF starting in graceful restart");
-            RestartState { ends_at: now + grace_period }
+            info!(
+                grace_period_s = grace_period.as_secs(),
+                "OSPF starting in graceful restart"
+            );
+            RestartState {
+                ends_at: now + grace_period,
+            }
         });
         Ok(Instance {
             router_id: config.router_id,
@@ -149,7 +167,12 @@ impl Instance {
     /// Handles one input and returns the actions it caused.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
         match input {
-            Input::Packet { ifindex, source, destination, data } => {
+            Input::Packet {
+                ifindex,
+                source,
+                destination,
+                data,
+            } => {
                 self.receive_packet(ifindex, source, destination, &data, now);
             }
             Input::InterfaceUpdate(info) => self.update_interface(info, now),
@@ -167,7 +190,9 @@ impl Instance {
         let own: Vec<LsaKey> = self
             .lsdb
             .iter()
-            .filter(|(key, entry)| key.advertising_router == self.router_id && !entry.is_max_age(now))
+            .filter(|(key, entry)| {
+                key.advertising_router == self.router_id && !entry.is_max_age(now)
+            })
             .map(|(key, _)| *key)
             .collect();
         for key in own {
@@ -224,8 +249,12 @@ impl Instance {
     }
 
     fn bfd_down(&mut self, ifindex: u32, neighbor: Ipv4Addr, now: Instant) {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
-        let Some(known) = interface.neighbors.get(&neighbor) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
+        let Some(known) = interface.neighbors.get(&neighbor) else {
+            return;
+        };
         if known.helper.is_some() {
             // The restarting neighbor's BFD is down with its control plane (RFC 3623 helper).
             self.counters.graceful_restart.bfd_down_ignored += 1;
@@ -233,7 +262,12 @@ impl Instance {
             return;
         }
         info!(interface = %interface.name, neighbor = %neighbor, "BFD session down, killing the adjacency");
-        self.neighbor_event(ifindex, neighbor, crate::neighbor::NeighborEvent::KillNbr, now);
+        self.neighbor_event(
+            ifindex,
+            neighbor,
+            crate::neighbor::NeighborEvent::KillNbr,
+            now,
+        );
     }
 
     /// Counts a dropped packet and logs it at debug level.
@@ -243,7 +277,14 @@ impl Instance {
     }
 
     /// Validates a received packet (RFC 2328 section 8.2) and dispatches it by type.
-    fn receive_packet(&mut self, ifindex: u32, source: Ipv4Addr, destination: Ipv4Addr, data: &[u8], now: Instant) {
+    fn receive_packet(
+        &mut self,
+        ifindex: u32,
+        source: Ipv4Addr,
+        destination: Ipv4Addr,
+        data: &[u8],
+        now: Instant,
+    ) {
         let Some(interface) = self.interfaces.get(&ifindex) else {
             return self.drop_packet(ifindex, source, DropReason::UnknownInterface);
         };
@@ -262,7 +303,9 @@ impl Instance {
         if !packet.area_id.is_unspecified() {
             return self.drop_packet(ifindex, source, DropReason::WrongArea);
         }
-        if destination == ALL_D_ROUTERS && !matches!(interface.state, InterfaceState::Dr | InterfaceState::Backup) {
+        if destination == ALL_D_ROUTERS
+            && !matches!(interface.state, InterfaceState::Dr | InterfaceState::Backup)
+        {
             return self.drop_packet(ifindex, source, DropReason::NotDesignatedRouter);
         }
         if packet.router_id == self.router_id {
@@ -281,11 +324,16 @@ impl Instance {
             _ => None,
         };
         if let (Some(sequence), Some(neighbor)) = (sequence, interface.neighbors.get(&source))
-            && neighbor.crypto_sequence.is_some_and(|last| sequence < last) {
-                return self.drop_packet(ifindex, source, DropReason::auth(AuthError::BadDigest));
-            }
+            && neighbor.crypto_sequence.is_some_and(|last| sequence < last)
+        {
+            return self.drop_packet(ifindex, source, DropReason::auth(AuthError::BadDigest));
+        }
         for error in &decoded.discarded_lsas {
-            *self.counters.lsas_discarded.entry(crate::show::LsaDropReason::from(*error)).or_default() += 1;
+            *self
+                .counters
+                .lsas_discarded
+                .entry(crate::show::LsaDropReason::from(*error))
+                .or_default() += 1;
             debug!(ifindex, source = %source, error = %error, "discarded LSA");
         }
 
@@ -298,39 +346,56 @@ impl Instance {
                 }
                 match body {
                     PacketBody::DbDescription(dd) => self.receive_dd(ifindex, source, &dd, now),
-                    PacketBody::LsRequest(request) => self.receive_ls_request(ifindex, source, &request, now),
-                    PacketBody::LsUpdate(update) => self.receive_ls_update(ifindex, source, update, now),
+                    PacketBody::LsRequest(request) => {
+                        self.receive_ls_request(ifindex, source, &request, now)
+                    }
+                    PacketBody::LsUpdate(update) => {
+                        self.receive_ls_update(ifindex, source, update, now)
+                    }
                     PacketBody::LsAck(ack) => self.receive_ls_ack(ifindex, source, &ack, now),
                     PacketBody::Hello(_) => unreachable!("handled above"),
                 }
             }
         }
         if let (Some(sequence), Some(interface)) = (sequence, self.interfaces.get_mut(&ifindex))
-            && let Some(neighbor) = interface.neighbors.get_mut(&source) {
-                neighbor.crypto_sequence = Some(sequence);
-            }
+            && let Some(neighbor) = interface.neighbors.get_mut(&source)
+        {
+            neighbor.crypto_sequence = Some(sequence);
+        }
     }
 
     /// Builds, signs and queues a packet out of `ifindex`.
     pub(crate) fn send(&mut self, ifindex: u32, destination: Ipv4Addr, body: PacketBody) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         interface.crypto_sequence = interface.crypto_sequence.wrapping_add(1);
         let packet = Packet {
             router_id: self.router_id,
             area_id: Ipv4Addr::UNSPECIFIED,
-            auth: interface.config.authentication.header(interface.crypto_sequence),
+            auth: interface
+                .config
+                .authentication
+                .header(interface.crypto_sequence),
             body,
         };
         let packet_type = packet.body.packet_type();
         let mut data = packet.encode();
         interface.config.authentication.append_digest(&mut data);
         *self.counters.sent.entry(packet_type).or_default() += 1;
-        self.actions.push(Action::Send { ifindex, destination, data });
+        self.actions.push(Action::Send {
+            ifindex,
+            destination,
+            data,
+        });
     }
 
     /// Returns the addresses of all our OSPF interfaces.
     pub(crate) fn own_addresses(&self) -> impl Iterator<Item = Ipv4Net> + '_ {
-        self.interfaces.values().filter(|interface| interface.is_enabled()).map(|interface| interface.address)
+        self.interfaces
+            .values()
+            .filter(|interface| interface.is_enabled())
+            .map(|interface| interface.address)
     }
 
     /// Allocates a DD sequence number for a new exchange (section 10.8 requires a unique value).

@@ -111,7 +111,9 @@ impl Interface {
 
     /// Returns the largest OSPF packet (IP payload) that fits the MTU with the digest.
     pub(crate) fn max_packet_len(&self) -> usize {
-        (self.mtu as usize).saturating_sub(20 + self.config.authentication.trailer_len()).max(128)
+        (self.mtu as usize)
+            .saturating_sub(20 + self.config.authentication.trailer_len())
+            .max(128)
     }
 
     fn interval(seconds: u64) -> Duration {
@@ -124,16 +126,25 @@ impl Instance {
     pub(crate) fn update_interface(&mut self, info: InterfaceInfo, now: Instant) {
         // NOTE: only the first address matched by a `network` statement runs OSPF; secondary
         // addresses of the same interface are neither advertised nor used for adjacencies.
-        let matched = info.addresses.iter().copied().find(|address| self.config.matching_network(address.addr()).is_some());
+        let matched = info
+            .addresses
+            .iter()
+            .copied()
+            .find(|address| self.config.matching_network(address.addr()).is_some());
         let config = self.config.interface_config(&info.name).clone();
-        let kind = match (info.loopback || matched.is_some_and(|address| address.prefix_len() == 32), config.network_type) {
+        let kind = match (
+            info.loopback || matched.is_some_and(|address| address.prefix_len() == 32),
+            config.network_type,
+        ) {
             (true, _) => InterfaceKind::Loopback,
             (false, NetworkType::PointToPoint) => InterfaceKind::PointToPoint,
             (false, NetworkType::Broadcast) => InterfaceKind::Broadcast,
         };
 
         if let Some(existing) = self.interfaces.get_mut(&info.ifindex) {
-            let same = Some(existing.address) == matched && existing.kind == kind && existing.name == info.name;
+            let same = Some(existing.address) == matched
+                && existing.kind == kind
+                && existing.name == info.name;
             if same {
                 existing.mtu = info.mtu;
                 let enabled = existing.is_enabled();
@@ -172,11 +183,20 @@ impl Instance {
     }
 
     pub(crate) fn remove_interface(&mut self, ifindex: u32, now: Instant) {
-        if self.interfaces.get(&ifindex).is_some_and(Interface::is_enabled) {
+        if self
+            .interfaces
+            .get(&ifindex)
+            .is_some_and(Interface::is_enabled)
+        {
             self.interface_event(ifindex, InterfaceEvent::InterfaceDown, now);
         }
         // Link-local LSAs of the interface go with it.
-        let keys: Vec<_> = self.lsdb.iter().filter(|(key, _)| key.scope == ifindex).map(|(key, _)| *key).collect();
+        let keys: Vec<_> = self
+            .lsdb
+            .iter()
+            .filter(|(key, _)| key.scope == ifindex)
+            .map(|(key, _)| *key)
+            .collect();
         for key in keys {
             self.lsdb.remove(&key);
         }
@@ -187,14 +207,18 @@ impl Instance {
     /// Runs the interface state machine (section 9.3) for one event.
     pub(crate) fn interface_event(&mut self, ifindex: u32, event: InterfaceEvent, now: Instant) {
         use InterfaceEvent::*;
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         let old = interface.state;
         match (event, old) {
             (InterfaceUp, InterfaceState::Down) => {
                 let new = match interface.kind {
                     InterfaceKind::Loopback => InterfaceState::Loopback,
                     InterfaceKind::PointToPoint => InterfaceState::PointToPoint,
-                    InterfaceKind::Broadcast if interface.config.priority == 0 => InterfaceState::DrOther,
+                    InterfaceKind::Broadcast if interface.config.priority == 0 => {
+                        InterfaceState::DrOther
+                    }
                     InterfaceKind::Broadcast => {
                         let wait = Interface::interval(u64::from(interface.config.dead_interval));
                         interface.wait_at = Some(now + wait);
@@ -217,7 +241,10 @@ impl Instance {
                 interface.wait_at = None;
                 self.elect_designated_router(ifindex, now);
             }
-            (NeighborChange, InterfaceState::DrOther | InterfaceState::Backup | InterfaceState::Dr) => {
+            (
+                NeighborChange,
+                InterfaceState::DrOther | InterfaceState::Backup | InterfaceState::Dr,
+            ) => {
                 self.elect_designated_router(ifindex, now);
             }
             (InterfaceDown, state) if state != InterfaceState::Down => {
@@ -244,7 +271,9 @@ impl Instance {
     }
 
     fn set_interface_state(&mut self, ifindex: u32, new: InterfaceState) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.state == new {
             return;
         }
@@ -255,7 +284,9 @@ impl Instance {
 
     /// Elects the Designated Router and Backup (section 9.4) and applies the result.
     fn elect_designated_router(&mut self, ifindex: u32, now: Instant) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         let own_address = interface.address.addr();
         let old_dr = interface.dr;
         let old_bdr = interface.bdr;
@@ -265,7 +296,15 @@ impl Instance {
             .neighbors
             .values()
             .filter(|neighbor| neighbor.state >= NeighborState::TwoWay && neighbor.priority > 0)
-            .map(|neighbor| (neighbor.router_id, neighbor.address, neighbor.priority, neighbor.dr, neighbor.bdr))
+            .map(|neighbor| {
+                (
+                    neighbor.router_id,
+                    neighbor.address,
+                    neighbor.priority,
+                    neighbor.dr,
+                    neighbor.bdr,
+                )
+            })
             .collect();
         let own_priority = interface.config.priority;
         let mut own_dr = old_dr;
@@ -277,7 +316,9 @@ impl Instance {
             if own_priority > 0 {
                 all.push((self.router_id, own_address, own_priority, own_dr, own_bdr));
             }
-            let best = |list: &mut dyn Iterator<Item = &(Ipv4Addr, Ipv4Addr, u8, Ipv4Addr, Ipv4Addr)>| {
+            let best = |list: &mut dyn Iterator<
+                Item = &(Ipv4Addr, Ipv4Addr, u8, Ipv4Addr, Ipv4Addr),
+            >| {
                 list.max_by_key(|(router_id, _, priority, _, _)| (*priority, u32::from(*router_id)))
                     .map(|candidate| candidate.1)
             };
@@ -285,11 +326,17 @@ impl Instance {
             // Step 2: the BDR, among the routers not declaring themselves DR.
             let not_dr: Vec<_> = all.iter().filter(|c| c.3 != c.1).collect();
             let declared_bdr = best(&mut not_dr.iter().copied().filter(|c| c.4 == c.1));
-            let bdr = declared_bdr.or_else(|| best(&mut not_dr.iter().copied())).unwrap_or(Ipv4Addr::UNSPECIFIED);
+            let bdr = declared_bdr
+                .or_else(|| best(&mut not_dr.iter().copied()))
+                .unwrap_or(Ipv4Addr::UNSPECIFIED);
 
             // Step 3: the DR, among those declaring themselves DR; else the new BDR.
             let dr = best(&mut all.iter().filter(|c| c.3 == c.1)).unwrap_or(bdr);
-            let bdr = if dr == bdr { Ipv4Addr::UNSPECIFIED } else { bdr };
+            let bdr = if dr == bdr {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                bdr
+            };
             result = (dr, bdr);
 
             // Step 4: repeat once if this router's own role changed.
@@ -337,7 +384,9 @@ impl Instance {
     /// that the election at the end of the Waiting state keeps the pre-restart roles (RFC 3623
     /// section 2.1).
     fn resume_designated_router_role(&mut self, ifindex: u32, hello: &Hello) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.state != InterfaceState::Waiting {
             return;
         }
@@ -353,7 +402,9 @@ impl Instance {
 
     /// Sends a Hello out of the interface (section 9.5).
     fn send_hello(&mut self, ifindex: u32) {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
         let neighbors = interface
             .neighbors
             .values()
@@ -374,7 +425,14 @@ impl Instance {
     }
 
     /// Processes a received Hello (section 10.5).
-    pub(crate) fn receive_hello(&mut self, ifindex: u32, source: Ipv4Addr, router_id: Ipv4Addr, hello: &Hello, now: Instant) {
+    pub(crate) fn receive_hello(
+        &mut self,
+        ifindex: u32,
+        source: Ipv4Addr,
+        router_id: Ipv4Addr,
+        hello: &Hello,
+        now: Instant,
+    ) {
         let interface = &self.interfaces[&ifindex];
         if interface.is_broadcast() && hello.network_mask != interface.address.netmask() {
             return self.drop_packet(ifindex, source, DropReason::HelloMaskMismatch);
@@ -390,12 +448,19 @@ impl Instance {
         }
 
         // A different router behind a known address replaces the old neighbor.
-        if interface.neighbors.get(&source).is_some_and(|neighbor| neighbor.router_id != router_id) {
+        if interface
+            .neighbors
+            .get(&source)
+            .is_some_and(|neighbor| neighbor.router_id != router_id)
+        {
             self.neighbor_event(ifindex, source, NeighborEvent::KillNbr, now);
         }
         let interface = self.interfaces.get_mut(&ifindex).expect("interface exists");
         let is_broadcast = interface.is_broadcast();
-        let neighbor = interface.neighbors.entry(source).or_insert_with(|| Neighbor::new(router_id, source, now));
+        let neighbor = interface
+            .neighbors
+            .entry(source)
+            .or_insert_with(|| Neighbor::new(router_id, source, now));
         let old_priority = neighbor.priority;
         let old_dr = neighbor.dr;
         let old_bdr = neighbor.bdr;
@@ -433,7 +498,10 @@ impl Instance {
         let declares_bdr = hello.backup_designated_router == source;
         let mut neighbor_change = !was_new && old_priority != hello.router_priority;
         let mut backup_seen = false;
-        if declares_dr && hello.backup_designated_router.is_unspecified() && state == InterfaceState::Waiting {
+        if declares_dr
+            && hello.backup_designated_router.is_unspecified()
+            && state == InterfaceState::Waiting
+        {
             backup_seen = true;
         } else if (declares_dr != (old_dr == source)) && !was_new {
             neighbor_change = true;
@@ -453,28 +521,38 @@ impl Instance {
 
     /// Runs the timers of one interface and its neighbors that are due at `now`.
     pub(crate) fn interface_timers(&mut self, ifindex: u32, now: Instant) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.hello_at.is_some_and(|at| at <= now) {
             let interval = Interface::interval(u64::from(interface.config.hello_interval));
             interface.hello_at = Some(now + interval);
             self.send_hello(ifindex);
         }
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.wait_at.is_some_and(|at| at <= now) {
             interface.wait_at = None;
             self.interface_event(ifindex, InterfaceEvent::WaitTimer, now);
         }
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.delayed_ack_at.is_some_and(|at| at <= now) {
             interface.delayed_ack_at = None;
             self.send_delayed_acks(ifindex);
         }
 
         self.helper_timers(ifindex, now);
-        let Some(interface) = self.interfaces.get(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return;
+        };
         let addresses: Vec<Ipv4Addr> = interface.neighbors.keys().copied().collect();
         for address in addresses {
-            let Some(neighbor) = self.neighbor(ifindex, address) else { continue };
+            let Some(neighbor) = self.neighbor(ifindex, address) else {
+                continue;
+            };
             // A helped neighbor outlives its dead interval until its grace period ends.
             if neighbor.inactivity_at <= now && neighbor.helper.is_none() {
                 self.neighbor_event(ifindex, address, NeighborEvent::InactivityTimer, now);
@@ -483,11 +561,18 @@ impl Instance {
             if neighbor.dd_retransmit_at.is_some_and(|at| at <= now) {
                 self.send_last_dd(ifindex, address, now);
             }
-            let Some(neighbor) = self.neighbor(ifindex, address) else { continue };
-            if neighbor.ls_request_retransmit_at.is_some_and(|at| at <= now) {
+            let Some(neighbor) = self.neighbor(ifindex, address) else {
+                continue;
+            };
+            if neighbor
+                .ls_request_retransmit_at
+                .is_some_and(|at| at <= now)
+            {
                 self.send_ls_request(ifindex, address, now);
             }
-            let Some(neighbor) = self.neighbor(ifindex, address) else { continue };
+            let Some(neighbor) = self.neighbor(ifindex, address) else {
+                continue;
+            };
             if neighbor.ls_retransmit_at.is_some_and(|at| at <= now) {
                 self.retransmit_lsas(ifindex, address, now);
             }

@@ -61,7 +61,8 @@ pub mod show;
 pub mod spf;
 
 pub use config::{
-    Authentication, Config, GracefulRestart, InterfaceConfig, LsaThrottle, NetworkStatement, NetworkType, SpfThrottle,
+    Authentication, Config, GracefulRestart, InterfaceConfig, LsaThrottle, NetworkStatement,
+    NetworkType, SpfThrottle,
 };
 pub use graceful::{HelperExitReason, HelperRejectReason, RestartExitReason};
 pub use instance::{Action, BfdSession, Input, Instance};

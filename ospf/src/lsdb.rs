@@ -56,10 +56,25 @@ impl Lsdb {
 
     /// Installs `lsa` under `scope` (see [`LsaKey`]), replacing any previous instance, and
     /// returns the previous one.
-    pub fn insert(&mut self, scope: u32, lsa: Arc<Lsa>, now: Instant, from_flooding: bool) -> Option<LsdbEntry> {
+    pub fn insert(
+        &mut self,
+        scope: u32,
+        lsa: Arc<Lsa>,
+        now: Instant,
+        from_flooding: bool,
+    ) -> Option<LsdbEntry> {
         let key = lsa.header.key(scope);
         let max_age_at = now + Duration::from_secs(u64::from(MAX_AGE - lsa.header.age()));
-        self.entries.insert(key, LsdbEntry { lsa, installed_at: now, from_flooding, sent_back_at: None, max_age_at })
+        self.entries.insert(
+            key,
+            LsdbEntry {
+                lsa,
+                installed_at: now,
+                from_flooding,
+                sent_back_at: None,
+                max_age_at,
+            },
+        )
     }
 
     pub fn remove(&mut self, key: &LsaKey) -> Option<LsdbEntry> {

@@ -160,23 +160,37 @@ impl Neighbor {
 impl Instance {
     /// Returns whether an adjacency should form with the neighbor (section 10.4).
     fn should_be_adjacent(&self, ifindex: u32, address: Ipv4Addr) -> bool {
-        let Some(interface) = self.interfaces.get(&ifindex) else { return false };
+        let Some(interface) = self.interfaces.get(&ifindex) else {
+            return false;
+        };
         if !interface.is_broadcast() {
             return true;
         }
         let own = interface.address.addr();
-        [own, address].iter().any(|router| *router == interface.dr || *router == interface.bdr)
+        [own, address]
+            .iter()
+            .any(|router| *router == interface.dr || *router == interface.bdr)
     }
 
     /// Runs the neighbor state machine (section 10.3) for one event.
-    pub(crate) fn neighbor_event(&mut self, ifindex: u32, address: Ipv4Addr, event: NeighborEvent, now: Instant) {
+    pub(crate) fn neighbor_event(
+        &mut self,
+        ifindex: u32,
+        address: Ipv4Addr,
+        event: NeighborEvent,
+        now: Instant,
+    ) {
         use NeighborEvent::*;
         use NeighborState::*;
 
         let adjacent = self.should_be_adjacent(ifindex, address);
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         let dead_interval = Duration::from_secs(u64::from(interface.config.dead_interval));
-        let Some(neighbor) = interface.neighbors.get_mut(&address) else { return };
+        let Some(neighbor) = interface.neighbors.get_mut(&address) else {
+            return;
+        };
         let old = neighbor.state;
         let helping = neighbor.helper.is_some();
 
@@ -192,11 +206,19 @@ impl Instance {
                 if state == Down { Init } else { state }
             }
             (TwoWayReceived, Init) => {
-                if adjacent { ExStart } else { TwoWay }
+                if adjacent {
+                    ExStart
+                } else {
+                    TwoWay
+                }
             }
             (NegotiationDone, ExStart) => Exchange,
             (ExchangeDone, Exchange) => {
-                if neighbor.ls_request.is_empty() { Full } else { Loading }
+                if neighbor.ls_request.is_empty() {
+                    Full
+                } else {
+                    Loading
+                }
             }
             (LoadingDone, Loading) => Full,
             (AdjOK, TwoWay) if adjacent => ExStart,
@@ -227,7 +249,12 @@ impl Instance {
             neighbor.clear_lists();
         }
         if helping && new == Down {
-            *self.counters.graceful_restart.helper_exits.entry(HelperExitReason::NeighborDown).or_default() += 1;
+            *self
+                .counters
+                .graceful_restart
+                .helper_exits
+                .entry(HelperExitReason::NeighborDown)
+                .or_default() += 1;
             info!(neighbor = %router_id, address = %address, "leaving OSPF graceful restart helper mode: neighbor down");
         }
         match new {
@@ -253,8 +280,17 @@ impl Instance {
 
     /// Registers or unregisters BFD, and raises NeighborChange on broadcast interfaces, when
     /// bidirectional communication with a neighbor starts or ends.
-    fn bidirectional_changed(&mut self, ifindex: u32, address: Ipv4Addr, router_id: Ipv4Addr, up: bool, now: Instant) {
-        let Some(interface) = self.interfaces.get_mut(&ifindex) else { return };
+    fn bidirectional_changed(
+        &mut self,
+        ifindex: u32,
+        address: Ipv4Addr,
+        router_id: Ipv4Addr,
+        up: bool,
+        now: Instant,
+    ) {
+        let Some(interface) = self.interfaces.get_mut(&ifindex) else {
+            return;
+        };
         if interface.config.track_bfd {
             let session = BfdSession {
                 ifindex,
@@ -263,7 +299,10 @@ impl Instance {
                 neighbor_id: router_id,
                 local: interface.address.addr(),
             };
-            let registered = interface.neighbors.get(&address).is_some_and(|neighbor| neighbor.bfd_registered);
+            let registered = interface
+                .neighbors
+                .get(&address)
+                .is_some_and(|neighbor| neighbor.bfd_registered);
             if up && !registered {
                 if let Some(neighbor) = interface.neighbors.get_mut(&address) {
                     neighbor.bfd_registered = true;
@@ -278,9 +317,16 @@ impl Instance {
         }
         let interface = &self.interfaces[&ifindex];
         if interface.is_broadcast()
-            && matches!(interface.state, InterfaceState::DrOther | InterfaceState::Backup | InterfaceState::Dr)
+            && matches!(
+                interface.state,
+                InterfaceState::DrOther | InterfaceState::Backup | InterfaceState::Dr
+            )
         {
-            self.interface_event(ifindex, crate::interface::InterfaceEvent::NeighborChange, now);
+            self.interface_event(
+                ifindex,
+                crate::interface::InterfaceEvent::NeighborChange,
+                now,
+            );
         }
     }
 
@@ -295,7 +341,9 @@ impl Instance {
     /// (section 10.8) and retransmit it until the exchange starts.
     fn start_exchange(&mut self, ifindex: u32, address: Ipv4Addr, now: Instant) {
         let sequence = self.next_dd_sequence();
-        let Some(neighbor) = self.neighbor_mut(ifindex, address) else { return };
+        let Some(neighbor) = self.neighbor_mut(ifindex, address) else {
+            return;
+        };
         neighbor.dd_sequence_number = sequence;
         neighbor.we_are_master = true;
         neighbor.dd_all_sent = false;
@@ -312,8 +360,15 @@ impl Instance {
         self.send_last_dd(ifindex, address, now);
     }
 
-    pub(crate) fn neighbor_mut(&mut self, ifindex: u32, address: Ipv4Addr) -> Option<&mut Neighbor> {
-        self.interfaces.get_mut(&ifindex)?.neighbors.get_mut(&address)
+    pub(crate) fn neighbor_mut(
+        &mut self,
+        ifindex: u32,
+        address: Ipv4Addr,
+    ) -> Option<&mut Neighbor> {
+        self.interfaces
+            .get_mut(&ifindex)?
+            .neighbors
+            .get_mut(&address)
     }
 
     pub(crate) fn neighbor(&self, ifindex: u32, address: Ipv4Addr) -> Option<&Neighbor> {
@@ -324,10 +379,12 @@ impl Instance {
     /// keeps MaxAge LSAs in the database (section 14) and changes step 4 of section 13.
     pub(crate) fn any_neighbor_exchanging(&self) -> bool {
         self.interfaces.values().any(|interface| {
-            interface
-                .neighbors
-                .values()
-                .any(|neighbor| matches!(neighbor.state, NeighborState::Exchange | NeighborState::Loading))
+            interface.neighbors.values().any(|neighbor| {
+                matches!(
+                    neighbor.state,
+                    NeighborState::Exchange | NeighborState::Loading
+                )
+            })
         })
     }
 }

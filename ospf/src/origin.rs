@@ -12,7 +12,8 @@ use tracing::{debug, info};
 use crate::instance::Instance;
 use crate::interface::{InterfaceKind, InterfaceState};
 use crate::lsa::{
-    self, Lsa, LsaBody, LsaHeader, LsaKey, LsType, NetworkLsa, Options, RouterLink, RouterLinkType, RouterLsa,
+    self, LsType, Lsa, LsaBody, LsaHeader, LsaKey, NetworkLsa, Options, RouterLink, RouterLinkType,
+    RouterLsa,
 };
 
 /// Options of the LSAs we originate: E, as every router of a non-stub area sets it.
@@ -24,26 +25,56 @@ fn is_grace_key(key: &LsaKey) -> bool {
 
 impl Instance {
     fn own_key(&self, ls_type: LsType, link_state_id: Ipv4Addr) -> LsaKey {
-        LsaKey { scope: 0, ls_type, link_state_id, advertising_router: self.router_id }
+        LsaKey {
+            scope: 0,
+            ls_type,
+            link_state_id,
+            advertising_router: self.router_id,
+        }
     }
 
     /// Builds the router-LSA body from the interfaces and neighbors (section 12.4.1).
     pub(crate) fn build_router_lsa(&self) -> RouterLsa {
         let mut links = Vec::new();
-        let link = |link_id, link_data, link_type, metric| RouterLink { link_id, link_data, link_type, metric, tos: Vec::new() };
+        let link = |link_id, link_data, link_type, metric| RouterLink {
+            link_id,
+            link_data,
+            link_type,
+            metric,
+            tos: Vec::new(),
+        };
         for interface in self.interfaces.values() {
             let address = interface.address;
             let cost = interface.config.cost;
             match (interface.kind, interface.state) {
                 (_, InterfaceState::Down) => {}
                 (InterfaceKind::Loopback, _) => {
-                    links.push(link(address.addr(), Ipv4Addr::BROADCAST, RouterLinkType::STUB, 0));
+                    links.push(link(
+                        address.addr(),
+                        Ipv4Addr::BROADCAST,
+                        RouterLinkType::STUB,
+                        0,
+                    ));
                 }
                 (InterfaceKind::PointToPoint, _) => {
-                    for neighbor in interface.neighbors.values().filter(|n| n.is_advertised_full()) {
-                        links.push(link(neighbor.router_id, address.addr(), RouterLinkType::POINT_TO_POINT, cost));
+                    for neighbor in interface
+                        .neighbors
+                        .values()
+                        .filter(|n| n.is_advertised_full())
+                    {
+                        links.push(link(
+                            neighbor.router_id,
+                            address.addr(),
+                            RouterLinkType::POINT_TO_POINT,
+                            cost,
+                        ));
                     }
-                    links.push(link(address.network(), address.netmask(), RouterLinkType::STUB, cost));
+                    links.push(link(
+                        address.network(),
+                        address.netmask(),
+                        RouterLinkType::STUB,
+                        cost,
+                    ));
                 }
                 (InterfaceKind::Broadcast, state) => {
                     let full_with_dr = interface
@@ -53,9 +84,19 @@ impl Instance {
                     let dr_with_full = state == InterfaceState::Dr
                         && interface.neighbors.values().any(|n| n.is_advertised_full());
                     if state != InterfaceState::Waiting && (full_with_dr || dr_with_full) {
-                        links.push(link(interface.dr, address.addr(), RouterLinkType::TRANSIT, cost));
+                        links.push(link(
+                            interface.dr,
+                            address.addr(),
+                            RouterLinkType::TRANSIT,
+                            cost,
+                        ));
                     } else {
-                        links.push(link(address.network(), address.netmask(), RouterLinkType::STUB, cost));
+                        links.push(link(
+                            address.network(),
+                            address.netmask(),
+                            RouterLinkType::STUB,
+                            cost,
+                        ));
                     }
                 }
             }
@@ -82,7 +123,10 @@ impl Instance {
             attached.insert(0, self.router_id);
             lsas.push((
                 interface.address.addr(),
-                NetworkLsa { network_mask: interface.address.netmask(), attached_routers: attached },
+                NetworkLsa {
+                    network_mask: interface.address.netmask(),
+                    attached_routers: attached,
+                },
             ));
         }
         lsas
@@ -133,23 +177,31 @@ impl Instance {
         let forced = force || self.next_sequence.contains_key(&key);
         let current = self.lsdb.get(&key);
         if let Some(entry) = current
-            && !forced && !entry.is_max_age(now) && entry.lsa.body == body {
-                return;
-            }
+            && !forced
+            && !entry.is_max_age(now)
+            && entry.lsa.body == body
+        {
+            return;
+        }
 
         // MinLSInterval applies, except to refreshes and to our own LSA coming back newer.
         let min_interval = self.config.lsa_throttle.min_ls_interval;
-        if !forced
-            && let Some(last) = self.last_origination.get(&key) {
-                let allowed = *last + min_interval;
-                if allowed > now {
-                    let at = self.deferred_origination_at.map_or(allowed, |at| at.min(allowed));
-                    self.deferred_origination_at = Some(at);
-                    return;
-                }
+        if !forced && let Some(last) = self.last_origination.get(&key) {
+            let allowed = *last + min_interval;
+            if allowed > now {
+                let at = self
+                    .deferred_origination_at
+                    .map_or(allowed, |at| at.min(allowed));
+                self.deferred_origination_at = Some(at);
+                return;
             }
+        }
 
-        let previous = self.next_sequence.remove(&key).map(|next| next.wrapping_sub(1)).or(current.map(|entry| entry.lsa.header.ls_sequence_number));
+        let previous = self
+            .next_sequence
+            .remove(&key)
+            .map(|next| next.wrapping_sub(1))
+            .or(current.map(|entry| entry.lsa.header.ls_sequence_number));
         let sequence = match previous {
             None => lsa::INITIAL_SEQUENCE_NUMBER,
             Some(lsa::MAX_SEQUENCE_NUMBER) => {
@@ -181,7 +233,9 @@ impl Instance {
 
     /// Flushes an LSA from the routing domain by premature aging (section 14.1).
     pub(crate) fn flush(&mut self, key: &LsaKey, now: Instant) {
-        let Some(entry) = self.lsdb.get(key) else { return };
+        let Some(entry) = self.lsdb.get(key) else {
+            return;
+        };
         let flushed = Arc::new(entry.lsa.with_age(lsa::MAX_AGE));
         if self.install(key.scope, flushed.clone(), now, false) {
             self.topology_changed(key, None, now);
@@ -201,20 +255,25 @@ impl Instance {
             if is_grace_key(&key) && key.advertising_router == self.router_id {
                 self.own_grace_lsa_received(scope, lsa, now);
             } else {
-                self.next_sequence.insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
+                self.next_sequence
+                    .insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
             }
             return;
         }
         let wanted = key.advertising_router == self.router_id
             && match key.ls_type {
                 LsType::ROUTER => key.link_state_id == self.router_id,
-                LsType::NETWORK => self.build_network_lsas().iter().any(|(id, _)| *id == key.link_state_id),
+                LsType::NETWORK => self
+                    .build_network_lsas()
+                    .iter()
+                    .any(|(id, _)| *id == key.link_state_id),
                 _ => false,
             };
         // A flushed (MaxAge) instance of an LSA we still want counts too: after a restart a
         // neighbor may send back the copy our previous run flushed.
         if wanted {
-            self.next_sequence.insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
+            self.next_sequence
+                .insert(key, lsa.header.ls_sequence_number.wrapping_add(1));
             self.origination_needed = true;
         } else if lsa.header.age() < lsa::MAX_AGE {
             self.flush(&key, now);
@@ -247,7 +306,11 @@ impl Instance {
         for key in removable {
             self.lsdb.remove(&key);
             self.last_origination.remove(&key);
-            if let Some(position) = self.sequence_wrap_pending.iter().position(|pending| *pending == key) {
+            if let Some(position) = self
+                .sequence_wrap_pending
+                .iter()
+                .position(|pending| *pending == key)
+            {
                 self.sequence_wrap_pending.remove(position);
                 self.origination_needed = true;
             }
@@ -258,8 +321,11 @@ impl Instance {
     }
 
     fn on_any_retransmit_list(&self, key: &LsaKey) -> bool {
-        self.interfaces
-            .values()
-            .any(|interface| interface.neighbors.values().any(|neighbor| neighbor.ls_retransmit.contains_key(key)))
+        self.interfaces.values().any(|interface| {
+            interface
+                .neighbors
+                .values()
+                .any(|neighbor| neighbor.ls_retransmit.contains_key(key))
+        })
     }
 }

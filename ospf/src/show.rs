@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::config::NetworkType;
 use crate::graceful::{HelperExitReason, HelperRejectReason, RestartExitReason};
-use crate::lsa::RestartReason;
 use crate::instance::Instance;
 use crate::interface::InterfaceState;
+use crate::lsa::RestartReason;
 use crate::lsa::{LsType, LsaError};
 use crate::neighbor::NeighborState;
 use crate::packet::auth::AuthError;
@@ -317,11 +317,17 @@ impl Instance {
                     priority: neighbor.priority,
                     state: neighbor.state,
                     role,
-                    dead_time_ms: neighbor.inactivity_at.saturating_duration_since(now).as_millis() as u64,
+                    dead_time_ms: neighbor
+                        .inactivity_at
+                        .saturating_duration_since(now)
+                        .as_millis() as u64,
                     address: neighbor.address,
                     interface: interface.name.clone(),
                     helper: neighbor.helper.map(|helper| HelperSnapshot {
-                        grace_remaining_ms: helper.grace_ends_at.saturating_duration_since(now).as_millis() as u64,
+                        grace_remaining_ms: helper
+                            .grace_ends_at
+                            .saturating_duration_since(now)
+                            .as_millis() as u64,
                         reason: helper.reason,
                     }),
                 });
@@ -385,7 +391,9 @@ impl Instance {
             .collect();
         GracefulRestartSnapshot {
             restarting: self.restart.is_some(),
-            grace_remaining_ms: self.restart.map(|restart| restart.ends_at.saturating_duration_since(now).as_millis() as u64),
+            grace_remaining_ms: self
+                .restart
+                .map(|restart| restart.ends_at.saturating_duration_since(now).as_millis() as u64),
             last_exit: self.last_restart_exit,
             helper_enabled: self.config.graceful_restart.helper_enabled,
             strict_lsa_checking: self.config.graceful_restart.strict_lsa_checking,

@@ -42,7 +42,10 @@ pub struct NextHop {
     pub interface: Arc<str>,
 }
 
-fn serialize_next_hops<S: serde::Serializer>(hops: &Arc<BTreeSet<NextHop>>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_next_hops<S: serde::Serializer>(
+    hops: &Arc<BTreeSet<NextHop>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(hops.iter())
 }
 
@@ -173,7 +176,13 @@ impl<'a> Hops<'a> {
     fn new(interfaces: &'a [RootInterface]) -> Hops<'a> {
         let mut set_index = FastMap::default();
         set_index.insert(Vec::new(), 0);
-        Hops { interfaces, hops: Vec::new(), hop_index: FastMap::default(), sets: vec![Vec::new()], set_index }
+        Hops {
+            interfaces,
+            hops: Vec::new(),
+            hop_index: FastMap::default(),
+            sets: vec![Vec::new()],
+            set_index,
+        }
     }
 
     fn set_of(&mut self, mut members: Vec<u32>) -> u32 {
@@ -215,7 +224,9 @@ impl<'a> Hops<'a> {
     }
 
     fn members(&self, set: u32) -> impl Iterator<Item = Hop> + '_ {
-        self.sets[set as usize].iter().map(|index| self.hops[*index as usize])
+        self.sets[set as usize]
+            .iter()
+            .map(|index| self.hops[*index as usize])
     }
 
     /// True when every hop of the set is a directly attached network (no gateway).
@@ -227,7 +238,11 @@ impl<'a> Hops<'a> {
         self.members(set)
             .map(|(address, interface)| {
                 let interface = &self.interfaces[interface as usize];
-                NextHop { address, ifindex: interface.ifindex, interface: Arc::clone(&interface.name) }
+                NextHop {
+                    address,
+                    ifindex: interface.ifindex,
+                    interface: Arc::clone(&interface.name),
+                }
             })
             .collect()
     }
@@ -244,7 +259,12 @@ fn router_body(lsa: &Lsa) -> Option<&RouterLsa> {
 type Candidate = (RouteType, u32, u32, u32);
 
 /// Computes the routing table of `router_id` from `lsdb` at `now`.
-pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], now: Instant) -> RoutingTable {
+pub fn compute(
+    lsdb: &Lsdb,
+    router_id: Ipv4Addr,
+    interfaces: &[RootInterface],
+    now: Instant,
+) -> RoutingTable {
     // Index the usable router-LSAs and network-LSAs as vertices.
     let mut vertices: Vec<Vertex<'_>> = Vec::with_capacity(lsdb.len());
     let mut routers: FastMap<u32, usize> = FastMap::default();
@@ -260,7 +280,11 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
             _ => continue,
         };
         let index = vertices.len();
-        let map = if kind == Kind::Router { &mut routers } else { &mut networks };
+        let map = if kind == Kind::Router {
+            &mut routers
+        } else {
+            &mut networks
+        };
         // NOTE: of two network-LSAs for one DR address (a DR that changed router id), only the
         // last one seen is used. The stale one is flushed or ages out.
         map.insert(u32::from(key.link_state_id), index);
@@ -300,7 +324,9 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
             }
             LsaBody::Network(network) => {
                 for attached in &network.attached_routers {
-                    let Some(target) = routers.get(&u32::from(*attached)) else { continue };
+                    let Some(target) = routers.get(&u32::from(*attached)) else {
+                        continue;
+                    };
                     links.push(CompactLink {
                         kind: LINK_ATTACHED,
                         metric: 0,
@@ -319,7 +345,9 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     let mut hops = Hops::new(interfaces);
     let mut table: FastMap<Ipv4Net, Candidate> = FastMap::default();
     table.reserve(vertices.len() * 2);
-    let Some(&root) = routers.get(&u32::from(router_id)) else { return RoutingTable::default() };
+    let Some(&root) = routers.get(&u32::from(router_id)) else {
+        return RoutingTable::default();
+    };
 
     // Stage 1 (16.1): the shortest-path tree of routers and transit networks. Network vertices
     // sort before router vertices at equal distance.
@@ -338,7 +366,12 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         let v_direct = v != root && v_kind == Kind::Network && hops.is_direct(v_hops);
 
         for link in &links[links_of(&vertices[v])] {
-            if link.target == u32::MAX || !matches!(link.kind, LINK_POINT_TO_POINT | LINK_TRANSIT | LINK_ATTACHED) {
+            if link.target == u32::MAX
+                || !matches!(
+                    link.kind,
+                    LINK_POINT_TO_POINT | LINK_TRANSIT | LINK_ATTACHED
+                )
+            {
                 continue;
             }
             let w = link.target as usize;
@@ -352,11 +385,17 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
                 (Kind::Router, _) => LINK_ATTACHED,
                 (Kind::Network, _) => LINK_TRANSIT,
             };
-            let Some(back) = links[links_of(&vertices[w])].iter().find(|l| l.kind == back_kind && l.target == v as u32) else {
+            let Some(back) = links[links_of(&vertices[w])]
+                .iter()
+                .find(|l| l.kind == back_kind && l.target == v as u32)
+            else {
                 continue;
             };
             let set = if v == root {
-                let Some(interface) = interfaces.iter().position(|i| i.address.addr() == link.link_data) else {
+                let Some(interface) = interfaces
+                    .iter()
+                    .position(|i| i.address.addr() == link.link_data)
+                else {
                     continue;
                 };
                 let gateway = if vertices[w].kind == Kind::Network {
@@ -364,11 +403,19 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
                 } else {
                     let peer = vertices[w].id;
                     let subnet = interfaces[interface].address;
-                    let known = interfaces[interface].neighbors.iter().find(|(id, _)| *id == peer).map(|(_, a)| *a);
+                    let known = interfaces[interface]
+                        .neighbors
+                        .iter()
+                        .find(|(id, _)| *id == peer)
+                        .map(|(_, a)| *a);
                     let from_lsa = || {
                         links[links_of(&vertices[w])]
                             .iter()
-                            .find(|l| l.kind == LINK_POINT_TO_POINT && l.target == v as u32 && subnet.contains(&l.link_data))
+                            .find(|l| {
+                                l.kind == LINK_POINT_TO_POINT
+                                    && l.target == v as u32
+                                    && subnet.contains(&l.link_data)
+                            })
                             .map(|l| l.link_data)
                     };
                     match known.or_else(from_lsa) {
@@ -379,7 +426,10 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
                 hops.single((gateway, interface as u32))
             } else if v_direct {
                 let address = back.link_data;
-                let interfaces: Vec<u32> = hops.members(v_hops).map(|(_, interface)| interface).collect();
+                let interfaces: Vec<u32> = hops
+                    .members(v_hops)
+                    .map(|(_, interface)| interface)
+                    .collect();
                 let mut set = 0;
                 for interface in interfaces {
                     let single = hops.single((Some(address), interface));
@@ -407,7 +457,11 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     }
 
     // Stage 2 (16.1 step 2 and the end of 16.1): transit networks and stub networks.
-    let add = |table: &mut FastMap<Ipv4Net, Candidate>, hops: &mut Hops<'_>, prefix: Ipv4Net, cost: u32, set: u32| {
+    let add = |table: &mut FastMap<Ipv4Net, Candidate>,
+               hops: &mut Hops<'_>,
+               prefix: Ipv4Net,
+               cost: u32,
+               set: u32| {
         match table.get_mut(&prefix) {
             Some(existing) if existing.1 < cost => {}
             Some(existing) if existing.1 == cost => existing.3 = hops.union(existing.3, set),
@@ -420,17 +474,31 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         let vertex = &vertices[v];
         if vertex.kind == Kind::Network {
             if let LsaBody::Network(network) = &vertex.lsa.body
-                && let Ok(prefix) = Ipv4Net::with_netmask(vertex.id, network.network_mask) {
-                    add(&mut table, &mut hops, prefix.trunc(), vertex.distance, vertex.hops);
-                }
+                && let Ok(prefix) = Ipv4Net::with_netmask(vertex.id, network.network_mask)
+            {
+                add(
+                    &mut table,
+                    &mut hops,
+                    prefix.trunc(),
+                    vertex.distance,
+                    vertex.hops,
+                );
+            }
             continue;
         }
-        for link in links[links_of(vertex)].iter().filter(|link| link.kind == LINK_STUB) {
-            let Ok(prefix) = Ipv4Net::with_netmask(link.link_id, link.link_data) else { continue };
+        for link in links[links_of(vertex)]
+            .iter()
+            .filter(|link| link.kind == LINK_STUB)
+        {
+            let Ok(prefix) = Ipv4Net::with_netmask(link.link_id, link.link_data) else {
+                continue;
+            };
             let prefix = prefix.trunc();
             let cost = vertex.distance.saturating_add(u32::from(link.metric));
             if v == root {
-                let Some(interface) = interfaces.iter().position(|i| i.address.trunc() == prefix || i.address.addr() == prefix.addr())
+                let Some(interface) = interfaces
+                    .iter()
+                    .position(|i| i.address.trunc() == prefix || i.address.addr() == prefix.addr())
                 else {
                     continue;
                 };
@@ -446,13 +514,19 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
     let mut asbrs: FastMap<u32, (u32, u32)> = FastMap::default();
     for &v in &order {
         let vertex = &vertices[v];
-        if vertex.kind == Kind::Router && v != root
-            && router_body(vertex.lsa).is_some_and(|router| router.flags & RouterLsa::FLAG_E != 0) {
-                asbrs.insert(u32::from(vertex.id), (vertex.distance, vertex.hops));
-            }
+        if vertex.kind == Kind::Router
+            && v != root
+            && router_body(vertex.lsa).is_some_and(|router| router.flags & RouterLsa::FLAG_E != 0)
+        {
+            asbrs.insert(u32::from(vertex.id), (vertex.distance, vertex.hops));
+        }
     }
     for (key, entry) in lsdb.iter() {
-        if key.scope != 0 || key.advertising_router == router_id || !matches!(key.ls_type.0, 3 | 4) || entry.is_max_age(now) {
+        if key.scope != 0
+            || key.advertising_router == router_id
+            || !matches!(key.ls_type.0, 3 | 4)
+            || entry.is_max_age(now)
+        {
             continue;
         }
         let summary = match &entry.lsa.body {
@@ -462,7 +536,9 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         if summary.metric >= LS_INFINITY {
             continue;
         }
-        let Some(&abr) = routers.get(&u32::from(key.advertising_router)) else { continue };
+        let Some(&abr) = routers.get(&u32::from(key.advertising_router)) else {
+            continue;
+        };
         let abr = &vertices[abr];
         if !abr.done || abr.hops == 0 {
             continue;
@@ -471,14 +547,18 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         if key.ls_type == LsType::SUMMARY_ASBR {
             match asbrs.get_mut(&u32::from(key.link_state_id)) {
                 Some(existing) if existing.0 < cost => {}
-                Some(existing) if existing.0 == cost => existing.1 = hops.union(existing.1, abr.hops),
+                Some(existing) if existing.0 == cost => {
+                    existing.1 = hops.union(existing.1, abr.hops)
+                }
                 _ => {
                     asbrs.insert(u32::from(key.link_state_id), (cost, abr.hops));
                 }
             }
             continue;
         }
-        let Ok(prefix) = Ipv4Net::with_netmask(key.link_state_id, summary.network_mask) else { continue };
+        let Ok(prefix) = Ipv4Net::with_netmask(key.link_state_id, summary.network_mask) else {
+            continue;
+        };
         let prefix = prefix.trunc();
         match table.get_mut(&prefix) {
             Some(existing) if existing.0 == RouteType::IntraArea || existing.1 < cost => {}
@@ -491,32 +571,47 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
 
     // Stage 4 (16.4): AS-external routes.
     for (key, entry) in lsdb.iter() {
-        if key.ls_type != LsType::AS_EXTERNAL || key.advertising_router == router_id || entry.is_max_age(now) {
+        if key.ls_type != LsType::AS_EXTERNAL
+            || key.advertising_router == router_id
+            || entry.is_max_age(now)
+        {
             continue;
         }
-        let LsaBody::AsExternal(external) = &entry.lsa.body else { continue };
+        let LsaBody::AsExternal(external) = &entry.lsa.body else {
+            continue;
+        };
         if external.metric >= LS_INFINITY {
             continue;
         }
-        let Some(&(asbr_cost, asbr_hops)) = asbrs.get(&u32::from(key.advertising_router)) else { continue };
+        let Some(&(asbr_cost, asbr_hops)) = asbrs.get(&u32::from(key.advertising_router)) else {
+            continue;
+        };
         let (base_cost, set) = if external.forwarding_address.is_unspecified() {
             (asbr_cost, asbr_hops)
         } else {
             let covering = table
                 .iter()
-                .filter(|(prefix, route)| prefix.contains(&external.forwarding_address) && route.0 <= RouteType::InterArea)
+                .filter(|(prefix, route)| {
+                    prefix.contains(&external.forwarding_address) && route.0 <= RouteType::InterArea
+                })
                 .max_by_key(|(prefix, _)| prefix.prefix_len());
             match covering {
                 Some((_, route)) => (route.1, route.3),
                 None => continue,
             }
         };
-        let Ok(prefix) = Ipv4Net::with_netmask(key.link_state_id, external.network_mask) else { continue };
+        let Ok(prefix) = Ipv4Net::with_netmask(key.link_state_id, external.network_mask) else {
+            continue;
+        };
         let prefix = prefix.trunc();
         let (route_type, cost, type2_cost) = if external.metric_type2 {
             (RouteType::External2, base_cost, external.metric)
         } else {
-            (RouteType::External1, base_cost.saturating_add(external.metric), 0)
+            (
+                RouteType::External1,
+                base_cost.saturating_add(external.metric),
+                0,
+            )
         };
         match table.get_mut(&prefix) {
             Some(existing) if existing.0 <= RouteType::InterArea => {}
@@ -542,11 +637,23 @@ pub fn compute(lsdb: &Lsdb, router_id: Ipv4Addr, interfaces: &[RootInterface], n
         if set == 0 {
             continue;
         }
-        let next_hops = Arc::clone(built[set as usize].get_or_insert_with(|| Arc::new(hops.next_hops(set))));
-        routes.push((prefix, Route { prefix, route_type, cost, type2_cost, next_hops }));
+        let next_hops =
+            Arc::clone(built[set as usize].get_or_insert_with(|| Arc::new(hops.next_hops(set))));
+        routes.push((
+            prefix,
+            Route {
+                prefix,
+                route_type,
+                cost,
+                type2_cost,
+                next_hops,
+            },
+        ));
     }
     routes.sort_unstable_by_key(|(prefix, _)| *prefix);
-    RoutingTable { routes: routes.into_iter().collect() }
+    RoutingTable {
+        routes: routes.into_iter().collect(),
+    }
 }
 
 impl Instance {
@@ -557,7 +664,9 @@ impl Instance {
             return;
         }
         let throttle = self.config.spf_throttle;
-        let quiet = self.last_spf.is_none_or(|last| now.saturating_duration_since(last) > self.spf_hold.max(throttle.hold));
+        let quiet = self.last_spf.is_none_or(|last| {
+            now.saturating_duration_since(last) > self.spf_hold.max(throttle.hold)
+        });
         let delay = if quiet {
             self.spf_hold = throttle.hold;
             throttle.initial_delay
@@ -587,12 +696,20 @@ impl Instance {
                 ifindex: interface.ifindex,
                 name: Arc::from(interface.name.as_str()),
                 address: interface.address,
-                neighbors: interface.neighbors.values().map(|n| (n.router_id, n.address)).collect(),
+                neighbors: interface
+                    .neighbors
+                    .values()
+                    .map(|n| (n.router_id, n.address))
+                    .collect(),
             })
             .collect();
         let started = std::time::Instant::now();
         let table = compute(&self.lsdb, self.router_id, &interfaces, now);
-        debug!(routes = table.routes.len(), elapsed_us = started.elapsed().as_micros() as u64, "SPF run");
+        debug!(
+            routes = table.routes.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "SPF run"
+        );
         if table == self.routes {
             return;
         }
@@ -602,11 +719,25 @@ impl Instance {
                 changed.push(route.clone());
             }
         }
-        let removed: Vec<Ipv4Net> =
-            self.routes.routes.keys().filter(|prefix| !table.routes.contains_key(prefix)).copied().collect();
-        info!(routes = table.routes.len(), changed = changed.len(), removed = removed.len(), "OSPF routing table changed");
+        let removed: Vec<Ipv4Net> = self
+            .routes
+            .routes
+            .keys()
+            .filter(|prefix| !table.routes.contains_key(prefix))
+            .copied()
+            .collect();
+        info!(
+            routes = table.routes.len(),
+            changed = changed.len(),
+            removed = removed.len(),
+            "OSPF routing table changed"
+        );
         self.routes = table.clone();
-        self.actions.push(Action::Routes(RouteUpdate { table, changed, removed }));
+        self.actions.push(Action::Routes(RouteUpdate {
+            table,
+            changed,
+            removed,
+        }));
     }
 }
 

@@ -43,11 +43,13 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u24(&mut self) -> Option<u32> {
-        self.take(3).map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
+        self.take(3)
+            .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
     pub(crate) fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     pub(crate) fn ipv4(&mut self) -> Option<Ipv4Addr> {

@@ -27,12 +27,18 @@ fn full_pair() -> Network {
     );
     network.link(&[(a, 2), (b, 2)]);
     network.advance(Duration::from_secs(10));
-    assert_eq!(network.neighbor_state(0, addr("10.0.0.2")), vec![NeighborState::Full]);
+    assert_eq!(
+        network.neighbor_state(0, addr("10.0.0.2")),
+        vec![NeighborState::Full]
+    );
     network
 }
 
 fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -50,7 +56,13 @@ fn fix(mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 fn from_peer(body: PacketBody) -> Vec<u8> {
-    Packet { router_id: addr("10.0.0.2"), area_id: Ipv4Addr::UNSPECIFIED, auth: AuthHeader::Null, body }.encode()
+    Packet {
+        router_id: addr("10.0.0.2"),
+        area_id: Ipv4Addr::UNSPECIFIED,
+        auth: AuthHeader::Null,
+        body,
+    }
+    .encode()
 }
 
 fn hello(hello_interval: u16, dead_interval: u32) -> Vec<u8> {
@@ -122,7 +134,13 @@ struct Case {
 }
 
 fn case(name: &'static str, data: Vec<u8>, expected: Expected) -> Case {
-    Case { name, destination: "224.0.0.5", source: PEER, data, expected }
+    Case {
+        name,
+        destination: "224.0.0.5",
+        source: PEER,
+        data,
+        expected,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -171,35 +189,159 @@ fn cases() -> Vec<Case> {
     let unaligned_len = lsa_unaligned.len() as u16;
     lsa_unaligned[18..20].copy_from_slice(&unaligned_len.to_be_bytes());
     checksum::fill(&mut lsa_unaligned);
-    let ack_from_stranger = from_peer(PacketBody::LsAck(LsAck { lsa_headers: Vec::new() }));
+    let ack_from_stranger = from_peer(PacketBody::LsAck(LsAck {
+        lsa_headers: Vec::new(),
+    }));
 
     vec![
-        case("shorter than a header", valid_hello[..10].to_vec(), decode(DecodeFailure::TooShort)),
-        case("length below the body", fix(truncated_hello), decode(DecodeFailure::BadBody)),
-        case("length field beyond the packet", long_length, decode(DecodeFailure::BadLength)),
-        case("length field below the header", short_length, decode(DecodeFailure::BadLength)),
-        case("length not a multiple of 4", unaligned, decode(DecodeFailure::LengthNotAligned)),
-        case("bad header checksum", bad_checksum, decode(DecodeFailure::BadChecksum)),
+        case(
+            "shorter than a header",
+            valid_hello[..10].to_vec(),
+            decode(DecodeFailure::TooShort),
+        ),
+        case(
+            "length below the body",
+            fix(truncated_hello),
+            decode(DecodeFailure::BadBody),
+        ),
+        case(
+            "length field beyond the packet",
+            long_length,
+            decode(DecodeFailure::BadLength),
+        ),
+        case(
+            "length field below the header",
+            short_length,
+            decode(DecodeFailure::BadLength),
+        ),
+        case(
+            "length not a multiple of 4",
+            unaligned,
+            decode(DecodeFailure::LengthNotAligned),
+        ),
+        case(
+            "bad header checksum",
+            bad_checksum,
+            decode(DecodeFailure::BadChecksum),
+        ),
         case("version 3", fix(version), decode(DecodeFailure::BadVersion)),
-        case("unknown packet type", fix(packet_type), decode(DecodeFailure::UnknownType)),
-        case("unknown authentication type", fix(unknown_au_type), decode(DecodeFailure::UnknownAuType)),
+        case(
+            "unknown packet type",
+            fix(packet_type),
+            decode(DecodeFailure::UnknownType),
+        ),
+        case(
+            "unknown authentication type",
+            fix(unknown_au_type),
+            decode(DecodeFailure::UnknownAuType),
+        ),
         case("wrong area", fix(area), Dropped(DropReason::WrongArea)),
-        case("simple password on a null interface", fix(au_type), Dropped(DropReason::Authentication(AuthErrorKind::TypeMismatch))),
-        case("our own router id", fix(own_id), Dropped(DropReason::OwnRouterId)),
-        Case { destination: "224.0.0.6", ..case("AllDRouters on a point-to-point link", valid_hello.clone(), Dropped(DropReason::NotDesignatedRouter)) },
-        case("hello interval mismatch", hello(10, 4), Dropped(DropReason::HelloIntervalMismatch)),
-        case("dead interval mismatch", hello(1, 40), Dropped(DropReason::DeadIntervalMismatch)),
-        case("DD with a larger MTU", big_mtu, Dropped(DropReason::MtuMismatch)),
-        Case { source: "10.1.12.7", ..case("ack from an unknown neighbor", ack_from_stranger, Dropped(DropReason::UnknownNeighbor)) },
-        case("LSA length beyond the packet", ls_update(1, &[overflowing]), decode(DecodeFailure::LsaFraming)),
-        case("LSA length below its header", ls_update(1, &[too_short]), decode(DecodeFailure::LsaFraming)),
-        case("LSA count disagrees", ls_update(2, std::slice::from_ref(&good)), decode(DecodeFailure::LsaCount)),
-        case("LSA bad checksum", ls_update(1, &[router_lsa(0x8000_0001, 1, &[("10.9.0.0", "255.255.0.0")], true)]), Discarded(LsaDropReason::BadChecksum, 1)),
-        case("router-LSA link count disagrees", ls_update(1, &[router_lsa(0x8000_0001, 2, &[("10.9.0.0", "255.255.0.0")], false)]), Discarded(LsaDropReason::RouterLinkCount, 1)),
-        case("LSA sequence number 0x80000000", ls_update(1, &[router_lsa(0x8000_0000, 1, &[("10.9.0.0", "255.255.0.0")], false)]), Discarded(LsaDropReason::ReservedSequenceNumber, 1)),
-        case("unknown LS type 6", ls_update(1, &[with_type(good.clone(), 6)]), Discarded(LsaDropReason::UnknownType, 1)),
+        case(
+            "simple password on a null interface",
+            fix(au_type),
+            Dropped(DropReason::Authentication(AuthErrorKind::TypeMismatch)),
+        ),
+        case(
+            "our own router id",
+            fix(own_id),
+            Dropped(DropReason::OwnRouterId),
+        ),
+        Case {
+            destination: "224.0.0.6",
+            ..case(
+                "AllDRouters on a point-to-point link",
+                valid_hello.clone(),
+                Dropped(DropReason::NotDesignatedRouter),
+            )
+        },
+        case(
+            "hello interval mismatch",
+            hello(10, 4),
+            Dropped(DropReason::HelloIntervalMismatch),
+        ),
+        case(
+            "dead interval mismatch",
+            hello(1, 40),
+            Dropped(DropReason::DeadIntervalMismatch),
+        ),
+        case(
+            "DD with a larger MTU",
+            big_mtu,
+            Dropped(DropReason::MtuMismatch),
+        ),
+        Case {
+            source: "10.1.12.7",
+            ..case(
+                "ack from an unknown neighbor",
+                ack_from_stranger,
+                Dropped(DropReason::UnknownNeighbor),
+            )
+        },
+        case(
+            "LSA length beyond the packet",
+            ls_update(1, &[overflowing]),
+            decode(DecodeFailure::LsaFraming),
+        ),
+        case(
+            "LSA length below its header",
+            ls_update(1, &[too_short]),
+            decode(DecodeFailure::LsaFraming),
+        ),
+        case(
+            "LSA count disagrees",
+            ls_update(2, std::slice::from_ref(&good)),
+            decode(DecodeFailure::LsaCount),
+        ),
+        case(
+            "LSA bad checksum",
+            ls_update(
+                1,
+                &[router_lsa(
+                    0x8000_0001,
+                    1,
+                    &[("10.9.0.0", "255.255.0.0")],
+                    true,
+                )],
+            ),
+            Discarded(LsaDropReason::BadChecksum, 1),
+        ),
+        case(
+            "router-LSA link count disagrees",
+            ls_update(
+                1,
+                &[router_lsa(
+                    0x8000_0001,
+                    2,
+                    &[("10.9.0.0", "255.255.0.0")],
+                    false,
+                )],
+            ),
+            Discarded(LsaDropReason::RouterLinkCount, 1),
+        ),
+        case(
+            "LSA sequence number 0x80000000",
+            ls_update(
+                1,
+                &[router_lsa(
+                    0x8000_0000,
+                    1,
+                    &[("10.9.0.0", "255.255.0.0")],
+                    false,
+                )],
+            ),
+            Discarded(LsaDropReason::ReservedSequenceNumber, 1),
+        ),
+        case(
+            "unknown LS type 6",
+            ls_update(1, &[with_type(good.clone(), 6)]),
+            Discarded(LsaDropReason::UnknownType, 1),
+        ),
         // Two 42-byte LSAs keep the packet length a multiple of 4.
-        case("LSA length not a multiple of 4", ls_update(2, &[lsa_unaligned.clone(), lsa_unaligned]), Discarded(LsaDropReason::LengthNotAligned, 2)),
+        case(
+            "LSA length not a multiple of 4",
+            ls_update(2, &[lsa_unaligned.clone(), lsa_unaligned]),
+            Discarded(LsaDropReason::LengthNotAligned, 2),
+        ),
     ]
 }
 
@@ -210,24 +352,49 @@ fn malformed_packets_and_lsas_are_dropped_and_counted() {
         let database = network.database(0);
         let before = network.routers[0].instance.counters().clone();
 
-        network.input(0, Input::Packet {
-            ifindex: 2,
-            source: addr(case.source),
-            destination: addr(case.destination),
-            data: case.data.clone(),
-        });
+        network.input(
+            0,
+            Input::Packet {
+                ifindex: 2,
+                source: addr(case.source),
+                destination: addr(case.destination),
+                data: case.data.clone(),
+            },
+        );
 
         let counters = network.routers[0].instance.counters().clone();
         match case.expected {
             Expected::Dropped(reason) => {
-                assert_eq!(counters.dropped(reason), before.dropped(reason) + 1, "{}: {:?}", case.name, counters.dropped);
+                assert_eq!(
+                    counters.dropped(reason),
+                    before.dropped(reason) + 1,
+                    "{}: {:?}",
+                    case.name,
+                    counters.dropped
+                );
             }
             Expected::Discarded(reason, count) => {
-                assert_eq!(counters.lsas_discarded(reason), before.lsas_discarded(reason) + count, "{}: {:?}", case.name, counters);
+                assert_eq!(
+                    counters.lsas_discarded(reason),
+                    before.lsas_discarded(reason) + count,
+                    "{}: {:?}",
+                    case.name,
+                    counters
+                );
             }
         }
-        assert_eq!(network.database(0), database, "{}: the database changed", case.name);
-        assert_eq!(network.neighbor_state(0, addr("10.0.0.2")), vec![NeighborState::Full], "{}: adjacency", case.name);
+        assert_eq!(
+            network.database(0),
+            database,
+            "{}: the database changed",
+            case.name
+        );
+        assert_eq!(
+            network.neighbor_state(0, addr("10.0.0.2")),
+            vec![NeighborState::Full],
+            "{}: adjacency",
+            case.name
+        );
     }
 }
 
@@ -238,14 +405,26 @@ fn bad_lsa_is_skipped_and_next_one_installed() {
     let mut good = router_lsa(0x8000_0001, 1, &[("10.9.0.0", "255.255.0.0")], false);
     good[4..12].copy_from_slice(&[10, 0, 0, 8, 10, 0, 0, 8]);
     checksum::fill(&mut good);
-    network.input(0, Input::Packet {
-        ifindex: 2,
-        source: addr(PEER),
-        destination: addr("224.0.0.5"),
-        data: ls_update(2, &[bad, good]),
-    });
+    network.input(
+        0,
+        Input::Packet {
+            ifindex: 2,
+            source: addr(PEER),
+            destination: addr("224.0.0.5"),
+            data: ls_update(2, &[bad, good]),
+        },
+    );
     let database = network.database(0);
-    assert!(database.iter().any(|lsa| lsa.1 == addr("10.0.0.8")), "the valid LSA after the bad one was not installed");
+    assert!(
+        database.iter().any(|lsa| lsa.1 == addr("10.0.0.8")),
+        "the valid LSA after the bad one was not installed"
+    );
     assert!(!database.iter().any(|lsa| lsa.1 == addr("10.0.0.9")));
-    assert_eq!(network.routers[0].instance.counters().lsas_discarded(LsaDropReason::BadChecksum), 1);
+    assert_eq!(
+        network.routers[0]
+            .instance
+            .counters()
+            .lsas_discarded(LsaDropReason::BadChecksum),
+        1
+    );
 }

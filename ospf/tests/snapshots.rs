@@ -22,8 +22,18 @@ fn snapshots_serialise_to_json() {
     network.advance(Duration::from_secs(10));
     // A header-only Hello with a zero checksum, so that a nested drop reason (decode failure)
     // keys the counters' JSON map.
-    let bad_checksum = vec![2, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    network.input(a, Input::Packet { ifindex: 2, source: addr("10.1.12.2"), destination: addr("224.0.0.5"), data: bad_checksum });
+    let bad_checksum = vec![
+        2, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    network.input(
+        a,
+        Input::Packet {
+            ifindex: 2,
+            source: addr("10.1.12.2"),
+            destination: addr("224.0.0.5"),
+            data: bad_checksum,
+        },
+    );
     let instance = &network.routers[a].instance;
 
     let neighbors = serde_json::to_value(instance.neighbors(network.now)).unwrap();
@@ -45,8 +55,14 @@ fn snapshots_serialise_to_json() {
     assert_eq!(interfaces[1]["network_type"], "broadcast");
 
     let counters = serde_json::to_value(instance.counters()).unwrap();
-    assert!(counters["received"]["hello"].as_u64().unwrap() >= 5, "{counters}");
-    assert!(counters["sent"]["db_description"].as_u64().unwrap() >= 1, "{counters}");
+    assert!(
+        counters["received"]["hello"].as_u64().unwrap() >= 5,
+        "{counters}"
+    );
+    assert!(
+        counters["sent"]["db_description"].as_u64().unwrap() >= 1,
+        "{counters}"
+    );
     assert_eq!(counters["dropped"]["decode.bad_checksum"], 1, "{counters}");
 
     let routes = serde_json::to_value(instance.routes()).unwrap();

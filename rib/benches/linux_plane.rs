@@ -56,13 +56,22 @@ fn entries() -> Vec<Entry> {
     for i in 0..MACS {
         let [_, b, c, d] = i.to_be_bytes();
         let vtep = std::net::Ipv4Addr::new(192, 0, 2, 2 + (i % 200) as u8).into();
-        entries.push(Entry::Mac(MacEntry { vni, mac: MacAddr([0x02, 0x01, 0, b, c, d]), vtep }));
+        entries.push(Entry::Mac(MacEntry {
+            vni,
+            mac: MacAddr([0x02, 0x01, 0, b, c, d]),
+            vtep,
+        }));
     }
     for i in 0..NEIGHBORS {
         let [_, b, c, d] = i.to_be_bytes();
         let ip = std::net::Ipv4Addr::new(10, b + 1, c, d).into();
         let mac = MacAddr([0x02, 0x02, 0, b, c, d]);
-        entries.push(Entry::Neighbor(NeighborEntry { vrf: VrfId::DEFAULT, interface: "br100".into(), ip, mac }));
+        entries.push(Entry::Neighbor(NeighborEntry {
+            vrf: VrfId::DEFAULT,
+            interface: "br100".into(),
+            ip,
+            mac,
+        }));
     }
     entries
 }
@@ -72,19 +81,32 @@ fn apply_all(plane: &mut LinuxPlane, changes: &[Change]) -> Duration {
     let results = plane.apply(changes);
     let elapsed = start.elapsed();
     let failed = results.iter().filter(|result| result.is_err()).count();
-    assert_eq!(failed, 0, "{failed} changes failed, first: {:?}", results.iter().find(|r| r.is_err()));
+    assert_eq!(
+        failed,
+        0,
+        "{failed} changes failed, first: {:?}",
+        results.iter().find(|r| r.is_err())
+    );
     elapsed
 }
 
 fn linux_plane(c: &mut Criterion) {
     let lab = Lab::new();
     let namespace = hna_rib::linux::Namespace::named(&lab.name);
-    let mut plane = namespace.run(LinuxPlane::new).expect("enter namespace").expect("create plane");
-    plane.bind_l2vni(Vni::new(100).unwrap(), VrfId::DEFAULT, "vx100").unwrap();
+    let mut plane = namespace
+        .run(LinuxPlane::new)
+        .expect("enter namespace")
+        .expect("create plane");
+    plane
+        .bind_l2vni(Vni::new(100).unwrap(), VrfId::DEFAULT, "vx100")
+        .unwrap();
 
     let entries = entries();
     let install: Vec<Change> = entries.iter().cloned().map(Change::Install).collect();
-    let remove: Vec<Change> = entries.iter().map(|entry| Change::Remove(entry.key())).collect();
+    let remove: Vec<Change> = entries
+        .iter()
+        .map(|entry| Change::Remove(entry.key()))
+        .collect();
 
     // Check once that the batch lands in full.
     apply_all(&mut plane, &install);

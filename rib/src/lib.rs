@@ -15,9 +15,13 @@ mod southbound;
 pub mod linux;
 
 pub use memory::InMemoryPlane;
-pub use model::{InvalidMacAddr, InvalidVni, MacAddr, NextHop, RouteSource, Vni, VrfId, VxlanEncap};
-pub use rib::{ClientId, Notification, Reachability, Rib, RibError, RibOutput, Route, SelectedRoute};
+pub use model::{
+    InvalidMacAddr, InvalidVni, MacAddr, NextHop, RouteSource, Vni, VrfId, VxlanEncap,
+};
+pub use rib::{
+    ClientId, Notification, Reachability, Rib, RibError, RibOutput, Route, SelectedRoute,
+};
 pub use southbound::{
-    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry, PlaneError,
-    PlaneEvent, ResyncReport, RouteEntry, Southbound, diff, report,
+    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry,
+    PlaneError, PlaneEvent, ResyncReport, RouteEntry, Southbound, diff, report,
 };

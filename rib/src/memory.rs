@@ -8,8 +8,8 @@ use ipnet::IpNet;
 
 use crate::model::{MacAddr, Vni, VrfId};
 use crate::southbound::{
-    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry, PlaneError,
-    PlaneEvent, RouteEntry, Southbound,
+    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry,
+    PlaneError, PlaneEvent, RouteEntry, Southbound,
 };
 
 /// The in-memory plane. Installing replaces by key and removing an absent key succeeds, as the
@@ -43,7 +43,8 @@ impl InMemoryPlane {
 
     /// Sends `event` to every subscriber, as a real plane does when its kernel reports one.
     pub fn emit(&mut self, event: PlaneEvent) {
-        self.subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
+        self.subscribers
+            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
     }
 
     /// Returns every change applied successfully so far, in order.
@@ -63,22 +64,38 @@ impl InMemoryPlane {
 
     /// Returns the routes of `vrf`, in prefix order.
     pub fn routes(&self, vrf: VrfId) -> Vec<&RouteEntry> {
-        self.routes.iter().filter(|((route_vrf, _), _)| *route_vrf == vrf).map(|(_, route)| route).collect()
+        self.routes
+            .iter()
+            .filter(|((route_vrf, _), _)| *route_vrf == vrf)
+            .map(|(_, route)| route)
+            .collect()
     }
 
     /// Returns the remote MAC entries of `vni`, in MAC order.
     pub fn macs(&self, vni: Vni) -> Vec<&MacEntry> {
-        self.macs.iter().filter(|((mac_vni, _), _)| *mac_vni == vni).map(|(_, mac)| mac).collect()
+        self.macs
+            .iter()
+            .filter(|((mac_vni, _), _)| *mac_vni == vni)
+            .map(|(_, mac)| mac)
+            .collect()
     }
 
     /// Returns the neighbor entries of `vrf`, ordered by interface and address.
     pub fn neighbors(&self, vrf: VrfId) -> Vec<&NeighborEntry> {
-        self.neighbors.iter().filter(|((neighbor_vrf, _, _), _)| *neighbor_vrf == vrf).map(|(_, n)| n).collect()
+        self.neighbors
+            .iter()
+            .filter(|((neighbor_vrf, _, _), _)| *neighbor_vrf == vrf)
+            .map(|(_, n)| n)
+            .collect()
     }
 
     /// Returns the flood list of `vni`: the remote VTEPs, in address order.
     pub fn flood_list(&self, vni: Vni) -> Vec<IpAddr> {
-        self.floods.iter().filter(|(flood_vni, _)| *flood_vni == vni).map(|(_, vtep)| *vtep).collect()
+        self.floods
+            .iter()
+            .filter(|(flood_vni, _)| *flood_vni == vni)
+            .map(|(_, vtep)| *vtep)
+            .collect()
     }
 
     /// Returns every entry, routes first, then MACs, neighbors and flood entries.
@@ -86,20 +103,38 @@ impl InMemoryPlane {
         let routes = self.routes.values().cloned().map(Entry::Route);
         let macs = self.macs.values().cloned().map(Entry::Mac);
         let neighbors = self.neighbors.values().cloned().map(Entry::Neighbor);
-        let floods = self.floods.iter().map(|(vni, vtep)| Entry::Flood(FloodEntry { vni: *vni, vtep: *vtep }));
+        let floods = self.floods.iter().map(|(vni, vtep)| {
+            Entry::Flood(FloodEntry {
+                vni: *vni,
+                vtep: *vtep,
+            })
+        });
         routes.chain(macs).chain(neighbors).chain(floods).collect()
     }
 
     fn check_interfaces(&self, change: &Change) -> Result<(), PlaneError> {
         let (vrf, names): (VrfId, Vec<&str>) = match change {
-            Change::Install(Entry::Route(route)) => {
-                (route.vrf, route.next_hops.iter().filter_map(|next_hop| next_hop.interface.as_deref()).collect())
+            Change::Install(Entry::Route(route)) => (
+                route.vrf,
+                route
+                    .next_hops
+                    .iter()
+                    .filter_map(|next_hop| next_hop.interface.as_deref())
+                    .collect(),
+            ),
+            Change::Install(Entry::Neighbor(neighbor)) => {
+                (neighbor.vrf, vec![neighbor.interface.as_str()])
             }
-            Change::Install(Entry::Neighbor(neighbor)) => (neighbor.vrf, vec![neighbor.interface.as_str()]),
             _ => return Ok(()),
         };
-        match names.into_iter().find(|name| self.missing_interfaces.contains(*name)) {
-            Some(name) => Err(PlaneError::MissingDevice { vrf, name: name.to_string() }),
+        match names
+            .into_iter()
+            .find(|name| self.missing_interfaces.contains(*name))
+        {
+            Some(name) => Err(PlaneError::MissingDevice {
+                vrf,
+                name: name.to_string(),
+            }),
             None => Ok(()),
         }
     }
@@ -141,7 +176,10 @@ impl InMemoryPlane {
 
 impl Southbound for InMemoryPlane {
     fn apply(&mut self, changes: &[Change]) -> BatchResults {
-        changes.iter().map(|change| self.apply_one(change)).collect()
+        changes
+            .iter()
+            .map(|change| self.apply_one(change))
+            .collect()
     }
 
     fn dump(&mut self) -> Result<Vec<Entry>, PlaneError> {
@@ -180,20 +218,39 @@ mod tests {
 
         let results = plane.apply(&changes);
 
-        assert_eq!(results[0], Err(PlaneError::MissingDevice { vrf: VrfId(100), name: "br9".to_string() }));
+        assert_eq!(
+            results[0],
+            Err(PlaneError::MissingDevice {
+                vrf: VrfId(100),
+                name: "br9".to_string()
+            })
+        );
         assert_eq!(results[1], Ok(()));
-        assert_eq!(plane.neighbors(VrfId(100)), vec![&neighbor("br1", "10.0.0.2")]);
+        assert_eq!(
+            plane.neighbors(VrfId(100)),
+            vec![&neighbor("br1", "10.0.0.2")]
+        );
     }
 
     #[test]
     fn memory_plane_apply_is_idempotent() {
         let mut plane = InMemoryPlane::new();
-        let route = RouteEntry::new(VrfId::DEFAULT, "10.1.0.0/16".parse().unwrap(), vec![NextHop::connected("eth0")]);
-        let flood = FloodEntry { vni: Vni::new(10).unwrap(), vtep: "192.0.2.1".parse().unwrap() };
+        let route = RouteEntry::new(
+            VrfId::DEFAULT,
+            "10.1.0.0/16".parse().unwrap(),
+            vec![NextHop::connected("eth0")],
+        );
+        let flood = FloodEntry {
+            vni: Vni::new(10).unwrap(),
+            vtep: "192.0.2.1".parse().unwrap(),
+        };
         let batch = vec![
             Change::Install(Entry::Route(route.clone())),
             Change::Install(Entry::Flood(flood.clone())),
-            Change::Remove(EntryKey::Mac { vni: flood.vni, mac: MacAddr::ZERO }),
+            Change::Remove(EntryKey::Mac {
+                vni: flood.vni,
+                mac: MacAddr::ZERO,
+            }),
         ];
 
         assert!(plane.apply(&batch).iter().all(Result::is_ok));
@@ -208,22 +265,42 @@ mod tests {
     fn memory_plane_resync_keeps_only_wanted() {
         let mut plane = InMemoryPlane::new();
         let vni = Vni::new(10).unwrap();
-        let flood = |vtep: &str| Entry::Flood(FloodEntry { vni, vtep: vtep.parse().unwrap() });
-        plane.apply(&[Change::Install(flood("192.0.2.1")), Change::Install(flood("192.0.2.2"))]);
+        let flood = |vtep: &str| {
+            Entry::Flood(FloodEntry {
+                vni,
+                vtep: vtep.parse().unwrap(),
+            })
+        };
+        plane.apply(&[
+            Change::Install(flood("192.0.2.1")),
+            Change::Install(flood("192.0.2.2")),
+        ]);
 
-        let report = plane.resync(&[flood("192.0.2.2"), flood("192.0.2.3")]).unwrap();
+        let report = plane
+            .resync(&[flood("192.0.2.2"), flood("192.0.2.3")])
+            .unwrap();
 
         assert_eq!(report.removed, 1);
         assert_eq!(report.installed, 1);
         assert_eq!(report.unchanged, 1);
-        assert_eq!(plane.flood_list(vni), vec!["192.0.2.2".parse::<IpAddr>().unwrap(), "192.0.2.3".parse().unwrap()]);
+        assert_eq!(
+            plane.flood_list(vni),
+            vec![
+                "192.0.2.2".parse::<IpAddr>().unwrap(),
+                "192.0.2.3".parse().unwrap()
+            ]
+        );
     }
 
     #[test]
     fn memory_plane_sends_events_to_subscribers() {
         let mut plane = InMemoryPlane::new();
         let mut events = plane.subscribe().unwrap();
-        let event = PlaneEvent::LinkRemoved { vrf: VrfId::DEFAULT, name: "eth0".to_string(), index: 2 };
+        let event = PlaneEvent::LinkRemoved {
+            vrf: VrfId::DEFAULT,
+            name: "eth0".to_string(),
+            index: 2,
+        };
 
         plane.emit(event.clone());
 

@@ -36,7 +36,11 @@ impl Vni {
 
     /// Returns the VNI `value`, or an error when it does not fit in 24 bits.
     pub fn new(value: u32) -> Result<Vni, InvalidVni> {
-        if value <= Self::MAX { Ok(Vni(value)) } else { Err(InvalidVni(value)) }
+        if value <= Self::MAX {
+            Ok(Vni(value))
+        } else {
+            Err(InvalidVni(value))
+        }
     }
 
     /// Returns the VNI as a number.
@@ -165,28 +169,58 @@ pub struct NextHop {
 impl NextHop {
     /// Builds a directly connected next hop: the destination is on `interface`.
     pub fn connected(interface: &str) -> NextHop {
-        NextHop { gateway: None, interface: Some(interface.to_string()), onlink: false, encap: None, vrf: None }
+        NextHop {
+            gateway: None,
+            interface: Some(interface.to_string()),
+            onlink: false,
+            encap: None,
+            vrf: None,
+        }
     }
 
     /// Builds a next hop through a gateway on a known interface.
     pub fn via(gateway: IpAddr, interface: &str) -> NextHop {
-        NextHop { gateway: Some(gateway), interface: Some(interface.to_string()), onlink: false, encap: None, vrf: None }
+        NextHop {
+            gateway: Some(gateway),
+            interface: Some(interface.to_string()),
+            onlink: false,
+            encap: None,
+            vrf: None,
+        }
     }
 
     /// Builds a next hop through a gateway that the RIB resolves through the IGP routes of the
     /// route's VRF.
     pub fn recursive(gateway: IpAddr) -> NextHop {
-        NextHop { gateway: Some(gateway), interface: None, onlink: false, encap: None, vrf: None }
+        NextHop {
+            gateway: Some(gateway),
+            interface: None,
+            onlink: false,
+            encap: None,
+            vrf: None,
+        }
     }
 
     /// Builds a VXLAN next hop of an IP-VRF route.
     pub fn vxlan(encap: VxlanEncap) -> NextHop {
-        NextHop { gateway: None, interface: None, onlink: false, encap: Some(encap), vrf: None }
+        NextHop {
+            gateway: None,
+            interface: None,
+            onlink: false,
+            encap: Some(encap),
+            vrf: None,
+        }
     }
 
     /// Builds a next hop that looks the destination up again in VRF `vrf`.
     pub fn vrf(vrf: VrfId) -> NextHop {
-        NextHop { gateway: None, interface: None, onlink: false, encap: None, vrf: Some(vrf) }
+        NextHop {
+            gateway: None,
+            interface: None,
+            onlink: false,
+            encap: None,
+            vrf: Some(vrf),
+        }
     }
 
     /// Returns this next hop with the `onlink` flag set.
@@ -197,14 +231,21 @@ impl NextHop {
 
     /// Returns whether the RIB must resolve this next hop through another route.
     pub fn is_recursive(&self) -> bool {
-        self.gateway.is_some() && self.interface.is_none() && self.encap.is_none() && self.vrf.is_none()
+        self.gateway.is_some()
+            && self.interface.is_none()
+            && self.encap.is_none()
+            && self.vrf.is_none()
     }
 }
 
 impl fmt::Display for NextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(encap) = &self.encap {
-            return write!(f, "vxlan vtep {} vni {} rmac {}", encap.vtep, encap.vni, encap.router_mac);
+            return write!(
+                f,
+                "vxlan vtep {} vni {} rmac {}",
+                encap.vtep, encap.vni, encap.router_mac
+            );
         }
         if let Some(vrf) = self.vrf {
             return write!(f, "vrf {}", vrf.0);
@@ -258,7 +299,10 @@ impl RouteSource {
 
     /// Returns whether this source's routes can resolve the recursive next hops of others.
     pub fn is_igp(self) -> bool {
-        matches!(self, RouteSource::Connected | RouteSource::Static | RouteSource::Ospf)
+        matches!(
+            self,
+            RouteSource::Connected | RouteSource::Static | RouteSource::Ospf
+        )
     }
 }
 
@@ -275,7 +319,13 @@ mod tests {
 
     #[test]
     fn mac_addr_rejects_malformed_text() {
-        for text in ["", "02:00:5e:0a:01", "02:00:5e:0a:01:ff:00", "2:00:5e:0a:01:ff", "zz:00:5e:0a:01:ff"] {
+        for text in [
+            "",
+            "02:00:5e:0a:01",
+            "02:00:5e:0a:01:ff:00",
+            "2:00:5e:0a:01:ff",
+            "zz:00:5e:0a:01:ff",
+        ] {
             assert!(text.parse::<MacAddr>().is_err(), "{text:?} was accepted");
         }
     }

@@ -34,7 +34,13 @@ pub struct Route {
 impl Route {
     /// Builds a route with the source's default distance and metric 0.
     pub fn new(prefix: IpNet, source: RouteSource, next_hops: Vec<NextHop>) -> Route {
-        Route { prefix: prefix.trunc(), source, distance: source.default_distance(), metric: 0, next_hops }
+        Route {
+            prefix: prefix.trunc(),
+            source,
+            distance: source.default_distance(),
+            metric: 0,
+            next_hops,
+        }
     }
 
     /// Returns the route with `metric` set.
@@ -71,10 +77,21 @@ pub struct Reachability {
 pub enum Notification {
     /// The reachability or the IGP cost of a tracked address changed (and once when tracking
     /// starts, with the current state).
-    NextHop { client: ClientId, vrf: VrfId, address: IpAddr, reachability: Reachability },
+    NextHop {
+        client: ClientId,
+        vrf: VrfId,
+        address: IpAddr,
+        reachability: Reachability,
+    },
     /// A route of a redistributed source became the selected route of its prefix (`route` is
     /// set) or stopped being it (`route` is `None`).
-    Redistribute { client: ClientId, vrf: VrfId, prefix: IpNet, source: RouteSource, route: Option<Route> },
+    Redistribute {
+        client: ClientId,
+        vrf: VrfId,
+        prefix: IpNet,
+        source: RouteSource,
+        route: Option<Route>,
+    },
 }
 
 /// The output of one RIB input.
@@ -106,8 +123,13 @@ pub enum RibError {
     DefaultVrf,
     #[error("route {0} has no next hop")]
     NoNextHop(IpNet),
-    #[error("route {prefix} from {protocol:?} has a next hop without gateway, interface, encapsulation or VRF")]
-    EmptyNextHop { prefix: IpNet, protocol: RouteSource },
+    #[error(
+        "route {prefix} from {protocol:?} has a next hop without gateway, interface, encapsulation or VRF"
+    )]
+    EmptyNextHop {
+        prefix: IpNet,
+        protocol: RouteSource,
+    },
     #[error("route {prefix} in VRF {vrf} has a next hop into its own VRF")]
     VrfNextHopLoop { vrf: VrfId, prefix: IpNet },
 }
@@ -183,8 +205,15 @@ impl Rib {
             redistribution: HashMap::new(),
             install_connected: false,
         };
-        rib.vrfs.insert(VrfId::DEFAULT, Vrf { name: Self::DEFAULT_VRF_NAME.to_string(), prefixes: BTreeMap::new() });
-        rib.names.insert(Self::DEFAULT_VRF_NAME.to_string(), VrfId::DEFAULT);
+        rib.vrfs.insert(
+            VrfId::DEFAULT,
+            Vrf {
+                name: Self::DEFAULT_VRF_NAME.to_string(),
+                prefixes: BTreeMap::new(),
+            },
+        );
+        rib.names
+            .insert(Self::DEFAULT_VRF_NAME.to_string(), VrfId::DEFAULT);
         rib
     }
 
@@ -203,7 +232,13 @@ impl Rib {
         if self.names.contains_key(name) {
             return Err(RibError::DuplicateVrfName(name.to_string()));
         }
-        self.vrfs.insert(vrf, Vrf { name: name.to_string(), prefixes: BTreeMap::new() });
+        self.vrfs.insert(
+            vrf,
+            Vrf {
+                name: name.to_string(),
+                prefixes: BTreeMap::new(),
+            },
+        );
         self.names.insert(name.to_string(), vrf);
         Ok(self.reselect_vrf_dependents(vrf))
     }
@@ -219,7 +254,12 @@ impl Rib {
             .ok_or(RibError::UnknownVrf(vrf))?
             .prefixes
             .iter()
-            .map(|(prefix, state)| (*prefix, state.candidates.iter().map(|route| route.source).collect()))
+            .map(|(prefix, state)| {
+                (
+                    *prefix,
+                    state.candidates.iter().map(|route| route.source).collect(),
+                )
+            })
             .collect();
         let mut output = RibOutput::default();
         for (prefix, sources) in prefixes {
@@ -229,8 +269,10 @@ impl Rib {
         }
         let removed = self.vrfs.remove(&vrf).expect("VRF checked above");
         self.names.remove(&removed.name);
-        self.addresses.retain(|(address_vrf, _), _| *address_vrf != vrf);
-        self.redistribution.retain(|(redistributed_vrf, _), _| *redistributed_vrf != vrf);
+        self.addresses
+            .retain(|(address_vrf, _), _| *address_vrf != vrf);
+        self.redistribution
+            .retain(|(redistributed_vrf, _), _| *redistributed_vrf != vrf);
         // Routes of other VRFs into this one lose that next hop but stay candidates, so that
         // they come back when the VRF does.
         output.merge(self.reselect_vrf_dependents(vrf));
@@ -240,8 +282,13 @@ impl Rib {
     /// Reselects the prefixes whose candidates have a next hop into `target`.
     fn reselect_vrf_dependents(&mut self, target: VrfId) -> RibOutput {
         let mut output = RibOutput::default();
-        let dependents: Vec<(VrfId, IpNet)> =
-            self.vrf_dependents.get(&target).into_iter().flatten().copied().collect();
+        let dependents: Vec<(VrfId, IpNet)> = self
+            .vrf_dependents
+            .get(&target)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         for (vrf, prefix) in dependents {
             output.merge(self.reselect(vrf, prefix));
         }
@@ -260,7 +307,9 @@ impl Rib {
 
     /// Returns the VRFs with their names, in table id order.
     pub fn vrfs(&self) -> impl Iterator<Item = (VrfId, &str)> {
-        self.vrfs.iter().map(|(id, state)| (*id, state.name.as_str()))
+        self.vrfs
+            .iter()
+            .map(|(id, state)| (*id, state.name.as_str()))
     }
 
     /// Adds the route of `route.source` for `route.prefix` in `vrf`, or replaces it.
@@ -268,12 +317,29 @@ impl Rib {
         let mut route = route;
         route.prefix = route.prefix.trunc();
         validate(&route)?;
-        if route.next_hops.iter().any(|next_hop| next_hop.vrf == Some(vrf)) {
-            return Err(RibError::VrfNextHopLoop { vrf, prefix: route.prefix });
+        if route
+            .next_hops
+            .iter()
+            .any(|next_hop| next_hop.vrf == Some(vrf))
+        {
+            return Err(RibError::VrfNextHopLoop {
+                vrf,
+                prefix: route.prefix,
+            });
         }
-        let state = self.vrfs.get_mut(&vrf).ok_or(RibError::UnknownVrf(vrf))?.prefixes.entry(route.prefix).or_default();
+        let state = self
+            .vrfs
+            .get_mut(&vrf)
+            .ok_or(RibError::UnknownVrf(vrf))?
+            .prefixes
+            .entry(route.prefix)
+            .or_default();
 
-        let previous = match state.candidates.iter_mut().find(|candidate| candidate.source == route.source) {
+        let previous = match state
+            .candidates
+            .iter_mut()
+            .find(|candidate| candidate.source == route.source)
+        {
             Some(candidate) => Some(std::mem::replace(candidate, route.clone())),
             None => {
                 state.candidates.push(route.clone());
@@ -294,13 +360,22 @@ impl Rib {
 
     /// Removes the route of `source` for `prefix` in `vrf`. Removing a route that is not there
     /// changes nothing.
-    pub fn withdraw(&mut self, vrf: VrfId, prefix: IpNet, source: RouteSource) -> Result<RibOutput, RibError> {
+    pub fn withdraw(
+        &mut self,
+        vrf: VrfId,
+        prefix: IpNet,
+        source: RouteSource,
+    ) -> Result<RibOutput, RibError> {
         let prefix = prefix.trunc();
         let table = self.vrfs.get_mut(&vrf).ok_or(RibError::UnknownVrf(vrf))?;
         let Some(state) = table.prefixes.get_mut(&prefix) else {
             return Ok(RibOutput::default());
         };
-        let Some(position) = state.candidates.iter().position(|candidate| candidate.source == source) else {
+        let Some(position) = state
+            .candidates
+            .iter()
+            .position(|candidate| candidate.source == source)
+        else {
             return Ok(RibOutput::default());
         };
         let removed = state.candidates.remove(position);
@@ -309,7 +384,11 @@ impl Rib {
         self.unlink_dependencies(vrf, &removed);
         let output = self.after_change(vrf, prefix, source);
         let table = self.vrfs.get_mut(&vrf).expect("VRF checked above");
-        if table.prefixes.get(&prefix).is_some_and(|state| state.candidates.is_empty() && state.selected.is_none()) {
+        if table
+            .prefixes
+            .get(&prefix)
+            .is_some_and(|state| state.candidates.is_empty() && state.selected.is_none())
+        {
             table.prefixes.remove(&prefix);
         }
         Ok(output)
@@ -317,19 +396,34 @@ impl Rib {
 
     /// Starts tracking `address` in `vrf` for `client`. The output contains one notification
     /// with the current reachability; later changes are notified as they happen.
-    pub fn track_next_hop(&mut self, client: ClientId, vrf: VrfId, address: IpAddr) -> Result<RibOutput, RibError> {
+    pub fn track_next_hop(
+        &mut self,
+        client: ClientId,
+        vrf: VrfId,
+        address: IpAddr,
+    ) -> Result<RibOutput, RibError> {
         if !self.vrfs.contains_key(&vrf) {
             return Err(RibError::UnknownVrf(vrf));
         }
         let resolution = self.resolve(vrf, address);
-        let tracked = self.addresses.entry((vrf, address)).or_insert_with(|| TrackedAddress {
-            resolution,
-            ..TrackedAddress::default()
-        });
+        let tracked = self
+            .addresses
+            .entry((vrf, address))
+            .or_insert_with(|| TrackedAddress {
+                resolution,
+                ..TrackedAddress::default()
+            });
         tracked.clients.insert(client);
-        let notification =
-            Notification::NextHop { client, vrf, address, reachability: tracked.resolution.clone() };
-        Ok(RibOutput { southbound: Vec::new(), notifications: vec![notification] })
+        let notification = Notification::NextHop {
+            client,
+            vrf,
+            address,
+            reachability: tracked.resolution.clone(),
+        };
+        Ok(RibOutput {
+            southbound: Vec::new(),
+            notifications: vec![notification],
+        })
     }
 
     /// Stops tracking `address` in `vrf` for `client`.
@@ -353,19 +447,42 @@ impl Rib {
     /// Starts redistributing the selected routes of `source` in `vrf` to `client` (for example
     /// connected routes to BGP for `redistribute connected`). The output announces every
     /// route selected now.
-    pub fn redistribute(&mut self, client: ClientId, vrf: VrfId, source: RouteSource) -> Result<RibOutput, RibError> {
+    pub fn redistribute(
+        &mut self,
+        client: ClientId,
+        vrf: VrfId,
+        source: RouteSource,
+    ) -> Result<RibOutput, RibError> {
         let table = self.vrfs.get(&vrf).ok_or(RibError::UnknownVrf(vrf))?;
-        self.redistribution.entry((vrf, source)).or_default().insert(client);
+        self.redistribution
+            .entry((vrf, source))
+            .or_default()
+            .insert(client);
         let notifications = table
             .prefixes
             .iter()
             .filter_map(|(prefix, state)| {
-                let selected = state.selected.as_ref().filter(|selected| selected.source == source)?;
-                let route = state.candidates.iter().find(|candidate| candidate.source == selected.source)?;
-                Some(Notification::Redistribute { client, vrf, prefix: *prefix, source, route: Some(route.clone()) })
+                let selected = state
+                    .selected
+                    .as_ref()
+                    .filter(|selected| selected.source == source)?;
+                let route = state
+                    .candidates
+                    .iter()
+                    .find(|candidate| candidate.source == selected.source)?;
+                Some(Notification::Redistribute {
+                    client,
+                    vrf,
+                    prefix: *prefix,
+                    source,
+                    route: Some(route.clone()),
+                })
             })
             .collect();
-        Ok(RibOutput { southbound: Vec::new(), notifications })
+        Ok(RibOutput {
+            southbound: Vec::new(),
+            notifications,
+        })
     }
 
     /// Stops redistributing `source` in `vrf` to `client`.
@@ -377,7 +494,12 @@ impl Rib {
 
     /// Returns the selected route for exactly `prefix` in `vrf`.
     pub fn selected(&self, vrf: VrfId, prefix: IpNet) -> Option<&SelectedRoute> {
-        self.vrfs.get(&vrf)?.prefixes.get(&prefix.trunc())?.selected.as_ref()
+        self.vrfs
+            .get(&vrf)?
+            .prefixes
+            .get(&prefix.trunc())?
+            .selected
+            .as_ref()
     }
 
     /// Returns the candidate routes for `prefix` in `vrf`, selected or not.
@@ -397,7 +519,12 @@ impl Rib {
 
     /// Returns the selected routes of `vrf`, in prefix order.
     pub fn selected_routes(&self, vrf: VrfId) -> impl Iterator<Item = &SelectedRoute> {
-        self.vrfs.get(&vrf).into_iter().flat_map(|table| table.prefixes.values().filter_map(|state| state.selected.as_ref()))
+        self.vrfs.get(&vrf).into_iter().flat_map(|table| {
+            table
+                .prefixes
+                .values()
+                .filter_map(|state| state.selected.as_ref())
+        })
     }
 
     /// Returns every route entry the forwarding plane should hold, for
@@ -405,7 +532,10 @@ impl Rib {
     pub fn southbound_entries(&self) -> Vec<Entry> {
         self.vrfs
             .keys()
-            .flat_map(|vrf| self.selected_routes(*vrf).filter_map(|selected| self.southbound_entry(*vrf, selected)))
+            .flat_map(|vrf| {
+                self.selected_routes(*vrf)
+                    .filter_map(|selected| self.southbound_entry(*vrf, selected))
+            })
             .map(Entry::Route)
             .collect()
     }
@@ -414,19 +544,32 @@ impl Rib {
         if selected.source == RouteSource::Connected && !self.install_connected {
             return None;
         }
-        Some(RouteEntry::new(vrf, selected.prefix, selected.next_hops.clone()))
+        Some(RouteEntry::new(
+            vrf,
+            selected.prefix,
+            selected.next_hops.clone(),
+        ))
     }
 
     /// Registers `route`'s recursive next hops and next hops into other VRFs, so that changes
     /// to their resolution or to those VRFs reach it.
     fn link_dependencies(&mut self, vrf: VrfId, route: &Route) {
         for target in route.next_hops.iter().filter_map(|next_hop| next_hop.vrf) {
-            self.vrf_dependents.entry(target).or_default().insert((vrf, route.prefix));
+            self.vrf_dependents
+                .entry(target)
+                .or_default()
+                .insert((vrf, route.prefix));
         }
         for key in dependency_keys(vrf, route) {
             if !self.addresses.contains_key(&key) {
                 let resolution = self.resolve(key.0, key.1);
-                self.addresses.insert(key, TrackedAddress { resolution, ..TrackedAddress::default() });
+                self.addresses.insert(
+                    key,
+                    TrackedAddress {
+                        resolution,
+                        ..TrackedAddress::default()
+                    },
+                );
             }
             let tracked = self.addresses.get_mut(&key).expect("inserted above");
             tracked.dependents.insert((vrf, route.prefix));
@@ -435,13 +578,22 @@ impl Rib {
 
     fn unlink_dependencies(&mut self, vrf: VrfId, route: &Route) {
         for target in route.next_hops.iter().filter_map(|next_hop| next_hop.vrf) {
-            let still_used = self.vrfs.get(&vrf).and_then(|table| table.prefixes.get(&route.prefix)).is_some_and(|state| {
-                state
-                    .candidates
-                    .iter()
-                    .filter(|candidate| candidate.source != route.source)
-                    .any(|candidate| candidate.next_hops.iter().any(|next_hop| next_hop.vrf == Some(target)))
-            });
+            let still_used = self
+                .vrfs
+                .get(&vrf)
+                .and_then(|table| table.prefixes.get(&route.prefix))
+                .is_some_and(|state| {
+                    state
+                        .candidates
+                        .iter()
+                        .filter(|candidate| candidate.source != route.source)
+                        .any(|candidate| {
+                            candidate
+                                .next_hops
+                                .iter()
+                                .any(|next_hop| next_hop.vrf == Some(target))
+                        })
+                });
             if still_used {
                 continue;
             }
@@ -455,15 +607,17 @@ impl Rib {
         for key in dependency_keys(vrf, route) {
             if let Some(tracked) = self.addresses.get_mut(&key) {
                 // Another source's route for the same prefix may still use the address.
-                let still_used = self.vrfs.get(&vrf).and_then(|table| table.prefixes.get(&route.prefix)).is_some_and(
-                    |state| {
+                let still_used = self
+                    .vrfs
+                    .get(&vrf)
+                    .and_then(|table| table.prefixes.get(&route.prefix))
+                    .is_some_and(|state| {
                         state
                             .candidates
                             .iter()
                             .filter(|candidate| candidate.source != route.source)
                             .any(|candidate| dependency_keys(vrf, candidate).contains(&key))
-                    },
-                );
+                    });
                 if !still_used {
                     tracked.dependents.remove(&(vrf, route.prefix));
                 }
@@ -516,7 +670,11 @@ impl Rib {
     /// Selects the best usable candidate of `prefix` and returns the southbound change and the
     /// redistribution notifications when the selection changed.
     fn reselect(&mut self, vrf: VrfId, prefix: IpNet) -> RibOutput {
-        let Some(state) = self.vrfs.get(&vrf).and_then(|table| table.prefixes.get(&prefix)) else {
+        let Some(state) = self
+            .vrfs
+            .get(&vrf)
+            .and_then(|table| table.prefixes.get(&prefix))
+        else {
             return RibOutput::default();
         };
         let mut best: Option<SelectedRoute> = None;
@@ -547,22 +705,46 @@ impl Rib {
         if old == best {
             return RibOutput::default();
         }
-        let old_route = old.as_ref().and_then(|old| state.candidates.iter().find(|c| c.source == old.source)).cloned();
-        let new_route = best.as_ref().and_then(|new| state.candidates.iter().find(|c| c.source == new.source)).cloned();
+        let old_route = old
+            .as_ref()
+            .and_then(|old| state.candidates.iter().find(|c| c.source == old.source))
+            .cloned();
+        let new_route = best
+            .as_ref()
+            .and_then(|new| state.candidates.iter().find(|c| c.source == new.source))
+            .cloned();
         let old_entry = old.as_ref().and_then(|old| self.southbound_entry(vrf, old));
-        let new_entry = best.as_ref().and_then(|new| self.southbound_entry(vrf, new));
+        let new_entry = best
+            .as_ref()
+            .and_then(|new| self.southbound_entry(vrf, new));
         debug!(%vrf, %prefix, source = ?best.as_ref().map(|best| best.source), "selection changed");
 
         let mut output = RibOutput::default();
         match (&old_entry, new_entry) {
             (Some(old_entry), Some(new_entry)) if *old_entry == new_entry => {}
-            (_, Some(new_entry)) => output.southbound.push(Change::Install(Entry::Route(new_entry))),
-            (Some(_), None) => output.southbound.push(Change::Remove(EntryKey::Route { vrf, prefix })),
+            (_, Some(new_entry)) => output
+                .southbound
+                .push(Change::Install(Entry::Route(new_entry))),
+            (Some(_), None) => output
+                .southbound
+                .push(Change::Remove(EntryKey::Route { vrf, prefix })),
             (None, None) => {}
         }
-        self.notify_redistribution(vrf, prefix, old.as_ref(), best.as_ref(), old_route, new_route, &mut output);
+        self.notify_redistribution(
+            vrf,
+            prefix,
+            old.as_ref(),
+            best.as_ref(),
+            old_route,
+            new_route,
+            &mut output,
+        );
 
-        let state = self.vrfs.get_mut(&vrf).and_then(|table| table.prefixes.get_mut(&prefix)).expect("state read above");
+        let state = self
+            .vrfs
+            .get_mut(&vrf)
+            .and_then(|table| table.prefixes.get_mut(&prefix))
+            .expect("state read above");
         state.selected = best;
         output
     }
@@ -581,15 +763,31 @@ impl Rib {
         let old_source = old.map(|old| old.source);
         let new_source = new.map(|new| new.source);
         if let Some(source) = old_source.filter(|source| Some(*source) != new_source) {
-            for client in self.redistribution.get(&(vrf, source)).into_iter().flatten() {
-                output.notifications.push(Notification::Redistribute { client: *client, vrf, prefix, source, route: None });
+            for client in self
+                .redistribution
+                .get(&(vrf, source))
+                .into_iter()
+                .flatten()
+            {
+                output.notifications.push(Notification::Redistribute {
+                    client: *client,
+                    vrf,
+                    prefix,
+                    source,
+                    route: None,
+                });
             }
         }
         if let Some(source) = new_source {
             if old_source == new_source && old_route == new_route {
                 return;
             }
-            for client in self.redistribution.get(&(vrf, source)).into_iter().flatten() {
+            for client in self
+                .redistribution
+                .get(&(vrf, source))
+                .into_iter()
+                .flatten()
+            {
                 output.notifications.push(Notification::Redistribute {
                     client: *client,
                     vrf,
@@ -612,11 +810,16 @@ impl Rib {
                     resolved.push(next_hop.clone());
                 }
             } else if let Some(encap) = &next_hop.encap {
-                if self.cached_reachability(VrfId::DEFAULT, encap.vtep).reachable {
+                if self
+                    .cached_reachability(VrfId::DEFAULT, encap.vtep)
+                    .reachable
+                {
                     resolved.push(next_hop.clone());
                 }
             } else if next_hop.is_recursive() {
-                let gateway = next_hop.gateway.expect("recursive next hops have a gateway");
+                let gateway = next_hop
+                    .gateway
+                    .expect("recursive next hops have a gateway");
                 resolved.extend(self.cached_reachability(vrf, gateway).next_hops);
             } else {
                 resolved.push(next_hop.clone());
@@ -651,7 +854,12 @@ impl Rib {
                 .candidates
                 .iter()
                 .filter(|candidate| candidate.source.is_igp())
-                .filter(|candidate| candidate.next_hops.iter().all(|next_hop| next_hop.interface.is_some()))
+                .filter(|candidate| {
+                    candidate
+                        .next_hops
+                        .iter()
+                        .all(|next_hop| next_hop.interface.is_some())
+                })
                 .min_by_key(|candidate| (candidate.distance, candidate.metric, candidate.source));
             let Some(resolving) = resolving else {
                 continue;
@@ -661,13 +869,21 @@ impl Rib {
                 .iter()
                 .map(|next_hop| match next_hop.gateway {
                     // The address is on the connected subnet: it is its own gateway.
-                    None => NextHop { gateway: Some(address), ..next_hop.clone() },
+                    None => NextHop {
+                        gateway: Some(address),
+                        ..next_hop.clone()
+                    },
                     Some(_) => next_hop.clone(),
                 })
                 .collect();
             next_hops.sort();
             next_hops.dedup();
-            return Reachability { reachable: true, metric: resolving.metric, prefix: Some(prefix), next_hops };
+            return Reachability {
+                reachable: true,
+                metric: resolving.metric,
+                prefix: Some(prefix),
+                next_hops,
+            };
         }
         Reachability::default()
     }
@@ -678,10 +894,16 @@ fn validate(route: &Route) -> Result<(), RibError> {
         return Err(RibError::NoNextHop(route.prefix));
     }
     let empty = |next_hop: &NextHop| {
-        next_hop.gateway.is_none() && next_hop.interface.is_none() && next_hop.encap.is_none() && next_hop.vrf.is_none()
+        next_hop.gateway.is_none()
+            && next_hop.interface.is_none()
+            && next_hop.encap.is_none()
+            && next_hop.vrf.is_none()
     };
     if route.next_hops.iter().any(empty) {
-        return Err(RibError::EmptyNextHop { prefix: route.prefix, protocol: route.source });
+        return Err(RibError::EmptyNextHop {
+            prefix: route.prefix,
+            protocol: route.source,
+        });
     }
     Ok(())
 }
@@ -708,5 +930,9 @@ fn covering_prefixes(address: IpAddr) -> impl Iterator<Item = IpNet> {
         IpAddr::V4(_) => 32,
         IpAddr::V6(_) => 128,
     };
-    (0..=max).rev().map(move |len| IpNet::new(address, len).expect("length within the family's range").trunc())
+    (0..=max).rev().map(move |len| {
+        IpNet::new(address, len)
+            .expect("length within the family's range")
+            .trunc()
+    })
 }

@@ -28,7 +28,11 @@ impl RouteEntry {
     pub fn new(vrf: VrfId, prefix: IpNet, mut next_hops: Vec<NextHop>) -> RouteEntry {
         next_hops.sort();
         next_hops.dedup();
-        RouteEntry { vrf, prefix: prefix.trunc(), next_hops }
+        RouteEntry {
+            vrf,
+            prefix: prefix.trunc(),
+            next_hops,
+        }
     }
 }
 
@@ -71,14 +75,23 @@ impl Entry {
     /// Returns the key that identifies this entry in its plane.
     pub fn key(&self) -> EntryKey {
         match self {
-            Entry::Route(route) => EntryKey::Route { vrf: route.vrf, prefix: route.prefix.trunc() },
-            Entry::Mac(mac) => EntryKey::Mac { vni: mac.vni, mac: mac.mac },
+            Entry::Route(route) => EntryKey::Route {
+                vrf: route.vrf,
+                prefix: route.prefix.trunc(),
+            },
+            Entry::Mac(mac) => EntryKey::Mac {
+                vni: mac.vni,
+                mac: mac.mac,
+            },
             Entry::Neighbor(neighbor) => EntryKey::Neighbor {
                 vrf: neighbor.vrf,
                 interface: neighbor.interface.clone(),
                 ip: neighbor.ip,
             },
-            Entry::Flood(flood) => EntryKey::Flood { vni: flood.vni, vtep: flood.vtep },
+            Entry::Flood(flood) => EntryKey::Flood {
+                vni: flood.vni,
+                vtep: flood.vtep,
+            },
         }
     }
 }
@@ -86,10 +99,23 @@ impl Entry {
 /// The identity of an entry: at most one entry per key exists in a plane.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum EntryKey {
-    Route { vrf: VrfId, prefix: IpNet },
-    Mac { vni: Vni, mac: MacAddr },
-    Neighbor { vrf: VrfId, interface: String, ip: IpAddr },
-    Flood { vni: Vni, vtep: IpAddr },
+    Route {
+        vrf: VrfId,
+        prefix: IpNet,
+    },
+    Mac {
+        vni: Vni,
+        mac: MacAddr,
+    },
+    Neighbor {
+        vrf: VrfId,
+        interface: String,
+        ip: IpAddr,
+    },
+    Flood {
+        vni: Vni,
+        vtep: IpAddr,
+    },
 }
 
 /// One change in a batch.
@@ -176,7 +202,10 @@ pub trait Southbound {
 
 /// Builds a [`ResyncReport`] from the changes of a resynchronisation and their results.
 pub fn report(changes: Vec<Change>, results: BatchResults, unchanged: usize) -> ResyncReport {
-    let mut report = ResyncReport { unchanged, ..ResyncReport::default() };
+    let mut report = ResyncReport {
+        unchanged,
+        ..ResyncReport::default()
+    };
     for (change, result) in changes.into_iter().zip(results) {
         match (result, &change) {
             (Ok(()), Change::Install(_)) => report.installed += 1,
@@ -193,12 +222,20 @@ pub fn report(changes: Vec<Change>, results: BatchResults, unchanged: usize) -> 
 /// Removals come first so that an entry that changes key cannot collide with its old self
 /// (for example a neighbor moving between interfaces of one plane).
 pub fn diff(held: &[Entry], wanted: &[Entry]) -> (Vec<Change>, usize) {
-    let held: BTreeMap<EntryKey, Entry> = held.iter().map(|entry| (entry.key(), normalize(entry))).collect();
-    let wanted: BTreeMap<EntryKey, Entry> =
-        wanted.iter().map(|entry| (entry.key(), normalize(entry))).collect();
+    let held: BTreeMap<EntryKey, Entry> = held
+        .iter()
+        .map(|entry| (entry.key(), normalize(entry)))
+        .collect();
+    let wanted: BTreeMap<EntryKey, Entry> = wanted
+        .iter()
+        .map(|entry| (entry.key(), normalize(entry)))
+        .collect();
 
-    let mut changes: Vec<Change> =
-        held.keys().filter(|key| !wanted.contains_key(key)).map(|key| Change::Remove(key.clone())).collect();
+    let mut changes: Vec<Change> = held
+        .keys()
+        .filter(|key| !wanted.contains_key(key))
+        .map(|key| Change::Remove(key.clone()))
+        .collect();
     let mut unchanged = 0;
     for (key, entry) in wanted {
         if held.get(&key) == Some(&entry) {
@@ -212,7 +249,11 @@ pub fn diff(held: &[Entry], wanted: &[Entry]) -> (Vec<Change>, usize) {
 
 fn normalize(entry: &Entry) -> Entry {
     match entry {
-        Entry::Route(route) => Entry::Route(RouteEntry::new(route.vrf, route.prefix, route.next_hops.clone())),
+        Entry::Route(route) => Entry::Route(RouteEntry::new(
+            route.vrf,
+            route.prefix,
+            route.next_hops.clone(),
+        )),
         other => other.clone(),
     }
 }
@@ -225,16 +266,45 @@ pub type EventReceiver = tokio::sync::mpsc::UnboundedReceiver<PlaneEvent>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum PlaneEvent {
     /// A link appeared or changed; `up` is its operational state.
-    Link { vrf: VrfId, name: String, index: u32, up: bool, mac: Option<MacAddr>, master: Option<String> },
+    Link {
+        vrf: VrfId,
+        name: String,
+        index: u32,
+        up: bool,
+        mac: Option<MacAddr>,
+        master: Option<String>,
+    },
     /// A link disappeared.
-    LinkRemoved { vrf: VrfId, name: String, index: u32 },
+    LinkRemoved {
+        vrf: VrfId,
+        name: String,
+        index: u32,
+    },
     /// An address was added to, or removed from, an interface.
-    Address { vrf: VrfId, interface: String, address: IpNet, added: bool },
+    Address {
+        vrf: VrfId,
+        interface: String,
+        address: IpNet,
+        added: bool,
+    },
     /// A bridge learned, or aged out, a MAC address on one of its ports. `vni` is set when the
     /// bridge has a VXLAN member with a known VNI.
-    LocalMac { vrf: VrfId, bridge: String, port: String, mac: MacAddr, vni: Option<Vni>, learned: bool },
+    LocalMac {
+        vrf: VrfId,
+        bridge: String,
+        port: String,
+        mac: MacAddr,
+        vni: Option<Vni>,
+        learned: bool,
+    },
     /// The neighbor table resolved, or lost, an address on an interface.
-    LocalNeighbor { vrf: VrfId, interface: String, ip: IpAddr, mac: Option<MacAddr>, learned: bool },
+    LocalNeighbor {
+        vrf: VrfId,
+        interface: String,
+        ip: IpAddr,
+        mac: Option<MacAddr>,
+        learned: bool,
+    },
 }
 
 #[cfg(test)]
@@ -242,19 +312,34 @@ mod tests {
     use super::*;
 
     fn route(prefix: &str, next_hops: Vec<NextHop>) -> Entry {
-        Entry::Route(RouteEntry::new(VrfId::DEFAULT, prefix.parse().unwrap(), next_hops))
+        Entry::Route(RouteEntry::new(
+            VrfId::DEFAULT,
+            prefix.parse().unwrap(),
+            next_hops,
+        ))
     }
 
     fn flood(vtep: &str) -> Entry {
-        Entry::Flood(FloodEntry { vni: Vni::new(100).unwrap(), vtep: vtep.parse().unwrap() })
+        Entry::Flood(FloodEntry {
+            vni: Vni::new(100).unwrap(),
+            vtep: vtep.parse().unwrap(),
+        })
     }
 
     #[test]
     fn diff_removes_stale_and_installs_changed() {
         let a = NextHop::via("192.0.2.1".parse().unwrap(), "eth0");
         let b = NextHop::via("192.0.2.2".parse().unwrap(), "eth1");
-        let held = vec![route("10.0.0.0/24", vec![a.clone()]), route("10.0.1.0/24", vec![a.clone()]), flood("192.0.2.9")];
-        let wanted = vec![route("10.0.0.0/24", vec![a.clone()]), route("10.0.1.0/24", vec![b.clone()]), flood("192.0.2.10")];
+        let held = vec![
+            route("10.0.0.0/24", vec![a.clone()]),
+            route("10.0.1.0/24", vec![a.clone()]),
+            flood("192.0.2.9"),
+        ];
+        let wanted = vec![
+            route("10.0.0.0/24", vec![a.clone()]),
+            route("10.0.1.0/24", vec![b.clone()]),
+            flood("192.0.2.10"),
+        ];
 
         let (changes, unchanged) = diff(&held, &wanted);
 

@@ -42,9 +42,16 @@ impl Frr {
         fs::write(&config_path, full_config).expect("write FRR configuration");
 
         let run_dir = format!("{FRR_RUN_DIR}/{instance}");
-        run_ok("install", &["-d", "-o", "frr", "-g", "frr", "-m", "755", &run_dir]);
+        run_ok(
+            "install",
+            &["-d", "-o", "frr", "-g", "frr", "-m", "755", &run_dir],
+        );
 
-        let mut frr = Frr { instance, dir, daemons: Vec::new() };
+        let mut frr = Frr {
+            instance,
+            dir,
+            daemons: Vec::new(),
+        };
         for daemon in std::iter::once("zebra").chain(daemons.iter().copied()) {
             frr.start_daemon(netns, daemon, &config_path);
         }
@@ -57,7 +64,17 @@ impl Frr {
         let config = config_path.to_string_lossy();
         let output = netns.exec(
             &binary,
-            &["-N", &self.instance, "-d", "-P", "0", "-f", &config, "-i", &pid_file],
+            &[
+                "-N",
+                &self.instance,
+                "-d",
+                "-P",
+                "0",
+                "-f",
+                &config,
+                "-i",
+                &pid_file,
+            ],
         );
         assert!(
             output.status.success(),
@@ -67,9 +84,11 @@ impl Frr {
         );
         self.daemons.push(daemon.to_string());
         let socket = format!("{FRR_RUN_DIR}/{}/{daemon}.vty", self.instance);
-        wait_until(Duration::from_secs(10), &format!("FRR {daemon} vty socket"), || {
-            Path::new(&socket).exists().then_some(())
-        });
+        wait_until(
+            Duration::from_secs(10),
+            &format!("FRR {daemon} vty socket"),
+            || Path::new(&socket).exists().then_some(()),
+        );
     }
 
     fn pid_file(&self, daemon: &str) -> String {
@@ -123,7 +142,11 @@ impl Frr {
 
 impl Drop for Frr {
     fn drop(&mut self) {
-        let pids: Vec<i32> = self.daemons.iter().filter_map(|d| read_pid(&self.pid_file(d))).collect();
+        let pids: Vec<i32> = self
+            .daemons
+            .iter()
+            .filter_map(|d| read_pid(&self.pid_file(d)))
+            .collect();
         stop_processes(&pids);
         let _ = fs::remove_dir_all(format!("{FRR_RUN_DIR}/{}", self.instance));
     }
@@ -155,7 +178,9 @@ impl Bird {
             .spawn()
             .expect("start bird");
         let bird = Bird { dir, child };
-        wait_until(Duration::from_secs(10), "BIRD control socket", || socket.exists().then_some(()));
+        wait_until(Duration::from_secs(10), "BIRD control socket", || {
+            socket.exists().then_some(())
+        });
         bird
     }
 
@@ -207,7 +232,11 @@ impl Gobgp {
             .stderr(log)
             .spawn()
             .expect("start gobgpd");
-        let gobgp = Gobgp { netns: netns.name().to_string(), dir, child };
+        let gobgp = Gobgp {
+            netns: netns.name().to_string(),
+            dir,
+            child,
+        };
         wait_until(Duration::from_secs(10), "GoBGP API", || {
             gobgp.try_client(&["global"]).then_some(())
         });
@@ -215,14 +244,32 @@ impl Gobgp {
     }
 
     fn try_client(&self, args: &[&str]) -> bool {
-        let mut full = vec!["netns", "exec", self.netns.as_str(), "gobgp", "-u", "127.0.0.1", "-p", "50051"];
+        let mut full = vec![
+            "netns",
+            "exec",
+            self.netns.as_str(),
+            "gobgp",
+            "-u",
+            "127.0.0.1",
+            "-p",
+            "50051",
+        ];
         full.extend_from_slice(args);
         run("ip", &full).status.success()
     }
 
     /// Runs the `gobgp` client with `args` and returns its output.
     pub fn client(&self, args: &[&str]) -> String {
-        let mut full = vec!["netns", "exec", self.netns.as_str(), "gobgp", "-u", "127.0.0.1", "-p", "50051"];
+        let mut full = vec![
+            "netns",
+            "exec",
+            self.netns.as_str(),
+            "gobgp",
+            "-u",
+            "127.0.0.1",
+            "-p",
+            "50051",
+        ];
         full.extend_from_slice(args);
         run_ok("ip", &full)
     }
@@ -232,7 +279,8 @@ impl Gobgp {
         let mut full = vec!["-j"];
         full.extend_from_slice(args);
         let text = self.client(&full);
-        serde_json::from_str(&text).unwrap_or_else(|error| panic!("gobgp {args:?}: invalid JSON ({error}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("gobgp {args:?}: invalid JSON ({error}): {text}"))
     }
 
     /// Returns the daemon's log so far.

@@ -35,7 +35,10 @@ pub fn require_program(program: &str, package: &str) {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false)
         || std::path::Path::new(program).is_file();
-    assert!(found, "`{program}` not found: install the Debian package `{package}` (the CI script does)");
+    assert!(
+        found,
+        "`{program}` not found: install the Debian package `{package}` (the CI script does)"
+    );
 }
 
 /// Returns a name unique to this test process: `tag` followed by the process id.
@@ -51,7 +54,9 @@ pub fn unique_name(tag: &str) -> String {
 pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
 
-    let dir = std::env::temp_dir().join("hna-tests").join(unique_name(tag));
+    let dir = std::env::temp_dir()
+        .join("hna-tests")
+        .join(unique_name(tag));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch directory");
     for path in [dir.parent().unwrap(), dir.as_path()] {

@@ -84,9 +84,12 @@ impl Netns {
     /// Returns true when `ping -c 1 -W timeout_s destination` succeeds from this namespace.
     pub fn ping(&self, destination: &str, timeout_s: u32) -> bool {
         let timeout = timeout_s.to_string();
-        self.exec("ping", &["-n", "-q", "-c", "1", "-W", &timeout, destination])
-            .status
-            .success()
+        self.exec(
+            "ping",
+            &["-n", "-q", "-c", "1", "-W", &timeout, destination],
+        )
+        .status
+        .success()
     }
 
     /// Moves the calling thread into this namespace.
@@ -98,7 +101,11 @@ impl Netns {
         // SAFETY: the descriptor is valid for the duration of the call, and CLONE_NEWNET only
         // changes the calling thread's network namespace.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
     }
 
     /// Runs `work` on a new thread inside this namespace and returns its handle.
@@ -111,7 +118,9 @@ impl Netns {
         T: Send + 'static,
     {
         let name = self.name.clone();
-        let netns = Netns { name: self.name.clone() };
+        let netns = Netns {
+            name: self.name.clone(),
+        };
         std::thread::Builder::new()
             .name(format!("netns-{name}"))
             .spawn(move || {
@@ -158,7 +167,22 @@ impl Drop for Netns {
 /// Creates a veth pair `a_if` in `a` and `b_if` in `b`, both up, with the given MTU.
 pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str, mtu: u32) {
     let mtu = mtu.to_string();
-    a.ip(&["link", "add", a_if, "mtu", &mtu, "type", "veth", "peer", "name", b_if, "mtu", &mtu, "netns", b.name()]);
+    a.ip(&[
+        "link",
+        "add",
+        a_if,
+        "mtu",
+        &mtu,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_if,
+        "mtu",
+        &mtu,
+        "netns",
+        b.name(),
+    ]);
     a.ip(&["link", "set", a_if, "up"]);
     b.ip(&["link", "set", b_if, "up"]);
 }

@@ -17,7 +17,10 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> O
         if let Some(value) = probe() {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(POLL_INTERVAL);
     }
 }

@@ -26,13 +26,19 @@ impl Ours {
     /// Starts an instance in `ns`. Its thread is created from a thread inside the namespace, so
     /// the instance's sockets belong to the namespace.
     pub fn start(ns: &Netns) -> Ours {
-        let config = BfdConfig { realtime_priority: Some(REALTIME_PRIORITY), ..BfdConfig::default() };
+        let config = BfdConfig {
+            realtime_priority: Some(REALTIME_PRIORITY),
+            ..BfdConfig::default()
+        };
         let bfd = ns
             .spawn(move || Bfd::spawn_on_thread(config))
             .join()
             .expect("thread in the namespace")
             .expect("BFD sockets open in the namespace");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         Ours { bfd, runtime }
     }
 
@@ -48,22 +54,34 @@ impl Ours {
 
     /// Returns the snapshot of the session with `peer`, on the given hop type.
     pub fn session(&self, peer: IpAddr, multihop: bool) -> Option<SessionSnapshot> {
-        self.sessions().into_iter().find(|session| session.peer == peer && session.multihop == multihop)
+        self.sessions()
+            .into_iter()
+            .find(|session| session.peer == peer && session.multihop == multihop)
     }
 
     /// Waits for the next state change of `subscription` that reaches `state`; panics after
     /// `timeout` with the changes seen.
-    pub fn wait_for_state(&self, subscription: &mut Subscription, state: State, timeout: Duration) -> StateChange {
+    pub fn wait_for_state(
+        &self,
+        subscription: &mut Subscription,
+        state: State,
+        timeout: Duration,
+    ) -> StateChange {
         let deadline = Instant::now() + timeout;
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let next = self.block_on(async { tokio::time::timeout(left, subscription.recv()).await });
+            let next =
+                self.block_on(async { tokio::time::timeout(left, subscription.recv()).await });
             match next {
                 Ok(Some(change)) if change.state == state => return change,
                 Ok(Some(change)) => seen.push(change),
-                Ok(None) => panic!("BFD instance stopped while waiting for {state}; changes seen: {seen:?}"),
-                Err(_) => panic!("timed out after {timeout:?} waiting for {state}; changes seen: {seen:?}"),
+                Ok(None) => {
+                    panic!("BFD instance stopped while waiting for {state}; changes seen: {seen:?}")
+                }
+                Err(_) => panic!(
+                    "timed out after {timeout:?} waiting for {state}; changes seen: {seen:?}"
+                ),
             }
         }
     }
@@ -93,9 +111,15 @@ impl Pair {
         b.ip(&["addr", "add", &format!("{LOOPBACK_B}/32"), "dev", "lo"]);
         a.ip(&["route", "add", &format!("{LOOPBACK_B}/32"), "via", LINK_B]);
         b.ip(&["route", "add", &format!("{LOOPBACK_A}/32"), "via", LINK_A]);
-        assert!(a.ping(LINK_B, 2), "link between the namespaces does not carry ping");
         assert!(
-            a.sh(&format!("ping -n -q -c 1 -W 2 -I {LOOPBACK_A} {LOOPBACK_B} >/dev/null && echo ok")).contains("ok")
+            a.ping(LINK_B, 2),
+            "link between the namespaces does not carry ping"
+        );
+        assert!(
+            a.sh(&format!(
+                "ping -n -q -c 1 -W 2 -I {LOOPBACK_A} {LOOPBACK_B} >/dev/null && echo ok"
+            ))
+            .contains("ok")
         );
         Pair { a, b }
     }
@@ -109,7 +133,10 @@ impl Pair {
         for ns in [&self.b, &self.a] {
             ns.exec_ok(
                 "tc",
-                &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms"],
+                &[
+                    "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10",
+                    "latency", "1ms",
+                ],
             );
         }
         started
@@ -128,7 +155,8 @@ impl Pair {
 pub fn wait_fast_timers(ours: &Ours, peer: IpAddr, multihop: bool, detection_time_us: u64) {
     wait_until(Duration::from_secs(5), "fast timers in force", || {
         let session = ours.session(peer, multihop)?;
-        (session.timers.detection_time_us == detection_time_us && session.state == State::Up).then_some(())
+        (session.timers.detection_time_us == detection_time_us && session.state == State::Up)
+            .then_some(())
     });
 }
 

@@ -6,10 +6,10 @@ mod bgp_support;
 use std::time::Duration;
 
 use bgp_support::{Speaker, ip, link, neighbor, options, our_config, wait_frr_established};
+use hna_bgp::AfiSafi;
 use hna_bgp::config::FamilySettings;
 use hna_bgp::message::{AddPathDirection, AsPath, Origin, PathAttributes};
 use hna_bgp::rib::Route;
-use hna_bgp::AfiSafi;
 use hna_testkit::{Frr, Netns, wait_until_ok};
 
 const FRR_CONFIG: &str = "\
@@ -37,34 +37,66 @@ fn add_path_both_directions_with_frr() {
     let mut peer = neighbor(65002, &[AfiSafi::IPV4_UNICAST]);
     peer.families.insert(
         AfiSafi::IPV4_UNICAST,
-        FamilySettings { add_path: Some(AddPathDirection::Both), ..FamilySettings::default() },
+        FamilySettings {
+            add_path: Some(AddPathDirection::Both),
+            ..FamilySettings::default()
+        },
     );
     config.neighbors.insert(ip("10.11.0.2"), peer);
     let speaker = Speaker::start(&ours, config, options());
-    let attributes = PathAttributes { origin: Some(Origin::Igp), as_path: Some(AsPath::default()), ..PathAttributes::default() };
-    speaker.bgp.originate(AfiSafi::IPV4_UNICAST, Route::Ipv4("172.16.9.0/24".parse().unwrap()), attributes);
+    let attributes = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::default()),
+        ..PathAttributes::default()
+    };
+    speaker.bgp.originate(
+        AfiSafi::IPV4_UNICAST,
+        Route::Ipv4("172.16.9.0/24".parse().unwrap()),
+        attributes,
+    );
     speaker.wait_established("10.11.0.2", Duration::from_secs(30));
     wait_frr_established(&frr, "ipv4 unicast", "10.11.0.1", Duration::from_secs(10));
 
-    let capabilities = speaker.neighbor("10.11.0.2").unwrap().capabilities.expect("Established");
-    assert_eq!(capabilities.add_path_receive, vec!["ipv4-unicast".to_string()]);
+    let capabilities = speaker
+        .neighbor("10.11.0.2")
+        .unwrap()
+        .capabilities
+        .expect("Established");
+    assert_eq!(
+        capabilities.add_path_receive,
+        vec!["ipv4-unicast".to_string()]
+    );
     assert_eq!(capabilities.add_path_send, vec!["ipv4-unicast".to_string()]);
 
     // FRR's route arrives with the path identifier FRR gave it.
-    let path_id = wait_until_ok(Duration::from_secs(20), "FRR's route with a path identifier", || {
-        let table = speaker.block_on(speaker.bgp.table(AfiSafi::IPV4_UNICAST)).unwrap();
-        let path = table.routes.iter().find(|r| r.prefix == "10.65.0.0/24").and_then(|r| r.paths.first().cloned());
-        match path.as_ref().and_then(|p| p.path_id) {
-            Some(id) => Ok(id),
-            None => Err(path),
-        }
-    });
+    let path_id = wait_until_ok(
+        Duration::from_secs(20),
+        "FRR's route with a path identifier",
+        || {
+            let table = speaker
+                .block_on(speaker.bgp.table(AfiSafi::IPV4_UNICAST))
+                .unwrap();
+            let path = table
+                .routes
+                .iter()
+                .find(|r| r.prefix == "10.65.0.0/24")
+                .and_then(|r| r.paths.first().cloned());
+            match path.as_ref().and_then(|p| p.path_id) {
+                Some(id) => Ok(id),
+                None => Err(path),
+            }
+        },
+    );
     assert!(path_id > 0, "FRR numbers its paths from 1");
 
     // Ours arrives at FRR, decoded with our identifier.
     let route = wait_until_ok(Duration::from_secs(20), "our route at FRR", || {
         let json = frr.json("show bgp ipv4 unicast 172.16.9.0/24 json");
-        if json["paths"].as_array().is_some_and(|p| !p.is_empty()) { Ok(json) } else { Err(json) }
+        if json["paths"].as_array().is_some_and(|p| !p.is_empty()) {
+            Ok(json)
+        } else {
+            Err(json)
+        }
     });
     let path = &route["paths"][0];
     assert_eq!(path["nexthops"][0]["ip"], "10.11.0.1", "{route}");

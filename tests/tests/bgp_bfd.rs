@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use bgp_support::{Speaker, ip, link, neighbor, options, our_config, wait_frr_established};
 use hna_bfd::{Bfd, BfdConfig, SessionKey, SessionParams, State as BfdState};
+use hna_bgp::AfiSafi;
 use hna_bgp::instance::BgpEvent;
 use hna_bgp::session::{DownReason, State};
-use hna_bgp::AfiSafi;
 use hna_testkit::{Frr, Netns, wait_until, wait_until_ok};
 
 const FRR_CONFIG: &str = "\
@@ -36,20 +36,38 @@ router bgp 65002
 /// Forwards the speaker's BFD registrations to `bfd`, and each Up-to-Down change back to the
 /// speaker, on a thread of its own (as the daemon's wiring task does).
 fn wire_bfd(speaker: &Speaker, bfd: Bfd) -> std::thread::JoinHandle<()> {
-    let registration = wait_until(Duration::from_secs(30), "BfdRegister from the speaker", || {
-        speaker.events().into_iter().find_map(|e| match e {
-            BgpEvent::BfdRegister { peer, local, multihop } => Some((peer, local, multihop)),
-            _ => None,
-        })
-    });
+    let registration = wait_until(
+        Duration::from_secs(30),
+        "BfdRegister from the speaker",
+        || {
+            speaker.events().into_iter().find_map(|e| match e {
+                BgpEvent::BfdRegister {
+                    peer,
+                    local,
+                    multihop,
+                } => Some((peer, local, multihop)),
+                _ => None,
+            })
+        },
+    );
     let (peer, local, multihop) = registration;
     assert!(!multihop, "an eBGP neighbor on the link is single-hop");
     let bgp = speaker.bgp.clone();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
-            let key = SessionKey { peer, local: Some(local), interface: None, multihop };
-            let params = SessionParams::new(Duration::from_millis(100), Duration::from_millis(100), 3).unwrap();
+            let key = SessionKey {
+                peer,
+                local: Some(local),
+                interface: None,
+                multihop,
+            };
+            let params =
+                SessionParams::new(Duration::from_millis(100), Duration::from_millis(100), 3)
+                    .unwrap();
             let mut subscription = bfd.register(key, params);
             while let Some(change) = subscription.recv().await {
                 if change.previous == BfdState::Up && change.state != BfdState::Up {
@@ -62,7 +80,13 @@ fn wire_bfd(speaker: &Speaker, bfd: Bfd) -> std::thread::JoinHandle<()> {
 }
 
 fn cut_silently(ns: &Netns) {
-    ns.exec_ok("tc", &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10", "latency", "1ms"]);
+    ns.exec_ok(
+        "tc",
+        &[
+            "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "10", "latency",
+            "1ms",
+        ],
+    );
 }
 
 #[test]
@@ -91,12 +115,17 @@ fn bfd_down_ends_bgp_session_at_once() {
     // Both BFD ends Up.
     wait_until_ok(Duration::from_secs(20), "our BFD session Up", || {
         let sessions = speaker.block_on(bfd.sessions());
-        let up = sessions.iter().any(|s| s.peer == IpAddr::from([10, 90, 0, 2]) && s.state == BfdState::Up);
+        let up = sessions
+            .iter()
+            .any(|s| s.peer == IpAddr::from([10, 90, 0, 2]) && s.state == BfdState::Up);
         if up { Ok(()) } else { Err(sessions) }
     });
     wait_until_ok(Duration::from_secs(20), "FRR's BFD session up", || {
         let peers = frr.json("show bfd peers json");
-        let up = peers.as_array().is_some_and(|p| p.iter().any(|s| s["peer"] == "10.90.0.1" && s["status"] == "up"));
+        let up = peers.as_array().is_some_and(|p| {
+            p.iter()
+                .any(|s| s["peer"] == "10.90.0.1" && s["status"] == "up")
+        });
         if up { Ok(()) } else { Err(peers) }
     });
     let detail = speaker.neighbor("10.90.0.2").unwrap();
@@ -106,15 +135,28 @@ fn bfd_down_ends_bgp_session_at_once() {
     let cut = Instant::now();
     cut_silently(&ours);
     cut_silently(&theirs);
-    wait_until_ok(Duration::from_secs(5), "our session down", || match speaker.state("10.90.0.2") {
-        Some(State::Established) => Err(cut.elapsed()),
-        _ => Ok(()),
-    });
+    wait_until_ok(
+        Duration::from_secs(5),
+        "our session down",
+        || match speaker.state("10.90.0.2") {
+            Some(State::Established) => Err(cut.elapsed()),
+            _ => Ok(()),
+        },
+    );
     let took = cut.elapsed();
     eprintln!("BGP session down {took:?} after the cut (BFD detection time 300 ms)");
-    assert!(took < Duration::from_secs(3), "session ended after {took:?}: not by BFD");
+    assert!(
+        took < Duration::from_secs(3),
+        "session ended after {took:?}: not by BFD"
+    );
     let detail = speaker.neighbor("10.90.0.2").unwrap();
-    assert_eq!(detail.last_error.map(|e| e.reason), Some(DownReason::BfdDown));
-    assert_eq!(detail.counters.notifications_out, 0, "a NOTIFICATION was sent on a dead path");
+    assert_eq!(
+        detail.last_error.map(|e| e.reason),
+        Some(DownReason::BfdDown)
+    );
+    assert_eq!(
+        detail.counters.notifications_out, 0,
+        "a NOTIFICATION was sent on a dead path"
+    );
     watcher.join().expect("BFD watcher");
 }

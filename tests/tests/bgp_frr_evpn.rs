@@ -7,12 +7,19 @@ mod bgp_support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use bgp_support::{EvpnPath, Speaker, frr_evpn_paths, ip, link, neighbor, options, our_config, wait_frr_established};
+use bgp_support::{
+    EvpnPath, Speaker, frr_evpn_paths, ip, link, neighbor, options, our_config,
+    wait_frr_established,
+};
+use hna_bgp::AfiSafi;
 use hna_bgp::message::{AsPath, Origin, PathAttributes, PmsiTunnel, pmsi_tunnel_type};
 use hna_bgp::rib::Route;
-use hna_bgp::AfiSafi;
-use hna_evpn::route::{EthernetTag, InclusiveMulticastRoute, IpPrefixRoute, IpPrefixValue, MacIpRoute};
-use hna_evpn::{Esi, EvpnRoute, ExtendedCommunity, Label, MacAddress, RouteDistinguisher, RouteTarget};
+use hna_evpn::route::{
+    EthernetTag, InclusiveMulticastRoute, IpPrefixRoute, IpPrefixValue, MacIpRoute,
+};
+use hna_evpn::{
+    Esi, EvpnRoute, ExtendedCommunity, Label, MacAddress, RouteDistinguisher, RouteTarget,
+};
 use hna_testkit::{Frr, Netns, wait_until_ok};
 
 const RR_CONFIG: &str = "\
@@ -59,9 +66,15 @@ fn attributes(communities: Vec<ExtendedCommunity>, pmsi: Option<PmsiTunnel>) -> 
 
 /// Our type-2 (MAC and MAC/IP), type-3 and type-5 routes, with their attributes.
 fn our_routes() -> Vec<(EvpnRoute, PathAttributes)> {
-    let rd = RouteDistinguisher::Ipv4 { address: OUR_ID, number: 2 };
+    let rd = RouteDistinguisher::Ipv4 {
+        address: OUR_ID,
+        number: 2,
+    };
     let l2 = vec![
-        ExtendedCommunity::RouteTarget(RouteTarget::As2 { asn: 65500, value: 10100 }),
+        ExtendedCommunity::RouteTarget(RouteTarget::As2 {
+            asn: 65500,
+            value: 10100,
+        }),
         ExtendedCommunity::Encapsulation { tunnel_type: 8 },
     ];
     let vni = Label::from_vni(10100).unwrap();
@@ -88,20 +101,32 @@ fn our_routes() -> Vec<(EvpnRoute, PathAttributes)> {
         tunnel_identifier: OUR_ID.octets().to_vec(),
     };
     let prefix = EvpnRoute::IpPrefix(IpPrefixRoute {
-        rd: RouteDistinguisher::Ipv4 { address: OUR_ID, number: 3 },
+        rd: RouteDistinguisher::Ipv4 {
+            address: OUR_ID,
+            number: 3,
+        },
         esi: Esi::ZERO,
         ethernet_tag: EthernetTag(0),
-        value: IpPrefixValue::V4 { prefix: "10.90.0.0/24".parse().unwrap(), gateway: Ipv4Addr::UNSPECIFIED },
+        value: IpPrefixValue::V4 {
+            prefix: "10.90.0.0/24".parse().unwrap(),
+            gateway: Ipv4Addr::UNSPECIFIED,
+        },
         label: Label::from_vni(100).unwrap(),
     });
     let l3 = vec![
-        ExtendedCommunity::RouteTarget(RouteTarget::As2 { asn: 65500, value: 100 }),
+        ExtendedCommunity::RouteTarget(RouteTarget::As2 {
+            asn: 65500,
+            value: 100,
+        }),
         ExtendedCommunity::Encapsulation { tunnel_type: 8 },
         ExtendedCommunity::RouterMac(ROUTER_MAC),
     ];
     vec![
         (mac_ip(None), attributes(l2.clone(), None)),
-        (mac_ip(Some(IpAddr::V4(Ipv4Addr::new(10, 100, 0, 5)))), attributes(l2.clone(), None)),
+        (
+            mac_ip(Some(IpAddr::V4(Ipv4Addr::new(10, 100, 0, 5)))),
+            attributes(l2.clone(), None),
+        ),
         (imet, attributes(l2, Some(pmsi))),
         (prefix, attributes(l3, None)),
     ]
@@ -130,34 +155,62 @@ fn frr_reflector_passes_our_evpn_routes() {
     config.neighbors.insert(ip("10.70.0.2"), reflector);
     let speaker = Speaker::start(&ours, config, options());
     for (route, attributes) in our_routes() {
-        speaker.bgp.originate(AfiSafi::L2VPN_EVPN, Route::Evpn(route), attributes);
+        speaker
+            .bgp
+            .originate(AfiSafi::L2VPN_EVPN, Route::Evpn(route), attributes);
     }
     speaker.wait_established("10.70.0.2", Duration::from_secs(30));
     wait_frr_established(&rr, "l2vpn evpn", "10.0.0.1", Duration::from_secs(10));
-    assert_eq!(speaker.neighbor("10.70.0.2").unwrap().local_address, Some(ip("10.0.0.1")));
+    assert_eq!(
+        speaker.neighbor("10.70.0.2").unwrap().local_address,
+        Some(ip("10.0.0.1"))
+    );
     wait_frr_established(&client, "l2vpn evpn", "10.71.0.1", Duration::from_secs(30));
 
     let expected = [
         ("10.0.0.1:2", "[2]:[0]:[48]:[02:00:00:00:00:01]"),
-        ("10.0.0.1:2", "[2]:[0]:[48]:[02:00:00:00:00:01]:[32]:[10.100.0.5]"),
+        (
+            "10.0.0.1:2",
+            "[2]:[0]:[48]:[02:00:00:00:00:01]:[32]:[10.100.0.5]",
+        ),
         ("10.0.0.1:2", "[3]:[0]:[32]:[10.0.0.1]"),
         ("10.0.0.1:3", "[5]:[0]:[24]:[10.90.0.0]"),
     ];
-    let paths: Vec<EvpnPath> = wait_until_ok(Duration::from_secs(30), "our routes at the second client", || {
-        let paths = frr_evpn_paths(&client);
-        let found = expected.iter().all(|(rd, prefix)| paths.iter().any(|p| p.rd == *rd && p.prefix == *prefix));
-        if found { Ok(paths) } else { Err(paths) }
-    });
+    let paths: Vec<EvpnPath> = wait_until_ok(
+        Duration::from_secs(30),
+        "our routes at the second client",
+        || {
+            let paths = frr_evpn_paths(&client);
+            let found = expected
+                .iter()
+                .all(|(rd, prefix)| paths.iter().any(|p| p.rd == *rd && p.prefix == *prefix));
+            if found { Ok(paths) } else { Err(paths) }
+        },
+    );
     for (rd, prefix) in expected {
-        let path = paths.iter().find(|p| p.rd == rd && p.prefix == prefix).unwrap();
+        let path = paths
+            .iter()
+            .find(|p| p.rd == rd && p.prefix == prefix)
+            .unwrap();
         assert_eq!(path.next_hop, "10.0.0.1", "{path:?}");
-        assert_eq!(path.originator_id.as_deref(), Some("10.0.0.1"), "not reflected: {path:?}");
-        assert_eq!(path.cluster_list, vec!["10.0.0.100".to_string()], "{path:?}");
+        assert_eq!(
+            path.originator_id.as_deref(),
+            Some("10.0.0.1"),
+            "not reflected: {path:?}"
+        );
+        assert_eq!(
+            path.cluster_list,
+            vec!["10.0.0.100".to_string()],
+            "{path:?}"
+        );
         assert_eq!(path.peer.as_deref(), Some("10.71.0.1"), "{path:?}");
         assert_eq!(path.origin, "IGP", "{path:?}");
         assert_eq!(path.as_path, "Local", "{path:?}");
         if prefix.starts_with("[5]") {
-            assert_eq!(path.extended_communities, "RT:65500:100 ET:8 Rmac:02:00:00:00:00:aa", "{path:?}");
+            assert_eq!(
+                path.extended_communities, "RT:65500:100 ET:8 Rmac:02:00:00:00:00:aa",
+                "{path:?}"
+            );
             assert_eq!(path.vni, "100", "{path:?}");
         } else {
             assert_eq!(path.extended_communities, "RT:65500:10100 ET:8", "{path:?}");
@@ -168,7 +221,9 @@ fn frr_reflector_passes_our_evpn_routes() {
     }
 
     // The reflector sent our own routes back to us, and we dropped them (RFC 4456 section 8).
-    let table = speaker.block_on(speaker.bgp.table(AfiSafi::L2VPN_EVPN)).unwrap();
+    let table = speaker
+        .block_on(speaker.bgp.table(AfiSafi::L2VPN_EVPN))
+        .unwrap();
     let learned: usize = table
         .route_distinguishers
         .iter()
@@ -177,6 +232,8 @@ fn frr_reflector_passes_our_evpn_routes() {
         .filter(|p| !p.local)
         .count();
     assert_eq!(learned, 0, "{table:?}");
-    let counts = speaker.prefix_counts("10.70.0.2", AfiSafi::L2VPN_EVPN).unwrap();
+    let counts = speaker
+        .prefix_counts("10.70.0.2", AfiSafi::L2VPN_EVPN)
+        .unwrap();
     assert_eq!(counts.2, 4, "routes sent to the reflector");
 }

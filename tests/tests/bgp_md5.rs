@@ -6,10 +6,12 @@ mod bgp_support;
 
 use std::time::{Duration, Instant};
 
-use bgp_support::{Speaker, frr_state, ip, link, neighbor, options, our_config, wait_frr_established};
+use bgp_support::{
+    Speaker, frr_state, ip, link, neighbor, options, our_config, wait_frr_established,
+};
+use hna_bgp::AfiSafi;
 use hna_bgp::config::ListenRange;
 use hna_bgp::session::State;
-use hna_bgp::AfiSafi;
 use hna_testkit::{Frr, Netns};
 
 /// FRR with one eBGP neighbor and the given extra neighbor lines.
@@ -50,23 +52,54 @@ fn md5_right_password_establishes_wrong_never() {
     let connector_side = Netns::new("bgpmd5-b");
     let wrong_side = Netns::new("bgpmd5-c");
     let range_side = Netns::new("bgpmd5-d");
-    link(&ours, "eth0", "10.40.0.1", &listener_side, "eth0", "10.40.0.2");
-    link(&ours, "eth1", "10.41.0.1", &connector_side, "eth0", "10.41.0.2");
+    link(
+        &ours,
+        "eth0",
+        "10.40.0.1",
+        &listener_side,
+        "eth0",
+        "10.40.0.2",
+    );
+    link(
+        &ours,
+        "eth1",
+        "10.41.0.1",
+        &connector_side,
+        "eth0",
+        "10.41.0.2",
+    );
     link(&ours, "eth2", "10.42.0.1", &wrong_side, "eth0", "10.42.0.2");
     link(&ours, "eth3", "10.43.0.1", &range_side, "eth0", "10.43.0.2");
 
     // A: we are passive, so FRR connects and our listener's key must match.
-    let frr_a = Frr::start(&listener_side, &["bgpd"], &frr_config(65002, "10.0.0.2", "10.40.0.1", &["password right-one"]));
+    let frr_a = Frr::start(
+        &listener_side,
+        &["bgpd"],
+        &frr_config(65002, "10.0.0.2", "10.40.0.1", &["password right-one"]),
+    );
     // B: FRR is passive, so we connect with the key; GTSM on both sides as well.
     let frr_b = Frr::start(
         &connector_side,
         &["bgpd"],
-        &frr_config(65003, "10.0.0.3", "10.41.0.1", &["password right-two", "passive", "ttl-security hops 1"]),
+        &frr_config(
+            65003,
+            "10.0.0.3",
+            "10.41.0.1",
+            &["password right-two", "passive", "ttl-security hops 1"],
+        ),
     );
     // C: FRR's password differs from ours.
-    let frr_c = Frr::start(&wrong_side, &["bgpd"], &frr_config(65004, "10.0.0.4", "10.42.0.1", &["password wrong"]));
+    let frr_c = Frr::start(
+        &wrong_side,
+        &["bgpd"],
+        &frr_config(65004, "10.0.0.4", "10.42.0.1", &["password wrong"]),
+    );
     // D: a dynamic neighbor from a listen range, whose key is a prefix key (TCP_MD5SIG_EXT).
-    let frr_d = Frr::start(&range_side, &["bgpd"], &frr_config(65005, "10.0.0.5", "10.43.0.1", &["password range-key"]));
+    let frr_d = Frr::start(
+        &range_side,
+        &["bgpd"],
+        &frr_config(65005, "10.0.0.5", "10.43.0.1", &["password range-key"]),
+    );
 
     let mut config = our_config(65001, "10.0.0.1");
     let mut a = neighbor(65002, &[AfiSafi::IPV4_UNICAST]);
@@ -83,7 +116,10 @@ fn md5_right_password_establishes_wrong_never() {
     let mut group = neighbor(65005, &[AfiSafi::IPV4_UNICAST]);
     group.password = Some("range-key".into());
     config.groups.insert("ranged".into(), group);
-    config.listen_ranges.push(ListenRange { prefix: "10.43.0.0/24".parse().unwrap(), group: "ranged".into() });
+    config.listen_ranges.push(ListenRange {
+        prefix: "10.43.0.0/24".parse().unwrap(),
+        group: "ranged".into(),
+    });
     let before = md5_drops(&ours);
     let speaker = Speaker::start(&ours, config, options());
 
@@ -105,13 +141,27 @@ fn md5_right_password_establishes_wrong_never() {
     let watch = Duration::from_secs(20);
     let start = Instant::now();
     while start.elapsed() < watch {
-        assert_ne!(speaker.state("10.42.0.2"), Some(State::OpenSent), "wrong password passed TCP");
-        assert_ne!(speaker.state("10.42.0.2"), Some(State::Established), "session up with a wrong password");
-        assert_ne!(frr_state(&frr_c, "ipv4 unicast", "10.42.0.1").as_deref(), Some("Established"));
+        assert_ne!(
+            speaker.state("10.42.0.2"),
+            Some(State::OpenSent),
+            "wrong password passed TCP"
+        );
+        assert_ne!(
+            speaker.state("10.42.0.2"),
+            Some(State::Established),
+            "session up with a wrong password"
+        );
+        assert_ne!(
+            frr_state(&frr_c, "ipv4 unicast", "10.42.0.1").as_deref(),
+            Some("Established")
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let dropped = md5_drops(&ours) - before;
-    assert!(dropped > 0, "the kernel dropped no segment for its signature: the wrong peer never tried");
+    assert!(
+        dropped > 0,
+        "the kernel dropped no segment for its signature: the wrong peer never tried"
+    );
     assert_eq!(speaker.neighbor("10.42.0.2").unwrap().counters.opens_in, 0);
     // The other sessions were not disturbed meanwhile.
     assert_eq!(speaker.state("10.40.0.2"), Some(State::Established));

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hna_routed::lab::{
-    self, BackendKind, BackendSettings, Backends, CutMode, Lab, LabOptions, Outcome, ProcessRecord, RouterReport, RowResult,
+    self, BackendKind, BackendSettings, Backends, CutMode, Lab, LabOptions, Outcome, ProcessRecord,
+    RouterReport, RowResult,
 };
 use hna_testkit::{require_program, require_root, run_ok, scratch_dir};
 
@@ -22,8 +23,10 @@ fn options(tag: &str) -> LabOptions {
         prefix: format!("{tag}{}-", std::process::id() % 100_000),
         state_root: scratch_dir(tag),
         settings: BackendSettings {
-            hna_routed: lab::find_program("hna-routed").unwrap_or_else(|| PathBuf::from("hna-routed")),
-            hna_routectl: lab::find_program("hna-routectl").unwrap_or_else(|| PathBuf::from("hna-routectl")),
+            hna_routed: lab::find_program("hna-routed")
+                .unwrap_or_else(|| PathBuf::from("hna-routed")),
+            hna_routectl: lab::find_program("hna-routectl")
+                .unwrap_or_else(|| PathBuf::from("hna-routectl")),
             log_level: None,
             frr_daemons: PathBuf::from(lab::FRR_DAEMONS),
             frr_debug: false,
@@ -71,7 +74,11 @@ fn explained_by_router_mac_defect(lab: &Lab, row: &RowResult, reports: &[RouterR
         return false;
     };
     let routed_across = from.router != to.router && from.bridge != to.bridge;
-    let defect = |router: &str| reports.iter().any(|report| report.name == router && !report.diagnostics.is_empty());
+    let defect = |router: &str| {
+        reports
+            .iter()
+            .any(|report| report.name == router && !report.diagnostics.is_empty())
+    };
     routed_across && (defect(&from.router) || defect(&to.router))
 }
 
@@ -100,9 +107,14 @@ fn lab_all_frr_seed_then_down() {
         4 + 4 + 6,
         "4 routers, 2 tenants on each HNA, 6 pods: {namespaces:?}"
     );
-    assert!(namespaces.contains(&format!("{prefix}hna2-vrf101")), "{namespaces:?}");
+    assert!(
+        namespaces.contains(&format!("{prefix}hna2-vrf101")),
+        "{namespaces:?}"
+    );
 
-    let convergence = lab.converge(CONVERGE_TIMEOUT).expect("convergence probes run");
+    let convergence = lab
+        .converge(CONVERGE_TIMEOUT)
+        .expect("convergence probes run");
     let reports = lab.router_reports();
     for report in &reports {
         assert!(
@@ -115,30 +127,53 @@ fn lab_all_frr_seed_then_down() {
             eprintln!("{}: {diagnostic}", report.name);
         }
     }
-    assert!(convergence.sessions_up.is_some(), "sessions not up within {CONVERGE_TIMEOUT:?}");
+    assert!(
+        convergence.sessions_up.is_some(),
+        "sessions not up within {CONVERGE_TIMEOUT:?}"
+    );
 
     let matrix = lab.verify_matrix().expect("matrix probes run");
-    assert_eq!(matrix.rows.len(), 32, "30 ordered pod pairs and 2 rows for 10.61.0.3");
+    assert_eq!(
+        matrix.rows.len(),
+        32,
+        "30 ordered pod pairs and 2 rows for 10.61.0.3"
+    );
     let unbuildable: BTreeSet<String> = matrix
         .rows
         .iter()
         .filter(|row| !row.buildable)
         .map(|row| row.label.clone())
         .collect();
-    assert_eq!(unbuildable.len(), 8, "FRR cannot leak between namespace VRFs: {unbuildable:?}");
+    assert_eq!(
+        unbuildable.len(),
+        8,
+        "FRR cannot leak between namespace VRFs: {unbuildable:?}"
+    );
     for row in &matrix.rows {
         match &row.expectation.outcome {
             // Tenant isolation must pass whatever else fails.
-            Outcome::NeverReaches(pod) => assert!(row.pass, "{}: {pod} must never receive the request: {:?}", row.label, row.receivers),
+            Outcome::NeverReaches(pod) => assert!(
+                row.pass,
+                "{}: {pod} must never receive the request: {:?}",
+                row.label, row.receivers
+            ),
             Outcome::AnsweredBy { never, .. } => {
                 for pod in never {
-                    assert!(!row.receivers.contains(pod), "{}: {pod} received the request", row.label);
+                    assert!(
+                        !row.receivers.contains(pod),
+                        "{}: {pod} received the request",
+                        row.label
+                    );
                 }
             }
             Outcome::Reaches(_) => {}
         }
         if !row.buildable {
-            assert!(row.needs_leaking, "{} is unbuildable without needing a leak", row.label);
+            assert!(
+                row.needs_leaking,
+                "{} is unbuildable without needing a leak",
+                row.label
+            );
             continue;
         }
         assert!(
@@ -153,10 +188,15 @@ fn lab_all_frr_seed_then_down() {
 
     // Failover mechanics on a flow that stays inside one L2VNI, so that the router-MAC defect
     // cannot stop it: an uplink of hna1 loses carrier, then hna1's bgpd restarts.
-    let cut = lab::link_cut(lab, None, CutMode::Carrier, Some("red1"), Some("red2")).expect("link cut runs");
+    let cut = lab::link_cut(lab, None, CutMode::Carrier, Some("red1"), Some("red2"))
+        .expect("link cut runs");
     assert_eq!(cut.link.0.router, "hna1");
     assert!(cut.chosen_by_traffic);
-    assert!(cut.recovered, "red1 -> red2 did not recover after the cut: {:?}", cut.loss);
+    assert!(
+        cut.recovered,
+        "red1 -> red2 did not recover after the cut: {:?}",
+        cut.loss
+    );
     assert!(
         cut.detected_after.is_some(),
         "hna1's OSPF neighbor on {} stayed Full",
@@ -167,7 +207,8 @@ fn lab_all_frr_seed_then_down() {
         "sessions did not come back after the link was restored"
     );
 
-    let restart = lab::restart(lab, Some("hna1"), Some("red1"), Some("red2")).expect("restart runs");
+    let restart =
+        lab::restart(lab, Some("hna1"), Some("red1"), Some("red2")).expect("restart runs");
     assert!(
         restart.sessions_back_after.is_some(),
         "hna1's sessions did not come back after the restart"
@@ -179,10 +220,18 @@ fn lab_all_frr_seed_then_down() {
     );
 
     let processes: Vec<ProcessRecord> = guard.lab().session.state.processes.clone();
-    assert_eq!(processes.len(), 16, "zebra, ospfd, bfdd and bgpd on four routers");
+    assert_eq!(
+        processes.len(),
+        16,
+        "zebra, ospfd, bfdd and bgpd on four routers"
+    );
     let report = guard.0.take().expect("lab is up").down().expect("lab down");
     assert_eq!(report.namespaces, 14);
-    assert!(report.killed.is_empty(), "processes ignored SIGTERM: {:?}", report.killed);
+    assert!(
+        report.killed.is_empty(),
+        "processes ignored SIGTERM: {:?}",
+        report.killed
+    );
     for process in &processes {
         assert!(
             !process.is_alive(),
@@ -206,7 +255,10 @@ fn lab_all_frr_seed_then_down() {
                 .collect()
         })
         .unwrap_or_default();
-    assert!(frr_left.is_empty(), "FRR run directories left: {frr_left:?}");
+    assert!(
+        frr_left.is_empty(),
+        "FRR run directories left: {frr_left:?}"
+    );
     let lab_dir = state_root.join(format!("{prefix}seed"));
     assert!(!lab_dir.exists(), "{} still exists", lab_dir.display());
 }
@@ -231,13 +283,19 @@ fn lab_failed_start_removes_what_it_made() {
         }
         Err(error) => error.to_string(),
     };
-    assert!(error.contains("/nonexistent/hna-routed not found"), "{error}");
+    assert!(
+        error.contains("/nonexistent/hna-routed not found"),
+        "{error}"
+    );
     assert!(
         namespaces_with_prefix(&prefix).is_empty(),
         "namespaces left: {:?}",
         namespaces_with_prefix(&prefix)
     );
-    assert!(!options.state_root.join(format!("{prefix}seed")).exists(), "lab directory left");
+    assert!(
+        !options.state_root.join(format!("{prefix}seed")).exists(),
+        "lab directory left"
+    );
 }
 
 #[test]
@@ -264,7 +322,10 @@ fn lab_refuses_namespace_it_did_not_make() {
         }
         Err(error) => error.to_string(),
     };
-    assert!(error.contains(&format!("namespace {foreign} already exists")), "{error}");
+    assert!(
+        error.contains(&format!("namespace {foreign} already exists")),
+        "{error}"
+    );
     assert_eq!(
         still_there,
         vec![foreign],

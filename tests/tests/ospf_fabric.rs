@@ -31,11 +31,28 @@ fn ospf_fabric_hna_reaches_peer_over_both_leaves() {
             let hna_side = format!("eth{leaf_index}");
             veth(leaf, &leaf_side, hna, &hna_side, 1600);
             let subnet = 10 * leaf_index + hna_index;
-            leaf.ip(&["addr", "add", &format!("10.0.{subnet}.1/24"), "dev", &leaf_side]);
-            hna.ip(&["addr", "add", &format!("10.0.{subnet}.2/24"), "dev", &hna_side]);
+            leaf.ip(&[
+                "addr",
+                "add",
+                &format!("10.0.{subnet}.1/24"),
+                "dev",
+                &leaf_side,
+            ]);
+            hna.ip(&[
+                "addr",
+                "add",
+                &format!("10.0.{subnet}.2/24"),
+                "dev",
+                &hna_side,
+            ]);
         }
     }
-    for (ns, loopback) in [(&hna1, "10.0.0.1"), (&hna2, "10.0.0.2"), (&leaf1, "10.0.0.201"), (&leaf2, "10.0.0.202")] {
+    for (ns, loopback) in [
+        (&hna1, "10.0.0.1"),
+        (&hna2, "10.0.0.2"),
+        (&leaf1, "10.0.0.201"),
+        (&leaf2, "10.0.0.202"),
+    ] {
         ns.ip(&["addr", "add", &format!("{loopback}/32"), "dev", "lo"]);
     }
 
@@ -47,22 +64,47 @@ fn ospf_fabric_hna_reaches_peer_over_both_leaves() {
     let ours = Ours::start(&hna1, our_config("10.0.0.1", NetworkType::PointToPoint));
 
     wait_until_ok(Duration::from_secs(30), "Full with both leaves", || {
-        let states: Vec<_> = ours.neighbors().iter().map(|n| (n.neighbor_id, n.state)).collect();
-        let full = states.iter().filter(|(_, state)| *state == NeighborState::Full).count();
+        let states: Vec<_> = ours
+            .neighbors()
+            .iter()
+            .map(|n| (n.neighbor_id, n.state))
+            .collect();
+        let full = states
+            .iter()
+            .filter(|(_, state)| *state == NeighborState::Full)
+            .count();
         if full == 2 { Ok(()) } else { Err(states) }
     });
 
     // ECMP to hna2's loopback through both leaves, at cost 20.
     let loopback = "10.0.0.2/32".parse().unwrap();
-    let route = wait_until_ok(Duration::from_secs(20), "two next hops to hna2", || match ours.routes().get(&loopback).cloned() {
-        Some(route) if route.next_hops.len() == 2 => Ok(route),
-        other => Err(other),
-    });
-    let hops: Vec<_> = route.next_hops.iter().map(|hop| (hop.address, hop.interface.to_string())).collect();
-    assert_eq!(hops, vec![(Some(addr("10.0.11.1")), "eth1".to_string()), (Some(addr("10.0.21.1")), "eth2".to_string())]);
+    let route = wait_until_ok(
+        Duration::from_secs(20),
+        "two next hops to hna2",
+        || match ours.routes().get(&loopback).cloned() {
+            Some(route) if route.next_hops.len() == 2 => Ok(route),
+            other => Err(other),
+        },
+    );
+    let hops: Vec<_> = route
+        .next_hops
+        .iter()
+        .map(|hop| (hop.address, hop.interface.to_string()))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![
+            (Some(addr("10.0.11.1")), "eth1".to_string()),
+            (Some(addr("10.0.21.1")), "eth2".to_string())
+        ]
+    );
     assert_eq!(route.cost, 20);
     for leaf in ["10.0.0.201/32", "10.0.0.202/32"] {
-        let route = ours.routes().get(&leaf.parse().unwrap()).cloned().unwrap_or_else(|| panic!("no route to {leaf}"));
+        let route = ours
+            .routes()
+            .get(&leaf.parse().unwrap())
+            .cloned()
+            .unwrap_or_else(|| panic!("no route to {leaf}"));
         assert_eq!(route.next_hops.len(), 1, "{leaf}");
     }
 
@@ -72,13 +114,23 @@ fn ospf_fabric_hna_reaches_peer_over_both_leaves() {
         let all_equal = [&frr_leaf1, &frr_leaf2, &frr_hna2]
             .iter()
             .all(|frr| frr_lsdb(&frr.json("show ip ospf database json")) == ours_lsdb);
-        if all_equal && ours_lsdb.len() == 4 { Ok(()) } else { Err(ours_lsdb) }
+        if all_equal && ours_lsdb.len() == 4 {
+            Ok(())
+        } else {
+            Err(ours_lsdb)
+        }
     });
 
     // FRR's hna2 reaches our loopback over both leaves too.
-    wait_until_ok(Duration::from_secs(10), "hna2's ECMP route to 10.0.0.1/32", || {
-        let json = frr_hna2.json("show ip route 10.0.0.1/32 json");
-        let nexthops = json["10.0.0.1/32"][0]["nexthops"].as_array().map_or(0, Vec::len);
-        if nexthops == 2 { Ok(()) } else { Err(json) }
-    });
+    wait_until_ok(
+        Duration::from_secs(10),
+        "hna2's ECMP route to 10.0.0.1/32",
+        || {
+            let json = frr_hna2.json("show ip route 10.0.0.1/32 json");
+            let nexthops = json["10.0.0.1/32"][0]["nexthops"]
+                .as_array()
+                .map_or(0, Vec::len);
+            if nexthops == 2 { Ok(()) } else { Err(json) }
+        },
+    );
 }

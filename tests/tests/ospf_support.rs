@@ -42,7 +42,10 @@ fn watch_bfd(
         while let Some(change) = subscription.recv().await {
             if change.previous == hna_bfd::State::Up && change.state != hna_bfd::State::Up {
                 handle.bfd_down(ifindex, neighbor);
-                downs.lock().unwrap().push((std::time::Instant::now(), neighbor));
+                downs
+                    .lock()
+                    .unwrap()
+                    .push((std::time::Instant::now(), neighbor));
             }
         }
     })
@@ -63,7 +66,11 @@ impl Ours {
     /// Starts an instance wired to an hna-bfd instance in the same namespace: each BFD request
     /// registers a single-hop session with `params`, and a session leaving Up reports
     /// `bfd_down` to OSPF. The time of each report goes to `bfd_downs`.
-    pub fn start_with_bfd(ns: &Netns, config: Config, params: hna_bfd::session::SessionParams) -> Ours {
+    pub fn start_with_bfd(
+        ns: &Netns,
+        config: Config,
+        params: hna_bfd::session::SessionParams,
+    ) -> Ours {
         Ours::start_inner(ns, config, Some(params), None)
     }
 
@@ -79,24 +86,44 @@ impl Ours {
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (routes_in, bfd_in, downs_in) = (routes.clone(), bfd_events.clone(), bfd_downs.clone());
         let thread = ns.spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async move {
                 let interfaces = hna_ospf::io::read_interfaces().expect("read interfaces");
-                let (handle, mut events, task) = hna_ospf::io::spawn(config, interfaces).expect("valid configuration");
+                let (handle, mut events, task) =
+                    hna_ospf::io::spawn(config, interfaces).expect("valid configuration");
                 handle_tx.send(handle.clone()).expect("test still waiting");
-                let watcher = watch.map(|period| tokio::spawn(hna_ospf::io::watch_interfaces(handle.clone(), period)));
+                let watcher = watch.map(|period| {
+                    tokio::spawn(hna_ospf::io::watch_interfaces(handle.clone(), period))
+                });
                 // BFD runs on its own real-time thread, so that a loaded test machine does not
                 // delay its packets past the peer's 300 ms detection time.
-                let bfd_config = hna_bfd::BfdConfig { realtime_priority: Some(50), ..Default::default() };
-                let bfd = bfd_params.as_ref().map(|_| hna_bfd::Bfd::spawn_on_thread(bfd_config).expect("BFD sockets"));
+                let bfd_config = hna_bfd::BfdConfig {
+                    realtime_priority: Some(50),
+                    ..Default::default()
+                };
+                let bfd = bfd_params
+                    .as_ref()
+                    .map(|_| hna_bfd::Bfd::spawn_on_thread(bfd_config).expect("BFD sockets"));
                 let collector = tokio::spawn(async move {
-                    let mut watchers: HashMap<BfdSession, tokio::task::JoinHandle<()>> = HashMap::new();
+                    let mut watchers: HashMap<BfdSession, tokio::task::JoinHandle<()>> =
+                        HashMap::new();
                     while let Some(event) = events.recv().await {
                         match &event {
-                            Event::Routes(update) => *routes_in.lock().unwrap() = update.table.clone(),
+                            Event::Routes(update) => {
+                                *routes_in.lock().unwrap() = update.table.clone()
+                            }
                             Event::BfdRegister(session) => {
                                 if let (Some(bfd), Some(params)) = (&bfd, &bfd_params) {
-                                    let watcher = watch_bfd(bfd, params.clone(), session, handle.clone(), downs_in.clone());
+                                    let watcher = watch_bfd(
+                                        bfd,
+                                        params.clone(),
+                                        session,
+                                        handle.clone(),
+                                        downs_in.clone(),
+                                    );
                                     watchers.insert(session.clone(), watcher);
                                 }
                             }
@@ -122,8 +149,18 @@ impl Ours {
             });
         });
         let handle = handle_rx.recv().expect("instance started");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        Ours { handle: Some(handle), runtime, thread: Some(thread), routes, bfd_events, bfd_downs }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Ours {
+            handle: Some(handle),
+            runtime,
+            thread: Some(thread),
+            routes,
+            bfd_events,
+            bfd_downs,
+        }
     }
 
     pub fn handle(&self) -> &Handle {
@@ -136,7 +173,10 @@ impl Ours {
 
     /// Returns the state of the neighbor with router id `id`, if known.
     pub fn neighbor_state(&self, id: Ipv4Addr) -> Option<hna_ospf::NeighborState> {
-        self.neighbors().into_iter().find(|n| n.neighbor_id == id).map(|n| n.state)
+        self.neighbors()
+            .into_iter()
+            .find(|n| n.neighbor_id == id)
+            .map(|n| n.state)
     }
 
     /// Returns (LS type, Link State ID, Advertising Router, sequence) of our LSDB (scope 0).
@@ -145,7 +185,14 @@ impl Ours {
             .block_on(self.handle().database())
             .into_iter()
             .filter(|lsa| lsa.scope == 0)
-            .map(|lsa| (lsa.ls_type.0, lsa.link_state_id, lsa.advertising_router, lsa.sequence))
+            .map(|lsa| {
+                (
+                    lsa.ls_type.0,
+                    lsa.link_state_id,
+                    lsa.advertising_router,
+                    lsa.sequence,
+                )
+            })
             .collect()
     }
 
@@ -181,9 +228,15 @@ impl Ours {
 impl Ours {
     /// Stops the instance for a graceful restart (grace-LSAs announcing `grace_period`, no
     /// flush) and waits for its thread; queries afterwards panic.
-    pub fn graceful_stop(&mut self, grace_period: std::time::Duration) -> hna_ospf::io::GracefulShutdown {
+    pub fn graceful_stop(
+        &mut self,
+        grace_period: std::time::Duration,
+    ) -> hna_ospf::io::GracefulShutdown {
         let handle = self.handle.take().expect("running");
-        let outcome = self.runtime.block_on(handle.graceful_shutdown(grace_period)).expect("instance running");
+        let outcome = self
+            .runtime
+            .block_on(handle.graceful_shutdown(grace_period))
+            .expect("instance running");
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -191,7 +244,9 @@ impl Ours {
     }
 
     pub fn graceful_restart(&self) -> hna_ospf::show::GracefulRestartSnapshot {
-        self.runtime.block_on(self.handle().graceful_restart()).expect("instance running")
+        self.runtime
+            .block_on(self.handle().graceful_restart())
+            .expect("instance running")
     }
 
     /// Stops the instance and waits for its thread; queries afterwards panic.
@@ -233,14 +288,24 @@ fn frr_type(key: &str) -> Option<u8> {
     })
 }
 
-fn collect_frr_lsas(value: &serde_json::Value, ls_type: Option<u8>, found: &mut BTreeSet<(u8, Ipv4Addr, Ipv4Addr, u32)>) {
+fn collect_frr_lsas(
+    value: &serde_json::Value,
+    ls_type: Option<u8>,
+    found: &mut BTreeSet<(u8, Ipv4Addr, Ipv4Addr, u32)>,
+) {
     match value {
         serde_json::Value::Object(map) => {
-            if let (Some(ls_type), Some(id), Some(adv), Some(seq)) =
-                (ls_type, map.get("lsId"), map.get("advertisedRouter"), map.get("sequenceNumber"))
-            {
-                let parse = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok());
-                let sequence = seq.as_str().and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok());
+            if let (Some(ls_type), Some(id), Some(adv), Some(seq)) = (
+                ls_type,
+                map.get("lsId"),
+                map.get("advertisedRouter"),
+                map.get("sequenceNumber"),
+            ) {
+                let parse =
+                    |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok());
+                let sequence = seq
+                    .as_str()
+                    .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok());
                 if let (Some(id), Some(adv), Some(sequence)) = (parse(id), parse(adv), sequence) {
                     found.insert((ls_type, id, adv, sequence));
                 }
@@ -280,7 +345,8 @@ pub fn frr_ospf_config(router_id: &str, interfaces: &[(&str, &[&str])]) -> Strin
 
 /// Our configuration matching `frr_ospf_config`: fast timers on every interface.
 pub fn our_config(router_id: &str, network_type: hna_ospf::NetworkType) -> Config {
-    let mut config = Config::new(router_id.parse().unwrap()).network("10.0.0.0/16".parse().unwrap());
+    let mut config =
+        Config::new(router_id.parse().unwrap()).network("10.0.0.0/16".parse().unwrap());
     config.default_interface.network_type = network_type;
     config.default_interface.hello_interval = 1;
     config.default_interface.dead_interval = 4;

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hna_rib::linux::LinuxPlane;
-use hna_rib::{Entry, FloodEntry, MacAddr, MacEntry, NeighborEntry, NextHop, RouteEntry, Southbound, Vni, VrfId};
+use hna_rib::{
+    Entry, FloodEntry, MacAddr, MacEntry, NeighborEntry, NextHop, RouteEntry, Southbound, Vni,
+    VrfId,
+};
 use hna_testkit::Netns;
 use serde_json::Value;
 
@@ -38,26 +41,51 @@ fn wanted(generation: u32) -> Vec<Entry> {
     let moved = |index: u32| generation == 2 && index % 40 == 0;
     let mut entries = Vec::new();
     for i in (0..2000u32).filter(|i| keep(*i)) {
-        let next_hop = if moved(i) { NextHop::via(v4(10, 0, 21, 1), "eth1") } else { NextHop::via(v4(10, 0, 11, 1), "eth0") };
+        let next_hop = if moved(i) {
+            NextHop::via(v4(10, 0, 21, 1), "eth1")
+        } else {
+            NextHop::via(v4(10, 0, 11, 1), "eth0")
+        };
         let prefix = ipnet::IpNet::new(v4(10, 100, (i / 256) as u8, (i % 256) as u8), 32).unwrap();
         entries.push(Entry::Route(RouteEntry::new(vrf, prefix, vec![next_hop])));
     }
     for i in (0..3000u32).filter(|i| keep(*i)) {
         let ip = v4(10, 60, 10 + (i / 256) as u8, (i % 256) as u8);
-        entries.push(Entry::Neighbor(NeighborEntry { vrf, interface: "br100".into(), ip, mac: mac(1, i) }));
+        entries.push(Entry::Neighbor(NeighborEntry {
+            vrf,
+            interface: "br100".into(),
+            ip,
+            mac: mac(1, i),
+        }));
     }
     if generation == 2 {
         for i in 0..50u32 {
             let ip = v4(10, 60, 50, i as u8);
-            entries.push(Entry::Neighbor(NeighborEntry { vrf, interface: "br100".into(), ip, mac: mac(3, i) }));
+            entries.push(Entry::Neighbor(NeighborEntry {
+                vrf,
+                interface: "br100".into(),
+                ip,
+                mac: mac(3, i),
+            }));
         }
     }
     for i in (0..4000u32).filter(|i| keep(*i)) {
-        let vtep = if moved(i) { v4(10, 0, 1, 2) } else { v4(10, 0, 1, 1) };
-        entries.push(Entry::Mac(MacEntry { vni: vni(), mac: mac(2, i), vtep }));
+        let vtep = if moved(i) {
+            v4(10, 0, 1, 2)
+        } else {
+            v4(10, 0, 1, 1)
+        };
+        entries.push(Entry::Mac(MacEntry {
+            vni: vni(),
+            mac: mac(2, i),
+            vtep,
+        }));
     }
     for i in (0..1000u32).filter(|i| keep(*i)) {
-        entries.push(Entry::Flood(FloodEntry { vni: vni(), vtep: v4(10, 0, 2 + (i / 256) as u8, (i % 256) as u8) }));
+        entries.push(Entry::Flood(FloodEntry {
+            vni: vni(),
+            vtep: v4(10, 0, 2 + (i / 256) as u8, (i % 256) as u8),
+        }));
     }
     entries
 }
@@ -74,8 +102,15 @@ fn plane_restart_helper() {
     let mut plane = LinuxPlane::new().expect("create Linux plane");
     plane.bind_l2vni(vni(), VrfId::DEFAULT, "vx100").unwrap();
     let report = plane.resync(&wanted(generation)).expect("resynchronise");
-    assert!(report.failed.is_empty(), "failed changes: {:?}", &report.failed[..report.failed.len().min(5)]);
-    println!("ready removed={} installed={} unchanged={}", report.removed, report.installed, report.unchanged);
+    assert!(
+        report.failed.is_empty(),
+        "failed changes: {:?}",
+        &report.failed[..report.failed.len().min(5)]
+    );
+    println!(
+        "ready removed={} installed={} unchanged={}",
+        report.removed, report.installed, report.unchanged
+    );
     // Hold the entries until the test kills this process.
     loop {
         std::thread::park();
@@ -88,7 +123,13 @@ fn start_helper(ns: &Netns, generation: u32) -> (Child, String) {
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns.name()])
         .arg(exe)
-        .args(["--exact", "plane_restart_helper", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "plane_restart_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(GENERATION, generation.to_string())
         .stdout(Stdio::piped())
         .spawn()
@@ -101,7 +142,10 @@ fn start_helper(ns: &Netns, generation: u32) -> (Child, String) {
         if let Some(start) = line.find("ready ") {
             return (child, line[start..].to_string());
         }
-        assert!(Instant::now() < deadline, "helper did not report ready within 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "helper did not report ready within 120 s"
+        );
     }
     let status = child.wait().expect("helper exit");
     panic!("helper exited before reporting ready: {status}");
@@ -126,7 +170,9 @@ fn text(value: &Value) -> String {
 }
 
 fn has_flag(entry: &Value, flag: &str) -> bool {
-    entry["flags"].as_array().is_some_and(|flags| flags.iter().any(|f| f == flag))
+    entry["flags"]
+        .as_array()
+        .is_some_and(|flags| flags.iter().any(|f| f == flag))
 }
 
 fn kernel_state(ns: &Netns) -> KernelState {
@@ -134,7 +180,12 @@ fn kernel_state(ns: &Netns) -> KernelState {
     let neighbors = ns.ip_json(&["neigh", "show", "dev", "br100"]);
     let fdb = ns.bridge_json(&["fdb", "show", "dev", "vx100"]);
     KernelState {
-        routes: routes.as_array().unwrap().iter().map(|r| (text(&r["dst"]), text(&r["gateway"]), text(&r["dev"]))).collect(),
+        routes: routes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (text(&r["dst"]), text(&r["gateway"]), text(&r["dev"])))
+            .collect(),
         neighbors: neighbors
             .as_array()
             .unwrap()
@@ -146,7 +197,10 @@ fn kernel_state(ns: &Netns) -> KernelState {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| has_flag(e, "self") && (has_flag(e, "extern_learn") || e["mac"] == "00:00:00:00:00:00"))
+            .filter(|e| {
+                has_flag(e, "self")
+                    && (has_flag(e, "extern_learn") || e["mac"] == "00:00:00:00:00:00")
+            })
             .map(|e| (text(&e["mac"]), text(&e["dst"])))
             .collect(),
         bridge_fdb: fdb
@@ -193,17 +247,27 @@ fn expected_state(entries: &[Entry]) -> KernelState {
                 let hop = &route.next_hops[0];
                 // `ip -j route` omits the length of host routes.
                 let dst = route.prefix.addr().to_string();
-                state.routes.insert((dst, hop.gateway.unwrap().to_string(), hop.interface.clone().unwrap()));
+                state.routes.insert((
+                    dst,
+                    hop.gateway.unwrap().to_string(),
+                    hop.interface.clone().unwrap(),
+                ));
             }
             Entry::Neighbor(n) => {
-                state.neighbors.insert((n.ip.to_string(), n.mac.to_string()));
+                state
+                    .neighbors
+                    .insert((n.ip.to_string(), n.mac.to_string()));
             }
             Entry::Mac(m) => {
-                state.vxlan_fdb.insert((m.mac.to_string(), m.vtep.to_string()));
+                state
+                    .vxlan_fdb
+                    .insert((m.mac.to_string(), m.vtep.to_string()));
                 state.bridge_fdb.insert(m.mac.to_string());
             }
             Entry::Flood(f) => {
-                state.vxlan_fdb.insert((MacAddr::ZERO.to_string(), f.vtep.to_string()));
+                state
+                    .vxlan_fdb
+                    .insert((MacAddr::ZERO.to_string(), f.vtep.to_string()));
             }
         }
     }
@@ -236,11 +300,20 @@ fn plane_restart_leaves_exactly_wanted_entries() {
     ns.sh(foreign);
     let foreign_state = |ns: &Netns| {
         let routes = ns.ip_json(&["route", "show"]);
-        let find = |dst: &str| routes.as_array().unwrap().iter().any(|r| r["dst"] == dst && r["protocol"] != "201");
+        let find = |dst: &str| {
+            routes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["dst"] == dst && r["protocol"] != "201")
+        };
         let neighbor = ns.ip_json(&["neigh", "show", "10.60.200.1", "dev", "br100"]);
         let fdb_has = |device: &str, mac: &str| {
             let fdb = ns.bridge_json(&["fdb", "show", "dev", device]);
-            fdb.as_array().unwrap().iter().any(|e| e["mac"] == mac && e["dst"] == "10.0.9.9")
+            fdb.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["mac"] == mac && e["dst"] == "10.0.9.9")
         };
         (
             find("10.100.0.1"),
@@ -269,7 +342,17 @@ fn plane_restart_leaves_exactly_wanted_entries() {
     kill(helper);
 
     assert_state(&ns, &second);
-    assert_eq!(foreign_state(&ns), foreign_before, "entries of others changed");
+    assert_eq!(
+        foreign_state(&ns),
+        foreign_before,
+        "entries of others changed"
+    );
     // 5,000 stale entries removed; 50 new neighbors, 50 moved routes and 100 moved MACs installed.
-    assert_eq!(line, format!("ready removed=5000 installed=200 unchanged={}", second.len() - 200));
+    assert_eq!(
+        line,
+        format!(
+            "ready removed=5000 installed=200 unchanged={}",
+            second.len() - 200
+        )
+    );
 }

@@ -20,7 +20,10 @@ fn netns_veth_pair_carries_ping_and_is_removed() {
         assert_eq!(links[0]["ifname"], "vb");
     }
     let listed = hna_testkit::run_ok("ip", &["netns", "list"]);
-    assert!(!listed.contains(&name), "namespace {name} still exists after drop");
+    assert!(
+        !listed.contains(&name),
+        "namespace {name} still exists after drop"
+    );
 }
 
 #[test]
@@ -31,8 +34,14 @@ fn netns_thread_opens_sockets_inside_namespace() {
         .spawn(|| std::net::UdpSocket::bind("198.51.100.7:0").is_ok())
         .join()
         .expect("thread");
-    assert!(bound, "address of the namespace was not bindable from its thread");
-    assert!(std::net::UdpSocket::bind("198.51.100.7:0").is_err(), "host must not have the address");
+    assert!(
+        bound,
+        "address of the namespace was not bindable from its thread"
+    );
+    assert!(
+        std::net::UdpSocket::bind("198.51.100.7:0").is_err(),
+        "host must not have the address"
+    );
 }
 
 #[test]

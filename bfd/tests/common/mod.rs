@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use hna_bfd::session::Output;
-use hna_bfd::{ControlPacket, Instance, RandomSource, Received, SessionKey, SessionParams, StateChange};
+use hna_bfd::{
+    ControlPacket, Instance, RandomSource, Received, SessionKey, SessionParams, StateChange,
+};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
@@ -40,11 +42,22 @@ impl End {
         let mut instance = Instance::new();
         let key = SessionKey::single_hop(peer).with_local(address);
         let discriminator = instance.add_session(key.clone(), params, start, &mut random);
-        End { instance, address, key, discriminator, changes: Vec::new(), sent: Vec::new(), random }
+        End {
+            instance,
+            address,
+            key,
+            discriminator,
+            changes: Vec::new(),
+            sent: Vec::new(),
+            random,
+        }
     }
 
     pub fn session(&self) -> &hna_bfd::Session {
-        self.instance.session(self.discriminator).expect("session exists").1
+        self.instance
+            .session(self.discriminator)
+            .expect("session exists")
+            .1
     }
 
     pub fn state(&self) -> hna_bfd::State {
@@ -123,7 +136,11 @@ impl Link {
             }
         });
         for (to_b, bytes) in due {
-            let (receiver, source) = if to_b { (&mut self.b, ADDRESS_A) } else { (&mut self.a, ADDRESS_B) };
+            let (receiver, source) = if to_b {
+                (&mut self.b, ADDRESS_A)
+            } else {
+                (&mut self.a, ADDRESS_B)
+            };
             let received = Received {
                 payload: &bytes,
                 source,
@@ -134,15 +151,21 @@ impl Link {
                 arrival: None,
             };
             let mut out = Vec::new();
-            let _ = receiver.instance.receive(&received, now, &mut receiver.random, &mut out);
+            let _ = receiver
+                .instance
+                .receive(&received, now, &mut receiver.random, &mut out);
             self.dispatch(to_b, out);
         }
 
         let mut out = Vec::new();
-        self.a.instance.handle_timers(now, &mut self.a.random, &mut out);
+        self.a
+            .instance
+            .handle_timers(now, &mut self.a.random, &mut out);
         self.dispatch(false, out);
         let mut out = Vec::new();
-        self.b.instance.handle_timers(now, &mut self.b.random, &mut out);
+        self.b
+            .instance
+            .handle_timers(now, &mut self.b.random, &mut out);
         self.dispatch(true, out);
     }
 
@@ -154,7 +177,10 @@ impl Link {
             match output {
                 Output::Transmit { packet, .. } => {
                     let bytes = packet.as_bytes().to_vec();
-                    end.sent.push((now, ControlPacket::decode(&bytes).expect("sent packets decode")));
+                    end.sent.push((
+                        now,
+                        ControlPacket::decode(&bytes).expect("sent packets decode"),
+                    ));
                     if self.up {
                         self.in_flight.push((now + self.delay, !from_b, bytes));
                     }
@@ -166,9 +192,15 @@ impl Link {
 
     /// Both ends Up, within `limit` of virtual time.
     pub fn bring_up(&mut self, limit: Duration) {
-        let up =
-            self.run_until(limit, |link| link.a.state() == hna_bfd::State::Up && link.b.state() == hna_bfd::State::Up);
-        assert!(up, "sessions not Up after {limit:?}: A {:?}, B {:?}", self.a.state(), self.b.state());
+        let up = self.run_until(limit, |link| {
+            link.a.state() == hna_bfd::State::Up && link.b.state() == hna_bfd::State::Up
+        });
+        assert!(
+            up,
+            "sessions not Up after {limit:?}: A {:?}, B {:?}",
+            self.a.state(),
+            self.b.state()
+        );
     }
 
     /// Runs until neither side has a Poll Sequence pending.
@@ -181,6 +213,10 @@ impl Link {
 }
 
 pub fn params(tx_ms: u64, rx_ms: u64, multiplier: u8) -> SessionParams {
-    SessionParams::new(Duration::from_millis(tx_ms), Duration::from_millis(rx_ms), multiplier)
-        .expect("valid parameters")
+    SessionParams::new(
+        Duration::from_millis(tx_ms),
+        Duration::from_millis(rx_ms),
+        multiplier,
+    )
+    .expect("valid parameters")
 }

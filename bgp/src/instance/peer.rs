@@ -99,7 +99,10 @@ impl Peer {
 
     pub fn helper_deadline(&self) -> Option<Instant> {
         let helper = self.helper.as_ref()?;
-        [helper.restart_deadline, helper.stale_deadline].into_iter().flatten().min()
+        [helper.restart_deadline, helper.stale_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Builds what the RIB needs to know about the Established session.
@@ -137,7 +140,8 @@ impl Instance {
     pub(super) fn peer_established(&mut self, now: Instant, address: IpAddr) {
         let local_as = self.config.asn;
         let gr_enabled = self.config.graceful_restart.enabled;
-        let stale_time = Duration::from_secs(u64::from(self.config.graceful_restart.stale_routes_time));
+        let stale_time =
+            Duration::from_secs(u64::from(self.config.graceful_restart.stale_routes_time));
         let deferring = self.deferral.is_some();
         let Some(peer) = self.peers.get_mut(&address) else {
             return;
@@ -155,7 +159,8 @@ impl Instance {
         let id = peer.id;
 
         // BFD is registered once per neighbor, with the source address of the first session.
-        if peer.config.track_bfd && peer.bfd.is_none()
+        if peer.config.track_bfd
+            && peer.bfd.is_none()
             && let Some(endpoints) = peer.session.endpoints()
         {
             let registration = super::peer::BfdRegistration {
@@ -187,9 +192,11 @@ impl Instance {
             helper.restart_deadline = None;
             let preserved = |f: &AfiSafi| {
                 gr_enabled
-                    && peer_gr
-                        .as_ref()
-                        .is_some_and(|gr| gr.families.iter().any(|(a, forwarding)| a == f && *forwarding))
+                    && peer_gr.as_ref().is_some_and(|gr| {
+                        gr.families
+                            .iter()
+                            .any(|(a, forwarding)| a == f && *forwarding)
+                    })
                     && families.contains(f)
             };
             let (kept, dropped): (Vec<AfiSafi>, Vec<AfiSafi>) =
@@ -217,12 +224,21 @@ impl Instance {
         let was_up = std::mem::replace(&mut peer.rib_up, false);
         peer.deferred.clear();
         let keep: Vec<AfiSafi> = match &peer.graceful_restart {
-            Some((gr, n_bit)) if gr_enabled && gr.restart_time > 0 && reason.keeps_routes(*n_bit) => {
-                gr.families.iter().map(|(f, _)| *f).filter(|f| !peer.disabled.contains(f)).collect()
+            Some((gr, n_bit))
+                if gr_enabled && gr.restart_time > 0 && reason.keeps_routes(*n_bit) =>
+            {
+                gr.families
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .filter(|f| !peer.disabled.contains(f))
+                    .collect()
             }
             _ => Vec::new(),
         };
-        let restart_time = peer.graceful_restart.as_ref().map_or(0, |(gr, _)| gr.restart_time);
+        let restart_time = peer
+            .graceful_restart
+            .as_ref()
+            .map_or(0, |(gr, _)| gr.restart_time);
         if was_up {
             self.rib.peer_down(peer.id, &keep);
         } else if let Some(helper) = peer.helper.take() {
@@ -257,7 +273,11 @@ impl Instance {
         let Some(helper) = peer.helper.take() else {
             return;
         };
-        let which = if helper.restart_deadline.is_some() { "restart" } else { "stale-path" };
+        let which = if helper.restart_deadline.is_some() {
+            "restart"
+        } else {
+            "stale-path"
+        };
         warn!(peer = %address, timer = which, "graceful restart timer expired: stale routes removed");
         for afi_safi in helper.families {
             self.rib.sweep_stale(peer.id, afi_safi);
@@ -308,11 +328,17 @@ impl Instance {
                 peer.malformed.attribute_discard += 1;
                 warn!(peer = %address, ?attributes, errors = ?update.errors, "malformed UPDATE: attributes discarded");
             }
-            UpdateAction::AfiSafiDisable { families, notification } => {
+            UpdateAction::AfiSafiDisable {
+                families,
+                notification,
+            } => {
                 peer.malformed.afi_safi_disable += 1;
                 let negotiated = peer.negotiated_families();
-                let remaining: Vec<AfiSafi> =
-                    negotiated.iter().copied().filter(|f| !families.contains(f)).collect();
+                let remaining: Vec<AfiSafi> = negotiated
+                    .iter()
+                    .copied()
+                    .filter(|f| !families.contains(f))
+                    .collect();
                 if remaining.is_empty() {
                     // Nothing would be left of the session: RFC 7606 section 2 falls back to
                     // session reset.
@@ -329,14 +355,23 @@ impl Instance {
                 }
             }
         }
-        if let Err(RibError::MaximumPrefix { afi_safi, limit, .. }) = self.rib.receive(now, id, &update) {
+        if let Err(RibError::MaximumPrefix {
+            afi_safi, limit, ..
+        }) = self.rib.receive(now, id, &update)
+        {
             self.maximum_prefix_reached(now, address, afi_safi, limit);
         }
     }
 
     /// Ends the session with Cease, Maximum Number of Prefixes Reached (RFC 4486 section 4:
     /// the data is AFI, SAFI and the limit). It stays down until cleared.
-    fn maximum_prefix_reached(&mut self, now: Instant, address: IpAddr, afi_safi: AfiSafi, limit: u32) {
+    fn maximum_prefix_reached(
+        &mut self,
+        now: Instant,
+        address: IpAddr,
+        afi_safi: AfiSafi,
+        limit: u32,
+    ) {
         let Some(peer) = self.peers.get_mut(&address) else {
             return;
         };

@@ -11,15 +11,19 @@ use super::peer::BfdRegistration;
 use super::{BgpEvent, Instance, Output, local_info};
 use crate::config::{BgpConfig, ConfigError, PeerConfig};
 use crate::message::Notification;
-use crate::session::{Event, State};
 use crate::session::cease;
+use crate::session::{Event, State};
 use crate::wire::cease_subcode;
 
 impl Instance {
     /// Applies `config`. The configuration is validated first and nothing changes when it is
     /// invalid. A new AS or router id resets every session; a changed neighbor is reset only
     /// when its OPEN or connection would differ ([`PeerConfig::needs_reset`]).
-    pub fn reconfigure(&mut self, now: Instant, config: BgpConfig) -> Result<Vec<Output>, ConfigError> {
+    pub fn reconfigure(
+        &mut self,
+        now: Instant,
+        config: BgpConfig,
+    ) -> Result<Vec<Output>, ConfigError> {
         config.validate()?;
         let old = std::mem::replace(&mut self.config, config);
         let identity_changed = old.asn != self.config.asn || old.router_id != self.config.router_id;
@@ -71,7 +75,13 @@ impl Instance {
     }
 
     /// Moves one peer to its new settings.
-    fn change_peer(&mut self, now: Instant, address: IpAddr, new: PeerConfig, identity_changed: bool) {
+    fn change_peer(
+        &mut self,
+        now: Instant,
+        address: IpAddr,
+        new: PeerConfig,
+        identity_changed: bool,
+    ) {
         let settings = self.session_settings(new.clone());
         let Some(peer) = self.peers.get_mut(&address) else {
             return;
@@ -84,9 +94,11 @@ impl Instance {
 
         // BFD follows `track bfd` without touching the session.
         if old.track_bfd && !new.track_bfd && peer.bfd.take().is_some() {
-            self.outputs.push(Output::Event(BgpEvent::BfdUnregister { peer: address }));
+            self.outputs
+                .push(Output::Event(BgpEvent::BfdUnregister { peer: address }));
         }
-        if !old.track_bfd && new.track_bfd
+        if !old.track_bfd
+            && new.track_bfd
             && let Some(endpoints) = peer.session.endpoints()
         {
             let registration = BfdRegistration {
@@ -103,7 +115,10 @@ impl Instance {
 
         let actions = if new.shutdown && !old.shutdown {
             let text = new.shutdown_message.as_deref().unwrap_or("");
-            let n = Notification::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, text);
+            let n = Notification::with_shutdown_communication(
+                cease_subcode::ADMINISTRATIVE_SHUTDOWN,
+                text,
+            );
             info!(peer = %address, "neighbor shut down");
             peer.session.handle(now, Event::ManualStop(n))
         } else if !new.shutdown && old.shutdown {
@@ -114,7 +129,8 @@ impl Instance {
             if peer.session.state() == State::Idle {
                 Vec::new()
             } else {
-                peer.session.reset(now, cease(cease_subcode::OTHER_CONFIGURATION_CHANGE))
+                peer.session
+                    .reset(now, cease(cease_subcode::OTHER_CONFIGURATION_CHANGE))
             }
         } else {
             Vec::new()

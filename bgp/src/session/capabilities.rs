@@ -190,7 +190,11 @@ pub fn negotiate(
     if theirs.is_empty() {
         theirs.push(AfiSafi::IPV4_UNICAST);
     }
-    let families: Vec<AfiSafi> = ours.iter().copied().filter(|f| theirs.contains(f)).collect();
+    let families: Vec<AfiSafi> = ours
+        .iter()
+        .copied()
+        .filter(|f| theirs.contains(f))
+        .collect();
     if families.is_empty() {
         return Err(OpenError::NoCommonFamily { ours, theirs });
     }
@@ -257,7 +261,12 @@ fn graceful_restart_of(open: &Open) -> Option<&GracefulRestart> {
 /// Whether the identifier `local` wins a collision against `remote`: the connection opened by
 /// the speaker with the higher BGP identifier survives (RFC 4271 section 6.8), and with equal
 /// identifiers (possible on eBGP, RFC 6286 section 2.3) the one of the higher AS.
-pub fn local_wins_collision(local: Ipv4Addr, local_as: u32, remote: Ipv4Addr, remote_as: u32) -> bool {
+pub fn local_wins_collision(
+    local: Ipv4Addr,
+    local_as: u32,
+    remote: Ipv4Addr,
+    remote_as: u32,
+) -> bool {
     let (l, r) = (u32::from(local), u32::from(remote));
     if l != r { l > r } else { local_as > remote_as }
 }
@@ -265,9 +274,9 @@ pub fn local_wins_collision(local: Ipv4Addr, local_as: u32, remote: Ipv4Addr, re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::AS_TRANS;
     use crate::config::{BgpConfig, FamilySettings, NeighborSettings};
     use crate::session::fsm::GracefulRestartAdvert;
+    use crate::types::AS_TRANS;
     use std::net::IpAddr;
 
     fn settings(local_as: u32, remote_as: u32, families: &[AfiSafi]) -> SessionSettings {
@@ -364,7 +373,10 @@ mod tests {
         let local = build_open(&s);
         let remote = remote_open(65000, [10, 0, 0, 1], vec![]);
         let error = negotiate(&s, &local, &remote).unwrap_err();
-        assert_eq!(error.notification().subcode, open_subcode::BAD_BGP_IDENTIFIER);
+        assert_eq!(
+            error.notification().subcode,
+            open_subcode::BAD_BGP_IDENTIFIER
+        );
     }
 
     #[test]

@@ -29,12 +29,20 @@ pub struct SessionCounters {
 impl SessionCounters {
     /// Returns every message received.
     pub fn messages_in(&self) -> u64 {
-        self.opens_in + self.updates_in + self.keepalives_in + self.notifications_in + self.route_refreshes_in
+        self.opens_in
+            + self.updates_in
+            + self.keepalives_in
+            + self.notifications_in
+            + self.route_refreshes_in
     }
 
     /// Returns every message sent.
     pub fn messages_out(&self) -> u64 {
-        self.opens_out + self.updates_out + self.keepalives_out + self.notifications_out + self.route_refreshes_out
+        self.opens_out
+            + self.updates_out
+            + self.keepalives_out
+            + self.notifications_out
+            + self.route_refreshes_out
     }
 
     /// Counts one received message of type code `kind`.

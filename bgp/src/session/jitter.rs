@@ -14,7 +14,11 @@ impl Jitter {
     /// Builds a generator; a zero seed is replaced, since xorshift never leaves zero.
     pub fn new(seed: u64) -> Jitter {
         Jitter {
-            state: if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed },
+            state: if seed == 0 {
+                0x9e37_79b9_7f4a_7c15
+            } else {
+                seed
+            },
         }
     }
 
@@ -46,7 +50,10 @@ mod tests {
         let interval = Duration::from_secs(30);
         for _ in 0..10_000 {
             let value = jitter.apply(interval);
-            assert!(value >= Duration::from_millis(22_500), "{value:?} below 0.75");
+            assert!(
+                value >= Duration::from_millis(22_500),
+                "{value:?} below 0.75"
+            );
             assert!(value <= interval, "{value:?} above 1.0");
         }
     }

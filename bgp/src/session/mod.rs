@@ -12,8 +12,8 @@ mod tests;
 
 pub use capabilities::{Negotiated, OpenError, PeerGracefulRestart, build_open, negotiate};
 pub use counters::SessionCounters;
-pub use fsm::{GracefulRestartAdvert, Session, SessionSettings};
 pub(crate) use fsm::cease;
+pub use fsm::{GracefulRestartAdvert, Session, SessionSettings};
 pub use jitter::Jitter;
 
 use std::fmt;
@@ -173,9 +173,9 @@ impl DownReason {
     /// forwarding path is known dead, so keeping its routes would only blackhole traffic.
     pub fn keeps_routes(&self, n_bit: bool) -> bool {
         match self {
-            DownReason::ConnectionFailed
-            | DownReason::PeerRestarted
-            | DownReason::LocalRestart => true,
+            DownReason::ConnectionFailed | DownReason::PeerRestarted | DownReason::LocalRestart => {
+                true
+            }
             DownReason::HoldTimerExpired => true,
             DownReason::NotificationSent(n) | DownReason::NotificationReceived(n) => {
                 n_bit && !(n.code == error_code::CEASE && n.subcode == cease_subcode::HARD_RESET)

@@ -12,7 +12,13 @@ use crate::config::{BgpConfig, NeighborSettings};
 use crate::message::Notification;
 use crate::wire::{HEADER_LEN, cease_subcode, error_code};
 
-fn settings(local_as: u32, id: [u8; 4], peer: [u8; 4], remote_as: u32, passive: bool) -> SessionSettings {
+fn settings(
+    local_as: u32,
+    id: [u8; 4],
+    peer: [u8; 4],
+    remote_as: u32,
+    passive: bool,
+) -> SessionSettings {
     let mut config = BgpConfig::new(local_as, Ipv4Addr::from(id));
     let address = IpAddr::from(peer);
     config.neighbors.insert(
@@ -75,7 +81,11 @@ impl Pair {
 
     /// Delivers actions until both sides are quiet, completing TCP connects when `tcp_up`.
     fn run(&mut self, now: Instant, side: char, actions: Vec<Action>, tcp_up: bool) {
-        self.run_queue(now, actions.into_iter().map(|a| (side, a)).collect(), tcp_up);
+        self.run_queue(
+            now,
+            actions.into_iter().map(|a| (side, a)).collect(),
+            tcp_up,
+        );
     }
 
     /// Delivers queued actions in order, appending what they produce (TCP keeps each
@@ -88,21 +98,35 @@ impl Pair {
             self.events.push((side, action.clone()));
             match action {
                 Action::Connect(conn) => {
-                    if side == 'a' { self.a_connects.push(conn) } else { self.b_connects.push(conn) }
+                    if side == 'a' {
+                        self.a_connects.push(conn)
+                    } else {
+                        self.b_connects.push(conn)
+                    }
                     if tcp_up {
                         let produced = self.complete_connect(now, side, conn);
                         queue.extend(produced);
                     }
                 }
                 Action::Send { conn, data } => {
-                    let (map, target) = if side == 'a' { (&self.a_to_b, 'b') } else { (&self.b_to_a, 'a') };
-                    let Some(&remote) = map.get(&conn) else { continue };
+                    let (map, target) = if side == 'a' {
+                        (&self.a_to_b, 'b')
+                    } else {
+                        (&self.b_to_a, 'a')
+                    };
+                    let Some(&remote) = map.get(&conn) else {
+                        continue;
+                    };
                     let mut rest = &data[..];
                     while rest.len() >= HEADER_LEN {
                         let length = u16::from_be_bytes([rest[16], rest[17]]) as usize;
                         let (frame, tail) = rest.split_at(length);
                         rest = tail;
-                        let session = if target == 'a' { &mut self.a } else { &mut self.b };
+                        let session = if target == 'a' {
+                            &mut self.a
+                        } else {
+                            &mut self.b
+                        };
                         let produced = session.receive(now, remote, frame);
                         queue.extend(produced.into_iter().map(|a| (target, a)));
                     }
@@ -115,7 +139,11 @@ impl Pair {
                     };
                     if let Some(remote) = map.remove(&conn) {
                         back.remove(&remote);
-                        let session = if target == 'a' { &mut self.a } else { &mut self.b };
+                        let session = if target == 'a' {
+                            &mut self.a
+                        } else {
+                            &mut self.b
+                        };
                         let produced = session.handle(now, Event::TcpConnectionFails(remote));
                         queue.extend(produced.into_iter().map(|a| (target, a)));
                     }
@@ -139,12 +167,23 @@ impl Pair {
         let other = if side == 'a' { 'b' } else { 'a' };
         let mut out: Vec<(char, Action)> = Vec::new();
         let confirm = {
-            let session = if other == 'a' { &mut self.a } else { &mut self.b };
-            session.handle(now, Event::TcpConnectionConfirmed(accepted, endpoints(remote, local)))
+            let session = if other == 'a' {
+                &mut self.a
+            } else {
+                &mut self.b
+            };
+            session.handle(
+                now,
+                Event::TcpConnectionConfirmed(accepted, endpoints(remote, local)),
+            )
         };
         out.extend(confirm.into_iter().map(|a| (other, a)));
         let acked = {
-            let session = if side == 'a' { &mut self.a } else { &mut self.b };
+            let session = if side == 'a' {
+                &mut self.a
+            } else {
+                &mut self.b
+            };
             session.handle(now, Event::TcpCrAcked(conn, endpoints(local, remote)))
         };
         out.extend(acked.into_iter().map(|a| (side, a)));
@@ -163,9 +202,11 @@ impl Pair {
             .iter()
             .filter(|(s, _)| *s == side)
             .filter_map(|(_, action)| match action {
-                Action::Send { data, .. } if data.get(18) == Some(&3) => {
-                    Some(Notification { code: data[19], subcode: data[20], data: data[21..].to_vec() })
-                }
+                Action::Send { data, .. } if data.get(18) == Some(&3) => Some(Notification {
+                    code: data[19],
+                    subcode: data[20],
+                    data: data[21..].to_vec(),
+                }),
                 _ => None,
             })
             .collect()
@@ -194,7 +235,11 @@ fn session_pair_reaches_established() {
     assert_eq!(n.hold_time, 9);
     assert_eq!(n.keepalive, 3);
     assert_eq!(n.remote_as, 65001);
-    assert!(pair.events.iter().any(|(s, a)| *s == 'a' && *a == Action::Established));
+    assert!(
+        pair.events
+            .iter()
+            .any(|(s, a)| *s == 'a' && *a == Action::Established)
+    );
     assert_eq!(pair.a.counters().established_transitions, 1);
 }
 
@@ -215,14 +260,23 @@ fn session_connect_retry_timer_retries_connect() {
     let mut session = Session::new(settings(65000, [10, 0, 0, 1], B, 65001, false), ids, 3);
     let first = session.handle(now, Event::ManualStart);
     assert_eq!(session.state(), State::Connect);
-    let Some(Action::Connect(first_conn)) = first.iter().find(|a| matches!(a, Action::Connect(_))).cloned() else {
+    let Some(Action::Connect(first_conn)) = first
+        .iter()
+        .find(|a| matches!(a, Action::Connect(_)))
+        .cloned()
+    else {
         panic!("no connect in {first:?}");
     };
     // The jittered interval lies between 3.75 and 5 seconds.
     assert!(session.poll(now + Duration::from_millis(3700)).is_empty());
     let retry = session.poll(now + Duration::from_secs(5));
     assert!(retry.contains(&Action::Close(first_conn)), "{retry:?}");
-    assert!(retry.iter().any(|a| matches!(a, Action::Connect(c) if *c != first_conn)), "{retry:?}");
+    assert!(
+        retry
+            .iter()
+            .any(|a| matches!(a, Action::Connect(c) if *c != first_conn)),
+        "{retry:?}"
+    );
 }
 
 #[test]
@@ -231,7 +285,9 @@ fn session_connect_failure_goes_active() {
     let ids = Arc::new(AtomicU64::new(0));
     let mut session = Session::new(settings(65000, [10, 0, 0, 1], B, 65001, false), ids, 3);
     let actions = session.handle(now, Event::ManualStart);
-    let Some(Action::Connect(conn)) = actions.first().cloned() else { panic!("{actions:?}") };
+    let Some(Action::Connect(conn)) = actions.first().cloned() else {
+        panic!("{actions:?}")
+    };
     session.handle(now, Event::TcpConnectionFails(conn));
     assert_eq!(session.state(), State::Active);
     assert!(session.next_deadline().is_some());
@@ -244,10 +300,16 @@ fn session_hold_timer_expiry_sends_notification() {
     // Only A runs its timers: B never sends a keepalive, so A's hold timer (9 s) expires.
     let later = now + Duration::from_secs(10);
     let actions = pair.a.poll(later);
-    assert!(actions.contains(&Action::Down(DownReason::HoldTimerExpired)), "{actions:?}");
+    assert!(
+        actions.contains(&Action::Down(DownReason::HoldTimerExpired)),
+        "{actions:?}"
+    );
     pair.run(later, 'a', actions, false);
     let sent = pair.sent_notifications('a');
-    assert_eq!(sent.last().map(|n| n.code), Some(error_code::HOLD_TIMER_EXPIRED));
+    assert_eq!(
+        sent.last().map(|n| n.code),
+        Some(error_code::HOLD_TIMER_EXPIRED)
+    );
     assert_eq!(pair.a.state(), State::Idle);
     assert_eq!(pair.b.state(), State::Idle);
 }
@@ -273,7 +335,10 @@ fn session_restarts_after_idle_hold() {
     assert!(actions.contains(&Action::Down(DownReason::ConnectionFailed)));
     assert_eq!(pair.a.state(), State::Idle);
     let restart = pair.a.poll(now + Duration::from_secs(1));
-    assert!(restart.iter().any(|a| matches!(a, Action::Connect(_))), "{restart:?}");
+    assert!(
+        restart.iter().any(|a| matches!(a, Action::Connect(_))),
+        "{restart:?}"
+    );
     assert_eq!(pair.a.state(), State::Connect);
 }
 
@@ -281,18 +346,26 @@ fn session_restarts_after_idle_hold() {
 fn session_manual_stop_sends_cease_and_stays_idle() {
     let now = Instant::now();
     let mut pair = established_pair(now);
-    let n = Notification::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "maintenance");
+    let n = Notification::with_shutdown_communication(
+        cease_subcode::ADMINISTRATIVE_SHUTDOWN,
+        "maintenance",
+    );
     let actions = pair.a.handle(now, Event::ManualStop(n));
     pair.run(now, 'a', actions, false);
     let sent = pair.sent_notifications('a');
     let last = sent.last().unwrap();
-    assert_eq!((last.code, last.subcode), (error_code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN));
+    assert_eq!(
+        (last.code, last.subcode),
+        (error_code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN)
+    );
     assert_eq!(last.shutdown_communication(), Some("maintenance"));
     assert!(pair.a.is_stopped());
     assert!(pair.a.poll(now + Duration::from_secs(120)).is_empty());
     assert_eq!(pair.a.state(), State::Idle);
     match &pair.b.last_error().unwrap().reason {
-        DownReason::NotificationReceived(n) => assert_eq!(n.message.as_deref(), Some("maintenance")),
+        DownReason::NotificationReceived(n) => {
+            assert_eq!(n.message.as_deref(), Some("maintenance"))
+        }
         other => panic!("unexpected reason {other:?}"),
     }
 }
@@ -306,16 +379,23 @@ fn session_update_in_open_confirm_is_fsm_error() {
     let conn = ConnId(77);
     session.handle(now, Event::TcpConnectionConfirmed(conn, endpoints(A, B)));
     let open = crate::message::Open::new(65001, 9, Ipv4Addr::new(10, 0, 0, 2), vec![]);
-    let bytes = crate::message::Message::Open(open).to_bytes(&Default::default()).unwrap();
+    let bytes = crate::message::Message::Open(open)
+        .to_bytes(&Default::default())
+        .unwrap();
     session.receive(now, conn, &bytes);
     assert_eq!(session.state(), State::OpenConfirm);
-    let update = crate::message::Message::Update(Default::default()).to_bytes(&Default::default()).unwrap();
+    let update = crate::message::Message::Update(Default::default())
+        .to_bytes(&Default::default())
+        .unwrap();
     let actions = session.receive(now, conn, &update);
     let notification = actions.iter().find_map(|a| match a {
         Action::Send { data, .. } if data[18] == 3 => Some((data[19], data[20])),
         _ => None,
     });
-    assert_eq!(notification, Some((error_code::FSM, fsm_subcode::UNEXPECTED_IN_OPEN_CONFIRM)));
+    assert_eq!(
+        notification,
+        Some((error_code::FSM, fsm_subcode::UNEXPECTED_IN_OPEN_CONFIRM))
+    );
     assert_eq!(session.state(), State::Idle);
 }
 
@@ -328,13 +408,21 @@ fn session_open_with_wrong_as_is_rejected() {
     let conn = ConnId(5);
     session.handle(now, Event::TcpConnectionConfirmed(conn, endpoints(A, B)));
     let open = crate::message::Open::new(65009, 9, Ipv4Addr::new(10, 0, 0, 2), vec![]);
-    let bytes = crate::message::Message::Open(open).to_bytes(&Default::default()).unwrap();
+    let bytes = crate::message::Message::Open(open)
+        .to_bytes(&Default::default())
+        .unwrap();
     let actions = session.receive(now, conn, &bytes);
     let notification = actions.iter().find_map(|a| match a {
         Action::Send { data, .. } if data[18] == 3 => Some((data[19], data[20])),
         _ => None,
     });
-    assert_eq!(notification, Some((error_code::OPEN_MESSAGE, crate::wire::open_subcode::BAD_PEER_AS)));
+    assert_eq!(
+        notification,
+        Some((
+            error_code::OPEN_MESSAGE,
+            crate::wire::open_subcode::BAD_PEER_AS
+        ))
+    );
     assert!(actions.contains(&Action::Close(conn)));
 }
 
@@ -364,10 +452,30 @@ fn collision_keeps_connection_of_higher_identifier() {
     pair.a_to_b.insert(a_in, b_out);
     // Both attempts complete before either side sees the other's connection.
     let mut held: Vec<(char, Action)> = Vec::new();
-    held.extend(pair.a.handle(now, Event::TcpCrAcked(a_out, endpoints(A, B))).into_iter().map(|x| ('a', x)));
-    held.extend(pair.b.handle(now, Event::TcpCrAcked(b_out, endpoints(B, A))).into_iter().map(|x| ('b', x)));
-    held.extend(pair.b.handle(now, Event::TcpConnectionConfirmed(b_in, endpoints(B, A))).into_iter().map(|x| ('b', x)));
-    held.extend(pair.a.handle(now, Event::TcpConnectionConfirmed(a_in, endpoints(A, B))).into_iter().map(|x| ('a', x)));
+    held.extend(
+        pair.a
+            .handle(now, Event::TcpCrAcked(a_out, endpoints(A, B)))
+            .into_iter()
+            .map(|x| ('a', x)),
+    );
+    held.extend(
+        pair.b
+            .handle(now, Event::TcpCrAcked(b_out, endpoints(B, A)))
+            .into_iter()
+            .map(|x| ('b', x)),
+    );
+    held.extend(
+        pair.b
+            .handle(now, Event::TcpConnectionConfirmed(b_in, endpoints(B, A)))
+            .into_iter()
+            .map(|x| ('b', x)),
+    );
+    held.extend(
+        pair.a
+            .handle(now, Event::TcpConnectionConfirmed(a_in, endpoints(A, B)))
+            .into_iter()
+            .map(|x| ('a', x)),
+    );
     // Deliver everything; the OPENs cross on both connections.
     pair.run_queue(now, held, false);
     assert_eq!(pair.a.state(), State::Established);
@@ -375,12 +483,18 @@ fn collision_keeps_connection_of_higher_identifier() {
     // B has the higher identifier, so the connection B opened survives.
     let a_conn = pair.a.established_conn().unwrap();
     assert!(pair.a_to_b.contains_key(&a_conn));
-    assert!(pair.b_connects.contains(&pair.a_to_b[&a_conn]), "A kept a connection B did not open");
+    assert!(
+        pair.b_connects.contains(&pair.a_to_b[&a_conn]),
+        "A kept a connection B did not open"
+    );
     let collisions: Vec<_> = pair
         .sent_notifications('a')
         .into_iter()
         .chain(pair.sent_notifications('b'))
-        .filter(|n| n.code == error_code::CEASE && n.subcode == cease_subcode::CONNECTION_COLLISION_RESOLUTION)
+        .filter(|n| {
+            n.code == error_code::CEASE
+                && n.subcode == cease_subcode::CONNECTION_COLLISION_RESOLUTION
+        })
         .collect();
     assert!(!collisions.is_empty(), "no collision NOTIFICATION was sent");
 }
@@ -390,7 +504,10 @@ fn new_connection_while_established_with_graceful_restart_means_restart() {
     let now = Instant::now();
     let mut a_settings = settings(65000, [10, 0, 0, 1], B, 65001, false);
     let mut b_settings = settings(65001, [10, 0, 0, 2], A, 65000, true);
-    let gr = Some(GracefulRestartAdvert { restart_time: 120, restarting: false });
+    let gr = Some(GracefulRestartAdvert {
+        restart_time: 120,
+        restarting: false,
+    });
     a_settings.graceful_restart = gr;
     b_settings.graceful_restart = gr;
     let mut pair = Pair::new(a_settings, b_settings);
@@ -401,15 +518,29 @@ fn new_connection_while_established_with_graceful_restart_means_restart() {
     assert_eq!(pair.b.state(), State::Established);
     assert!(pair.b.accepts_connection());
 
-    let actions = pair.b.handle(now, Event::TcpConnectionConfirmed(ConnId(9999), endpoints(B, A)));
-    assert!(actions.contains(&Action::Down(DownReason::PeerRestarted)), "{actions:?}");
+    let actions = pair.b.handle(
+        now,
+        Event::TcpConnectionConfirmed(ConnId(9999), endpoints(B, A)),
+    );
+    assert!(
+        actions.contains(&Action::Down(DownReason::PeerRestarted)),
+        "{actions:?}"
+    );
     assert_eq!(pair.b.state(), State::OpenSent);
 }
 
 #[test]
 fn down_reason_keeps_routes_only_when_graceful() {
-    let hard = NotificationSummary { code: error_code::CEASE, subcode: cease_subcode::HARD_RESET, message: None };
-    let soft = NotificationSummary { code: error_code::HOLD_TIMER_EXPIRED, subcode: 0, message: None };
+    let hard = NotificationSummary {
+        code: error_code::CEASE,
+        subcode: cease_subcode::HARD_RESET,
+        message: None,
+    };
+    let soft = NotificationSummary {
+        code: error_code::HOLD_TIMER_EXPIRED,
+        subcode: 0,
+        message: None,
+    };
     assert!(DownReason::ConnectionFailed.keeps_routes(false));
     assert!(!DownReason::BfdDown.keeps_routes(true));
     assert!(!DownReason::NotificationReceived(soft.clone()).keeps_routes(false));
@@ -422,7 +553,10 @@ fn hard_reset_wraps_administrative_shutdown_with_graceful_notification() {
     let now = Instant::now();
     let mut a_settings = settings(65000, [10, 0, 0, 1], B, 65001, false);
     let mut b_settings = settings(65001, [10, 0, 0, 2], A, 65000, true);
-    let gr = Some(GracefulRestartAdvert { restart_time: 120, restarting: false });
+    let gr = Some(GracefulRestartAdvert {
+        restart_time: 120,
+        restarting: false,
+    });
     a_settings.graceful_restart = gr;
     b_settings.graceful_restart = gr;
     let mut pair = Pair::new(a_settings, b_settings);
@@ -432,11 +566,15 @@ fn hard_reset_wraps_administrative_shutdown_with_graceful_notification() {
     pair.run(now, 'a', a, true);
     assert!(pair.a.negotiated().unwrap().graceful_notification);
 
-    let n = Notification::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "bye");
+    let n =
+        Notification::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "bye");
     let actions = pair.a.handle(now, Event::ManualStop(n));
     pair.run(now, 'a', actions, false);
     let last = pair.sent_notifications('a').pop().unwrap();
-    assert_eq!((last.code, last.subcode), (error_code::CEASE, cease_subcode::HARD_RESET));
+    assert_eq!(
+        (last.code, last.subcode),
+        (error_code::CEASE, cease_subcode::HARD_RESET)
+    );
     assert_eq!(last.shutdown_communication(), Some("bye"));
     match &pair.b.last_error().unwrap().reason {
         reason @ DownReason::NotificationReceived(_) => assert!(!reason.keeps_routes(true)),

@@ -30,7 +30,11 @@ pub struct ConnectionHandle {
 }
 
 /// Starts the reader and writer of `stream`.
-pub fn start(conn: ConnId, stream: TcpStream, events: mpsc::UnboundedSender<IoEvent>) -> ConnectionHandle {
+pub fn start(
+    conn: ConnId,
+    stream: TcpStream,
+    events: mpsc::UnboundedSender<IoEvent>,
+) -> ConnectionHandle {
     let (read, write) = stream.into_split();
     let events_for_writer = events.clone();
     let reader = tokio::spawn(read_loop(conn, read, events)).abort_handle();

@@ -65,7 +65,10 @@ fn sockaddr_storage(address: IpAddr) -> libc::sockaddr_storage {
 pub fn set_md5_key(fd: RawFd, prefix: IpNet, key: Option<&str>) -> io::Result<()> {
     let key = key.unwrap_or("").as_bytes();
     if key.len() > libc::TCP_MD5SIG_MAXKEYLEN {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "TCP-MD5 key longer than 80 octets"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "TCP-MD5 key longer than 80 octets",
+        ));
     }
     let mut sig = TcpMd5Sig {
         tcpm_addr: sockaddr_storage(prefix.addr()),
@@ -93,7 +96,11 @@ pub fn set_md5_key(fd: RawFd, prefix: IpNet, key: Option<&str>) -> io::Result<()
             mem::size_of::<TcpMd5Sig>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sets the GTSM minimum TTL (IPv4) or hop limit (IPv6) of received packets.
@@ -114,7 +121,11 @@ fn set_min_ttl(fd: RawFd, ipv6: bool, min_ttl: u8) -> io::Result<()> {
             mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Applies the TTL setting to a socket of family `ipv6`.
@@ -175,7 +186,11 @@ pub async fn connect(
 /// which a GTSM peer requires (RFC 5082 section 3); each accepted connection then gets its
 /// neighbor's TTL.
 pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
-    let domain = if address.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if address.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -213,8 +228,17 @@ mod tests {
     async fn connect_with_md5_key_reaches_listener_with_same_key() {
         let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
         let address = listener.local_addr().unwrap();
-        set_md5_key(listener.as_raw_fd(), "127.0.0.1/32".parse().unwrap(), Some("k")).unwrap();
-        let settings = SocketSettings { ttl: 255, min_ttl: Some(255), md5_key: Some("k".into()) };
+        set_md5_key(
+            listener.as_raw_fd(),
+            "127.0.0.1/32".parse().unwrap(),
+            Some("k"),
+        )
+        .unwrap();
+        let settings = SocketSettings {
+            ttl: 255,
+            min_ttl: Some(255),
+            md5_key: Some("k".into()),
+        };
         let (client, server) = tokio::join!(connect(address, None, &settings), listener.accept());
         let client = client.unwrap();
         let (server, _) = server.unwrap();

@@ -410,8 +410,11 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
                     families: families
                         .map(|list| list.iter().map(|family| text(family, "afi_safi")).collect())
                         .unwrap_or_default(),
-                    prefixes_received: families
-                        .map(|list| list.iter().filter_map(|family| count(family, "received")).sum()),
+                    prefixes_received: families.map(|list| {
+                        list.iter()
+                            .filter_map(|family| count(family, "received"))
+                            .sum()
+                    }),
                 }
             })
             .collect());

@@ -26,16 +26,20 @@ pub fn read_interfaces() -> io::Result<Vec<InterfaceInfo>> {
         let entry = unsafe { &*cursor };
         cursor = entry.ifa_next;
         // SAFETY: ifa_name is a NUL-terminated string for every entry.
-        let name = unsafe { CStr::from_ptr(entry.ifa_name) }.to_string_lossy().into_owned();
+        let name = unsafe { CStr::from_ptr(entry.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
         let flags = entry.ifa_flags;
-        let info = interfaces.entry(name.clone()).or_insert_with(|| InterfaceInfo {
-            ifindex: interface_index(&name),
-            mtu: interface_mtu(&name).unwrap_or(1500),
-            up: flags & libc::IFF_UP as u32 != 0 && flags & libc::IFF_RUNNING as u32 != 0,
-            loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
-            name,
-            addresses: Vec::new(),
-        });
+        let info = interfaces
+            .entry(name.clone())
+            .or_insert_with(|| InterfaceInfo {
+                ifindex: interface_index(&name),
+                mtu: interface_mtu(&name).unwrap_or(1500),
+                up: flags & libc::IFF_UP as u32 != 0 && flags & libc::IFF_RUNNING as u32 != 0,
+                loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
+                name,
+                addresses: Vec::new(),
+            });
         if let (Some(address), Some(mask)) = (ipv4_of(entry.ifa_addr), ipv4_of(entry.ifa_netmask)) {
             let prefix_len = u32::from(mask).leading_ones() as u8;
             if let Ok(net) = Ipv4Net::new(address, prefix_len) {
@@ -45,7 +49,10 @@ pub fn read_interfaces() -> io::Result<Vec<InterfaceInfo>> {
     }
     // SAFETY: `list` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(list) };
-    Ok(interfaces.into_values().filter(|info| info.ifindex != 0).collect())
+    Ok(interfaces
+        .into_values()
+        .filter(|info| info.ifindex != 0)
+        .collect())
 }
 
 fn ipv4_of(address: *const libc::sockaddr) -> Option<Ipv4Addr> {
@@ -63,7 +70,9 @@ fn ipv4_of(address: *const libc::sockaddr) -> Option<Ipv4Addr> {
 }
 
 fn interface_index(name: &str) -> u32 {
-    let Ok(name) = std::ffi::CString::new(name) else { return 0 };
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return 0;
+    };
     // SAFETY: `name` is a valid NUL-terminated string.
     unsafe { libc::if_nametoindex(name.as_ptr()) }
 }
@@ -86,7 +95,13 @@ fn interface_mtu(name: &str) -> Option<u32> {
         *slot = *byte as libc::c_char;
     }
     // SAFETY: SIOCGIFMTU reads ifr_name and writes ifr_ifru.ifru_mtu.
-    let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&owned), libc::SIOCGIFMTU, &mut request) };
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&owned),
+            libc::SIOCGIFMTU,
+            &mut request,
+        )
+    };
     if rc < 0 {
         return None;
     }

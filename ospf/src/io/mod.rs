@@ -46,7 +46,10 @@ enum Command {
     Input(Input),
     Query(Query),
     Shutdown,
-    GracefulShutdown { grace_period: Duration, done: oneshot::Sender<GracefulShutdown> },
+    GracefulShutdown {
+        grace_period: Duration,
+        done: oneshot::Sender<GracefulShutdown>,
+    },
 }
 
 /// The result of [`Handle::graceful_shutdown`].
@@ -80,7 +83,9 @@ pub fn spawn(
     let now = Instant::now();
     // Cryptographic sequence numbers start at the Unix time so that they keep growing across
     // restarts, as neighbors drop packets whose number went backwards.
-    let base = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as u32);
+    let base = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as u32);
     let instance = Instance::new(config, now, base)?;
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -88,22 +93,34 @@ pub fn spawn(
         let _ = commands_tx.send(Command::Input(Input::InterfaceUpdate(info)));
     }
     let task = tokio::spawn(run(instance, commands_rx, events_tx));
-    Ok((Handle { commands: commands_tx }, events_rx, task))
+    Ok((
+        Handle {
+            commands: commands_tx,
+        },
+        events_rx,
+        task,
+    ))
 }
 
 impl Handle {
     /// Reports that an interface appeared or changed.
     pub fn update_interface(&self, info: InterfaceInfo) {
-        let _ = self.commands.send(Command::Input(Input::InterfaceUpdate(info)));
+        let _ = self
+            .commands
+            .send(Command::Input(Input::InterfaceUpdate(info)));
     }
 
     pub fn remove_interface(&self, ifindex: u32) {
-        let _ = self.commands.send(Command::Input(Input::InterfaceRemoved { ifindex }));
+        let _ = self
+            .commands
+            .send(Command::Input(Input::InterfaceRemoved { ifindex }));
     }
 
     /// Reports that the BFD session of `neighbor` (its interface address) on `ifindex` went down.
     pub fn bfd_down(&self, ifindex: u32, neighbor: Ipv4Addr) {
-        let _ = self.commands.send(Command::Input(Input::BfdDown { ifindex, neighbor }));
+        let _ = self
+            .commands
+            .send(Command::Input(Input::BfdDown { ifindex, neighbor }));
     }
 
     /// Flushes our LSAs from the neighbors' databases, stops the instance and closes its
@@ -121,17 +138,23 @@ impl Handle {
     /// Returns `None` when the instance had already stopped.
     pub async fn graceful_shutdown(&self, grace_period: Duration) -> Option<GracefulShutdown> {
         let (done, result) = oneshot::channel();
-        self.commands.send(Command::GracefulShutdown { grace_period, done }).ok()?;
+        self.commands
+            .send(Command::GracefulShutdown { grace_period, done })
+            .ok()?;
         result.await.ok()
     }
 
     /// Returns the graceful restart state, for `show ip ospf graceful-restart`.
     pub async fn graceful_restart(&self) -> Option<crate::show::GracefulRestartSnapshot> {
-        self.query(|instance, now| instance.graceful_restart(now)).await
+        self.query(|instance, now| instance.graceful_restart(now))
+            .await
     }
 
     /// Runs `read` on the instance and returns its result; `None` once the instance stopped.
-    pub async fn query<T: Send + 'static>(&self, read: impl FnOnce(&Instance, Instant) -> T + Send + 'static) -> Option<T> {
+    pub async fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Instance, Instant) -> T + Send + 'static,
+    ) -> Option<T> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let query: Query = Box::new(move |instance, now| {
             let _ = reply_tx.send(read(instance, now));
@@ -141,23 +164,33 @@ impl Handle {
     }
 
     pub async fn neighbors(&self) -> Vec<NeighborSnapshot> {
-        self.query(|instance, now| instance.neighbors(now)).await.unwrap_or_default()
+        self.query(|instance, now| instance.neighbors(now))
+            .await
+            .unwrap_or_default()
     }
 
     pub async fn database(&self) -> Vec<LsaSnapshot> {
-        self.query(|instance, now| instance.database(now)).await.unwrap_or_default()
+        self.query(|instance, now| instance.database(now))
+            .await
+            .unwrap_or_default()
     }
 
     pub async fn interfaces(&self) -> Vec<InterfaceSnapshot> {
-        self.query(|instance, _| instance.interfaces()).await.unwrap_or_default()
+        self.query(|instance, _| instance.interfaces())
+            .await
+            .unwrap_or_default()
     }
 
     pub async fn counters(&self) -> Counters {
-        self.query(|instance, _| instance.counters().clone()).await.unwrap_or_default()
+        self.query(|instance, _| instance.counters().clone())
+            .await
+            .unwrap_or_default()
     }
 
     pub async fn routes(&self) -> RoutingTable {
-        self.query(|instance, _| instance.routes().clone()).await.unwrap_or_default()
+        self.query(|instance, _| instance.routes().clone())
+            .await
+            .unwrap_or_default()
     }
 }
 
@@ -232,7 +265,12 @@ impl Interfaces {
                         }
                     }
                 });
-                info!(interface = name, ifindex, fd = socket.raw_fd(), "OSPF socket opened");
+                info!(
+                    interface = name,
+                    ifindex,
+                    fd = socket.raw_fd(),
+                    "OSPF socket opened"
+                );
                 self.sockets.insert(ifindex, (socket, task));
             }
             Err(error) => {
@@ -264,9 +302,17 @@ struct Stopping {
     done: oneshot::Sender<GracefulShutdown>,
 }
 
-async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Command>, events: mpsc::UnboundedSender<Event>) {
+async fn run(
+    mut instance: Instance,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+) {
     let (packets_tx, mut packets_rx) = mpsc::unbounded_channel();
-    let mut interfaces = Interfaces { sockets: HashMap::new(), pending: HashMap::new(), packets: packets_tx };
+    let mut interfaces = Interfaces {
+        sockets: HashMap::new(),
+        pending: HashMap::new(),
+        packets: packets_tx,
+    };
     let mut retry = tokio::time::interval(SOCKET_RETRY);
     let mut stopping: Option<Stopping> = None;
     info!(router_id = %instance.router_id(), "OSPF instance started");
@@ -277,11 +323,17 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
                 let unacknowledged = instance.unacknowledged_grace_neighbors();
                 let waited = now.saturating_duration_since(stop.started);
                 if unacknowledged.is_empty() {
-                    info!(waited_ms = waited.as_millis() as u64, "grace-LSAs acknowledged; stopping for a graceful restart");
+                    info!(
+                        waited_ms = waited.as_millis() as u64,
+                        "grace-LSAs acknowledged; stopping for a graceful restart"
+                    );
                 } else {
                     warn!(neighbors = ?unacknowledged, "grace-LSAs not acknowledged; stopping for a graceful restart anyway");
                 }
-                let _ = stop.done.send(GracefulShutdown { unacknowledged, waited });
+                let _ = stop.done.send(GracefulShutdown {
+                    unacknowledged,
+                    waited,
+                });
                 break;
             }
             stopping = Some(stop);
@@ -336,14 +388,23 @@ async fn run(mut instance: Instance, mut commands: mpsc::UnboundedReceiver<Comma
 
 /// Carries out the instance's actions: sends packets, opens and closes sockets, and reports
 /// events to the owner.
-async fn apply(actions: Vec<Action>, interfaces: &mut Interfaces, events: &mpsc::UnboundedSender<Event>) {
+async fn apply(
+    actions: Vec<Action>,
+    interfaces: &mut Interfaces,
+    events: &mpsc::UnboundedSender<Event>,
+) {
     for action in actions {
         match action {
-            Action::Send { ifindex, destination, data } => {
+            Action::Send {
+                ifindex,
+                destination,
+                data,
+            } => {
                 if let Some((socket, _)) = interfaces.sockets.get(&ifindex)
-                    && let Err(error) = socket.send(destination, &data).await {
-                        warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
-                    }
+                    && let Err(error) = socket.send(destination, &data).await
+                {
+                    warn!(ifindex, destination = %destination, error = %error, "OSPF send failed");
+                }
             }
             Action::EnableInterface { ifindex, name } => interfaces.enable(ifindex, &name),
             Action::DisableInterface { ifindex } => interfaces.disable(ifindex),

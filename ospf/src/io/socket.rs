@@ -35,7 +35,11 @@ pub(crate) struct OspfSocket {
 impl OspfSocket {
     /// Opens the socket of interface `name` with index `ifindex`; needs CAP_NET_RAW.
     pub(crate) fn open(name: &str, ifindex: u32) -> io::Result<OspfSocket> {
-        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(IP_PROTOCOL))))?;
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IP_PROTOCOL))),
+        )?;
         socket.bind_device(Some(name.as_bytes()))?;
         socket.set_ttl_v4(1)?;
         socket.set_multicast_ttl_v4(1)?;
@@ -61,7 +65,10 @@ impl OspfSocket {
             match guard.try_io(|fd| fd.get_ref().recv(&mut buffer)) {
                 Ok(Ok(len)) => {
                     // SAFETY: recv initialised the first `len` bytes.
-                    let bytes: Vec<u8> = buffer[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
+                    let bytes: Vec<u8> = buffer[..len]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
                     if let Some(received) = parse_ip(&bytes) {
                         return Ok(received);
                     }
@@ -107,7 +114,11 @@ fn set_multicast_interface(socket: &Socket, ifindex: u32) -> io::Result<()> {
             std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Splits an IPv4 datagram into addresses and payload; `None` for anything that is not a
@@ -123,5 +134,9 @@ fn parse_ip(bytes: &[u8]) -> Option<Received> {
     }
     let source = Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
     let destination = Ipv4Addr::new(bytes[16], bytes[17], bytes[18], bytes[19]);
-    Some(Received { source, destination, payload: bytes[header_len..].to_vec() })
+    Some(Received {
+        source,
+        destination,
+        payload: bytes[header_len..].to_vec(),
+    })
 }

@@ -4,8 +4,8 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::LsaError;
 use super::LsType;
+use super::LsaError;
 use crate::wire::{Reader, Writer};
 
 /// The type of a router-LSA link (RFC 2328 A.4.2). Unknown values are kept and ignored by SPF.
@@ -63,7 +63,10 @@ impl RouterLsa {
     pub const FLAG_B: u8 = 0x01;
 
     pub(super) fn decode(body: &[u8]) -> Result<RouterLsa, LsaError> {
-        let bad_body = LsaError::BadBody { ls_type: LsType::ROUTER, len: body.len() };
+        let bad_body = LsaError::BadBody {
+            ls_type: LsType::ROUTER,
+            len: body.len(),
+        };
         let mut reader = Reader::new(body);
         let flags = reader.u8().ok_or(bad_body)?;
         let _reserved = reader.u8().ok_or(bad_body)?;
@@ -112,9 +115,18 @@ impl RouterLink {
         for _ in 0..tos_count {
             let value = reader.u8()?;
             let _reserved = reader.u8()?;
-            tos.push(TosMetric { tos: value, metric: reader.u16()? });
+            tos.push(TosMetric {
+                tos: value,
+                metric: reader.u16()?,
+            });
         }
-        Some(RouterLink { link_id, link_data, link_type, metric, tos })
+        Some(RouterLink {
+            link_id,
+            link_data,
+            link_type,
+            metric,
+            tos,
+        })
     }
 }
 
@@ -136,7 +148,10 @@ impl NetworkLsa {
         while reader.remaining() > 0 {
             attached_routers.push(reader.ipv4()?);
         }
-        Some(NetworkLsa { network_mask, attached_routers })
+        Some(NetworkLsa {
+            network_mask,
+            attached_routers,
+        })
     }
 
     pub(super) fn encode(&self, out: &mut Vec<u8>) {
@@ -180,7 +195,11 @@ impl SummaryLsa {
         while reader.remaining() > 0 {
             tos.push((reader.u8()?, reader.u24()?));
         }
-        Some(SummaryLsa { network_mask, metric, tos })
+        Some(SummaryLsa {
+            network_mask,
+            metric,
+            tos,
+        })
     }
 
     pub(super) fn encode(&self, out: &mut Vec<u8>) {

@@ -84,10 +84,20 @@ pub struct GraceLsa {
 pub enum GraceLsaError {
     #[error("grace-LSA TLV header at byte {offset} is truncated")]
     TruncatedTlvHeader { offset: usize },
-    #[error("grace-LSA TLV of type {tlv_type} declares {length} bytes, beyond the {available} left")]
-    TruncatedTlvValue { tlv_type: u16, length: u16, available: usize },
+    #[error(
+        "grace-LSA TLV of type {tlv_type} declares {length} bytes, beyond the {available} left"
+    )]
+    TruncatedTlvValue {
+        tlv_type: u16,
+        length: u16,
+        available: usize,
+    },
     #[error("grace-LSA TLV of type {tlv_type} has length {length}, expected {expected}")]
-    BadTlvLength { tlv_type: u16, length: u16, expected: u16 },
+    BadTlvLength {
+        tlv_type: u16,
+        length: u16,
+        expected: u16,
+    },
     #[error("grace-LSA TLV of type {tlv_type} appears twice")]
     DuplicateTlv { tlv_type: u16 },
     #[error("grace-LSA has no grace period TLV")]
@@ -113,11 +123,23 @@ impl GraceLsa {
             let padded = usize::from(length).div_ceil(4) * 4;
             let available = reader.remaining();
             let Some(value) = reader.take(padded) else {
-                return Err(GraceLsaError::TruncatedTlvValue { tlv_type, length, available });
+                return Err(GraceLsaError::TruncatedTlvValue {
+                    tlv_type,
+                    length,
+                    available,
+                });
             };
             let value = &value[..usize::from(length)];
             let expect = |expected: u16| {
-                if length == expected { Ok(()) } else { Err(GraceLsaError::BadTlvLength { tlv_type, length, expected }) }
+                if length == expected {
+                    Ok(())
+                } else {
+                    Err(GraceLsaError::BadTlvLength {
+                        tlv_type,
+                        length,
+                        expected,
+                    })
+                }
             };
             let duplicate = GraceLsaError::DuplicateTlv { tlv_type };
             match tlv_type {
@@ -195,7 +217,11 @@ mod tests {
     #[test]
     fn grace_lsa_round_trips_with_and_without_address() {
         for interface_address in [None, Some(Ipv4Addr::new(10, 1, 12, 1))] {
-            let grace = GraceLsa { grace_period: 120, reason: RestartReason::SoftwareRestart, interface_address };
+            let grace = GraceLsa {
+                grace_period: 120,
+                reason: RestartReason::SoftwareRestart,
+                interface_address,
+            };
             let mut out = Vec::new();
             grace.encode(&mut out);
             assert_eq!(out.len(), if interface_address.is_some() { 24 } else { 16 });
@@ -237,16 +263,54 @@ mod tests {
     fn malformed_grace_lsas_are_rejected() {
         let cases: &[(&[u8], GraceLsaError)] = &[
             (&[0, 1, 0], GraceLsaError::TruncatedTlvHeader { offset: 0 }),
-            (&[0, 1, 0, 4, 0, 0], GraceLsaError::TruncatedTlvValue { tlv_type: 1, length: 4, available: 2 }),
-            (&[0, 1, 0, 2, 0, 0, 0, 0], GraceLsaError::BadTlvLength { tlv_type: 1, length: 2, expected: 4 }),
-            (&[0, 2, 0, 4, 0, 0, 0, 1], GraceLsaError::BadTlvLength { tlv_type: 2, length: 4, expected: 1 }),
-            (&[0, 3, 0, 8, 0, 0, 0, 1, 0, 0, 0, 1], GraceLsaError::BadTlvLength { tlv_type: 3, length: 8, expected: 4 }),
+            (
+                &[0, 1, 0, 4, 0, 0],
+                GraceLsaError::TruncatedTlvValue {
+                    tlv_type: 1,
+                    length: 4,
+                    available: 2,
+                },
+            ),
+            (
+                &[0, 1, 0, 2, 0, 0, 0, 0],
+                GraceLsaError::BadTlvLength {
+                    tlv_type: 1,
+                    length: 2,
+                    expected: 4,
+                },
+            ),
+            (
+                &[0, 2, 0, 4, 0, 0, 0, 1],
+                GraceLsaError::BadTlvLength {
+                    tlv_type: 2,
+                    length: 4,
+                    expected: 1,
+                },
+            ),
+            (
+                &[0, 3, 0, 8, 0, 0, 0, 1, 0, 0, 0, 1],
+                GraceLsaError::BadTlvLength {
+                    tlv_type: 3,
+                    length: 8,
+                    expected: 4,
+                },
+            ),
             (&[0, 2, 0, 1, 1, 0, 0, 0], GraceLsaError::MissingGracePeriod),
             (&[0, 1, 0, 4, 0, 0, 0, 9], GraceLsaError::MissingReason),
-            (&[0, 1, 0, 4, 0, 0, 0, 9, 0, 1, 0, 4, 0, 0, 0, 9], GraceLsaError::DuplicateTlv { tlv_type: 1 }),
+            (
+                &[0, 1, 0, 4, 0, 0, 0, 9, 0, 1, 0, 4, 0, 0, 0, 9],
+                GraceLsaError::DuplicateTlv { tlv_type: 1 },
+            ),
             (&[], GraceLsaError::MissingGracePeriod),
             // A length of 0xffff would read past the end when padded.
-            (&[0, 9, 0xff, 0xff, 0, 0, 0, 0], GraceLsaError::TruncatedTlvValue { tlv_type: 9, length: 0xffff, available: 4 }),
+            (
+                &[0, 9, 0xff, 0xff, 0, 0, 0, 0],
+                GraceLsaError::TruncatedTlvValue {
+                    tlv_type: 9,
+                    length: 0xffff,
+                    available: 4,
+                },
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(GraceLsa::decode(body), Err(*expected), "body {body:?}");

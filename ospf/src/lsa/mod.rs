@@ -14,7 +14,10 @@ use thiserror::Error;
 
 use crate::wire::{Reader, Writer};
 
-pub use body::{AsExternalLsa, ExternalTos, NetworkLsa, RouterLink, RouterLinkType, RouterLsa, SummaryLsa, TosMetric};
+pub use body::{
+    AsExternalLsa, ExternalTos, NetworkLsa, RouterLink, RouterLinkType, RouterLsa, SummaryLsa,
+    TosMetric,
+};
 pub use grace::{GraceLsa, GraceLsaError, RestartReason};
 
 /// Maximum age of an LSA in seconds (MaxAge, RFC 2328 appendix B).
@@ -223,7 +226,11 @@ pub fn compare(a: &LsaHeader, a_age: u16, b: &LsaHeader, b_age: u16) -> Recency 
         _ => {}
     }
     if a_age.abs_diff(b_age) > MAX_AGE_DIFF {
-        return if a_age < b_age { Recency::Newer } else { Recency::Older };
+        return if a_age < b_age {
+            Recency::Newer
+        } else {
+            Recency::Older
+        };
     }
     Recency::Same
 }
@@ -292,30 +299,50 @@ impl Lsa {
         let mut reader = Reader::new(buf);
         let header = LsaHeader::read(&mut reader).ok_or(LsaError::TooShort { len: buf.len() })?;
         if usize::from(header.length) != buf.len() || usize::from(header.length) < HEADER_LEN {
-            return Err(LsaError::BadLength { length: header.length, available: buf.len() });
+            return Err(LsaError::BadLength {
+                length: header.length,
+                available: buf.len(),
+            });
         }
         if header.length % 4 != 0 {
-            return Err(LsaError::LengthNotAligned { length: header.length });
+            return Err(LsaError::LengthNotAligned {
+                length: header.length,
+            });
         }
         if !checksum::verify(buf) {
-            return Err(LsaError::BadChecksum { found: header.ls_checksum });
+            return Err(LsaError::BadChecksum {
+                found: header.ls_checksum,
+            });
         }
         if header.ls_sequence_number == RESERVED_SEQUENCE_NUMBER {
             return Err(LsaError::ReservedSequenceNumber);
         }
 
         let body_bytes = reader.rest();
-        let bad_body = LsaError::BadBody { ls_type: header.ls_type, len: body_bytes.len() };
+        let bad_body = LsaError::BadBody {
+            ls_type: header.ls_type,
+            len: body_bytes.len(),
+        };
         let body = match header.ls_type {
             LsType::ROUTER => LsaBody::Router(RouterLsa::decode(body_bytes)?),
             LsType::NETWORK => LsaBody::Network(NetworkLsa::decode(body_bytes).ok_or(bad_body)?),
-            LsType::SUMMARY_NETWORK => LsaBody::SummaryNetwork(SummaryLsa::decode(body_bytes).ok_or(bad_body)?),
-            LsType::SUMMARY_ASBR => LsaBody::SummaryAsbr(SummaryLsa::decode(body_bytes).ok_or(bad_body)?),
-            LsType::AS_EXTERNAL => LsaBody::AsExternal(AsExternalLsa::decode(body_bytes).ok_or(bad_body)?),
+            LsType::SUMMARY_NETWORK => {
+                LsaBody::SummaryNetwork(SummaryLsa::decode(body_bytes).ok_or(bad_body)?)
+            }
+            LsType::SUMMARY_ASBR => {
+                LsaBody::SummaryAsbr(SummaryLsa::decode(body_bytes).ok_or(bad_body)?)
+            }
+            LsType::AS_EXTERNAL => {
+                LsaBody::AsExternal(AsExternalLsa::decode(body_bytes).ok_or(bad_body)?)
+            }
             ls_type if ls_type.is_opaque() => LsaBody::Opaque(Bytes::copy_from_slice(body_bytes)),
             ls_type => return Err(LsaError::UnknownType { ls_type: ls_type.0 }),
         };
-        Ok(Lsa { header, body, raw: Bytes::copy_from_slice(buf) })
+        Ok(Lsa {
+            header,
+            body,
+            raw: Bytes::copy_from_slice(buf),
+        })
     }
 
     /// Builds a self-originated LSA: fills in the length and the checksum of `header`.
@@ -330,7 +357,11 @@ impl Lsa {
         checksum::fill(&mut out);
         header.length = length;
         header.ls_checksum = u16::from_be_bytes([out[16], out[17]]);
-        Lsa { header, body, raw: Bytes::from(out) }
+        Lsa {
+            header,
+            body,
+            raw: Bytes::from(out),
+        }
     }
 
     /// Returns the LSA's bytes as received or originated.
@@ -353,6 +384,10 @@ impl Lsa {
         raw[0..2].copy_from_slice(&age.to_be_bytes());
         let mut header = self.header;
         header.ls_age = age;
-        Lsa { header, body: self.body.clone(), raw: Bytes::from(raw) }
+        Lsa {
+            header,
+            body: self.body.clone(),
+            raw: Bytes::from(raw),
+        }
     }
 }

@@ -42,7 +42,9 @@ impl fmt::Debug for Authentication {
             Authentication::Null => write!(f, "Null"),
             Authentication::Simple { .. } => write!(f, "Simple"),
             Authentication::Md5 { key_id, .. } => write!(f, "Md5 {{ key_id: {key_id} }}"),
-            Authentication::HmacSha256 { key_id, .. } => write!(f, "HmacSha256 {{ key_id: {key_id} }}"),
+            Authentication::HmacSha256 { key_id, .. } => {
+                write!(f, "HmacSha256 {{ key_id: {key_id} }}")
+            }
         }
     }
 }
@@ -79,12 +81,16 @@ impl Authentication {
         match self {
             Authentication::Null => AuthHeader::Null,
             Authentication::Simple { password } => AuthHeader::Simple(pad8(password)),
-            Authentication::Md5 { key_id, .. } => {
-                AuthHeader::Cryptographic { key_id: *key_id, auth_data_len: MD5_DIGEST_LEN as u8, sequence }
-            }
-            Authentication::HmacSha256 { key_id, .. } => {
-                AuthHeader::Cryptographic { key_id: *key_id, auth_data_len: SHA256_DIGEST_LEN as u8, sequence }
-            }
+            Authentication::Md5 { key_id, .. } => AuthHeader::Cryptographic {
+                key_id: *key_id,
+                auth_data_len: MD5_DIGEST_LEN as u8,
+                sequence,
+            },
+            Authentication::HmacSha256 { key_id, .. } => AuthHeader::Cryptographic {
+                key_id: *key_id,
+                auth_data_len: SHA256_DIGEST_LEN as u8,
+                sequence,
+            },
         }
     }
 
@@ -118,40 +124,84 @@ impl Authentication {
     pub fn verify(&self, buf: &[u8], decoded: &Decoded<'_>) -> Result<(), AuthError> {
         let found = decoded.packet.auth.au_type();
         if found != self.au_type() {
-            return Err(AuthError::TypeMismatch { expected: self.au_type(), found });
+            return Err(AuthError::TypeMismatch {
+                expected: self.au_type(),
+                found,
+            });
         }
         let length = usize::from(decoded.packet_length);
         match (self, decoded.packet.auth) {
             (Authentication::Null, _) => Ok(()),
             (Authentication::Simple { password }, AuthHeader::Simple(received)) => {
-                if pad8(password) == received { Ok(()) } else { Err(AuthError::BadPassword) }
+                if pad8(password) == received {
+                    Ok(())
+                } else {
+                    Err(AuthError::BadPassword)
+                }
             }
-            (Authentication::Md5 { key_id, key }, AuthHeader::Cryptographic { key_id: received_id, auth_data_len, .. }) => {
+            (
+                Authentication::Md5 { key_id, key },
+                AuthHeader::Cryptographic {
+                    key_id: received_id,
+                    auth_data_len,
+                    ..
+                },
+            ) => {
                 check_crypto_fields(*key_id, received_id, MD5_DIGEST_LEN, auth_data_len)?;
-                let received = buf.get(length..length + MD5_DIGEST_LEN).ok_or(AuthError::MissingDigest)?;
+                let received = buf
+                    .get(length..length + MD5_DIGEST_LEN)
+                    .ok_or(AuthError::MissingDigest)?;
                 let expected = md5_digest(&buf[..length], key);
-                if constant_time_eq(&expected, received) { Ok(()) } else { Err(AuthError::BadDigest) }
+                if constant_time_eq(&expected, received) {
+                    Ok(())
+                } else {
+                    Err(AuthError::BadDigest)
+                }
             }
             (
                 Authentication::HmacSha256 { key_id, key },
-                AuthHeader::Cryptographic { key_id: received_id, auth_data_len, .. },
+                AuthHeader::Cryptographic {
+                    key_id: received_id,
+                    auth_data_len,
+                    ..
+                },
             ) => {
                 check_crypto_fields(*key_id, received_id, SHA256_DIGEST_LEN, auth_data_len)?;
-                let received = buf.get(length..length + SHA256_DIGEST_LEN).ok_or(AuthError::MissingDigest)?;
+                let received = buf
+                    .get(length..length + SHA256_DIGEST_LEN)
+                    .ok_or(AuthError::MissingDigest)?;
                 let expected = hmac_sha256_digest(&buf[..length], key);
-                if constant_time_eq(&expected, received) { Ok(()) } else { Err(AuthError::BadDigest) }
+                if constant_time_eq(&expected, received) {
+                    Ok(())
+                } else {
+                    Err(AuthError::BadDigest)
+                }
             }
-            _ => Err(AuthError::TypeMismatch { expected: self.au_type(), found }),
+            _ => Err(AuthError::TypeMismatch {
+                expected: self.au_type(),
+                found,
+            }),
         }
     }
 }
 
-fn check_crypto_fields(key_id: u8, received_id: u8, digest_len: usize, auth_data_len: u8) -> Result<(), AuthError> {
+fn check_crypto_fields(
+    key_id: u8,
+    received_id: u8,
+    digest_len: usize,
+    auth_data_len: u8,
+) -> Result<(), AuthError> {
     if key_id != received_id {
-        return Err(AuthError::KeyIdMismatch { expected: key_id, found: received_id });
+        return Err(AuthError::KeyIdMismatch {
+            expected: key_id,
+            found: received_id,
+        });
     }
     if usize::from(auth_data_len) != digest_len {
-        return Err(AuthError::BadDigestLength { expected: digest_len as u8, found: auth_data_len });
+        return Err(AuthError::BadDigestLength {
+            expected: digest_len as u8,
+            found: auth_data_len,
+        });
     }
     Ok(())
 }
@@ -185,7 +235,8 @@ fn hmac_sha256_digest(packet: &[u8], key: &[u8]) -> [u8; SHA256_DIGEST_LEN] {
     } else {
         key
     };
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(packet);
     for _ in 0..SHA256_DIGEST_LEN / 4 {
         mac.update(&APAD_WORD);

@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::{PacketBody, PacketError, PacketType};
-use crate::lsa::{HEADER_LEN as LSA_HEADER_LEN, Lsa, LsaError, LsaHeader, LsType, Options};
+use crate::lsa::{HEADER_LEN as LSA_HEADER_LEN, LsType, Lsa, LsaError, LsaHeader, Options};
 use crate::wire::{Reader, Writer};
 
 /// A Hello packet (A.3.2).
@@ -106,7 +106,10 @@ pub(super) fn decode(
     body: &[u8],
     discarded_lsas: &mut Vec<LsaError>,
 ) -> Result<PacketBody, PacketError> {
-    let bad_body = PacketError::BadBody { packet_type, len: body.len() };
+    let bad_body = PacketError::BadBody {
+        packet_type,
+        len: body.len(),
+    };
     let mut reader = Reader::new(body);
     Ok(match packet_type {
         PacketType::Hello => {
@@ -144,7 +147,13 @@ pub(super) fn decode(
             let flags = reader.u8().ok_or(bad_body)?;
             let dd_sequence_number = reader.u32().ok_or(bad_body)?;
             let lsa_headers = read_headers(&mut reader).ok_or(bad_body)?;
-            PacketBody::DbDescription(DbDescription { interface_mtu, options, flags, dd_sequence_number, lsa_headers })
+            PacketBody::DbDescription(DbDescription {
+                interface_mtu,
+                options,
+                flags,
+                dd_sequence_number,
+                lsa_headers,
+            })
         }
         PacketType::LsRequest => {
             if !body.len().is_multiple_of(12) {
@@ -165,7 +174,9 @@ pub(super) fn decode(
             if !body.len().is_multiple_of(LSA_HEADER_LEN) {
                 return Err(bad_body);
             }
-            PacketBody::LsAck(LsAck { lsa_headers: read_headers(&mut reader).ok_or(bad_body)? })
+            PacketBody::LsAck(LsAck {
+                lsa_headers: read_headers(&mut reader).ok_or(bad_body)?,
+            })
         }
     })
 }
@@ -181,22 +192,31 @@ fn read_headers(reader: &mut Reader<'_>) -> Option<Vec<LsaHeader>> {
 /// Splits the LSAs of a Link State Update. A framing error (an LSA length that does not fit)
 /// drops the whole packet because nothing after it can be located. An LSA that frames correctly
 /// but fails its own checks is discarded alone.
-fn decode_ls_update(body: &[u8], discarded_lsas: &mut Vec<LsaError>) -> Result<LsUpdate, PacketError> {
+fn decode_ls_update(
+    body: &[u8],
+    discarded_lsas: &mut Vec<LsaError>,
+) -> Result<LsUpdate, PacketError> {
     let mut reader = Reader::new(body);
-    let declared = reader
-        .u32()
-        .ok_or(PacketError::BadBody { packet_type: PacketType::LsUpdate, len: body.len() })?;
+    let declared = reader.u32().ok_or(PacketError::BadBody {
+        packet_type: PacketType::LsUpdate,
+        len: body.len(),
+    })?;
     let mut lsas = Vec::new();
     let mut found: u32 = 0;
     while reader.remaining() > 0 {
         let index = found as usize;
         let rest_len = reader.remaining();
-        let header_bytes = reader.clone().take(LSA_HEADER_LEN).ok_or(PacketError::LsaFraming { index, length: 0 })?;
+        let header_bytes = reader
+            .clone()
+            .take(LSA_HEADER_LEN)
+            .ok_or(PacketError::LsaFraming { index, length: 0 })?;
         let length = u16::from_be_bytes([header_bytes[18], header_bytes[19]]);
         if usize::from(length) < LSA_HEADER_LEN || usize::from(length) > rest_len {
             return Err(PacketError::LsaFraming { index, length });
         }
-        let lsa_bytes = reader.take(usize::from(length)).ok_or(PacketError::LsaFraming { index, length })?;
+        let lsa_bytes = reader
+            .take(usize::from(length))
+            .ok_or(PacketError::LsaFraming { index, length })?;
         found += 1;
         match Lsa::decode(lsa_bytes) {
             Ok(lsa) => lsas.push(lsa),

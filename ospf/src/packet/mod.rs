@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::lsa::LsaError;
 use crate::wire::{Reader, Writer, internet_checksum};
 
-pub use body::{DbDescription, Hello, LsRequest, LsRequestEntry, LsUpdate, LsAck};
+pub use body::{DbDescription, Hello, LsAck, LsRequest, LsRequestEntry, LsUpdate};
 
 /// IP protocol number of OSPF.
 pub const IP_PROTOCOL: u8 = 89;
@@ -56,7 +56,11 @@ pub enum AuthHeader {
     Simple([u8; 8]),
     /// AuType 2: key id, digest length and the non-decreasing sequence number; the digest
     /// follows the packet.
-    Cryptographic { key_id: u8, auth_data_len: u8, sequence: u32 },
+    Cryptographic {
+        key_id: u8,
+        auth_data_len: u8,
+        sequence: u32,
+    },
 }
 
 impl AuthHeader {
@@ -154,7 +158,9 @@ pub enum PacketError {
     UnknownAuType(u16),
     #[error("{packet_type:?} body of {len} bytes is truncated or has trailing bytes")]
     BadBody { packet_type: PacketType, len: usize },
-    #[error("LSA {index} of the Link State Update has length {length}, which does not fit the packet")]
+    #[error(
+        "LSA {index} of the Link State Update has length {length}, which does not fit the packet"
+    )]
     LsaFraming { index: usize, length: u16 },
     #[error("Link State Update declares {declared} LSAs but carries {found}")]
     LsaCount { declared: u32, found: u32 },
@@ -180,12 +186,18 @@ impl Packet {
         }
         let length = usize::from(packet_length);
         if length < HEADER_LEN || length > buf.len() {
-            return Err(PacketError::BadLength { length: packet_length, available: buf.len() });
+            return Err(PacketError::BadLength {
+                length: packet_length,
+                available: buf.len(),
+            });
         }
         if length % 4 != 0 {
-            return Err(PacketError::LengthNotAligned { length: packet_length });
+            return Err(PacketError::LengthNotAligned {
+                length: packet_length,
+            });
         }
-        let packet_type = PacketType::from_u8(raw_type).ok_or(PacketError::UnknownType(raw_type))?;
+        let packet_type =
+            PacketType::from_u8(raw_type).ok_or(PacketError::UnknownType(raw_type))?;
 
         let auth = match au_type {
             0 | 1 => {
@@ -203,7 +215,12 @@ impl Packet {
             2 => AuthHeader::Cryptographic {
                 key_id: auth_field[2],
                 auth_data_len: auth_field[3],
-                sequence: u32::from_be_bytes([auth_field[4], auth_field[5], auth_field[6], auth_field[7]]),
+                sequence: u32::from_be_bytes([
+                    auth_field[4],
+                    auth_field[5],
+                    auth_field[6],
+                    auth_field[7],
+                ]),
             },
             other => return Err(PacketError::UnknownAuType(other)),
         };
@@ -212,7 +229,12 @@ impl Packet {
         let mut discarded_lsas = Vec::new();
         let body = body::decode(packet_type, body_bytes, &mut discarded_lsas)?;
         Ok(Decoded {
-            packet: Packet { router_id, area_id, auth, body },
+            packet: Packet {
+                router_id,
+                area_id,
+                auth,
+                body,
+            },
             packet_length,
             checksum,
             trailer: &buf[length..],
@@ -242,7 +264,11 @@ impl Packet {
                 fill_checksum(&mut out);
                 out[16..24].copy_from_slice(&password);
             }
-            AuthHeader::Cryptographic { key_id, auth_data_len, sequence } => {
+            AuthHeader::Cryptographic {
+                key_id,
+                auth_data_len,
+                sequence,
+            } => {
                 out[18] = key_id;
                 out[19] = auth_data_len;
                 out[20..24].copy_from_slice(&sequence.to_be_bytes());

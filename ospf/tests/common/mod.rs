@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hna_ospf::{Action, Config, Input, InterfaceInfo, Instance, NeighborState, RouteUpdate};
+use hna_ospf::{Action, Config, Input, Instance, InterfaceInfo, NeighborState, RouteUpdate};
 use ipnet::Ipv4Net;
 
 pub struct Router {
@@ -41,16 +41,35 @@ pub fn addr(text: &str) -> Ipv4Addr {
 }
 
 pub fn loopback(address: &str) -> InterfaceInfo {
-    InterfaceInfo { name: "lo".into(), ifindex: 1, addresses: vec![net(address)], mtu: 65536, up: true, loopback: true }
+    InterfaceInfo {
+        name: "lo".into(),
+        ifindex: 1,
+        addresses: vec![net(address)],
+        mtu: 65536,
+        up: true,
+        loopback: true,
+    }
 }
 
 pub fn ethernet(name: &str, ifindex: u32, address: &str) -> InterfaceInfo {
-    InterfaceInfo { name: name.into(), ifindex, addresses: vec![net(address)], mtu: 1500, up: true, loopback: false }
+    InterfaceInfo {
+        name: name.into(),
+        ifindex,
+        addresses: vec![net(address)],
+        mtu: 1500,
+        up: true,
+        loopback: false,
+    }
 }
 
 impl Network {
     pub fn new() -> Network {
-        Network { routers: Vec::new(), links: Vec::new(), now: Instant::now(), queue: VecDeque::new() }
+        Network {
+            routers: Vec::new(),
+            links: Vec::new(),
+            now: Instant::now(),
+            queue: VecDeque::new(),
+        }
     }
 
     /// Adds a router with its interfaces and returns its index.
@@ -98,12 +117,20 @@ impl Network {
     }
 
     pub fn link(&mut self, members: &[(usize, u32)]) -> usize {
-        self.links.push(Link { members: members.to_vec(), up: true });
+        self.links.push(Link {
+            members: members.to_vec(),
+            up: true,
+        });
         self.links.len() - 1
     }
 
     fn address_of(&self, router: usize, ifindex: u32) -> Ipv4Addr {
-        self.routers[router].interfaces.iter().find(|i| i.ifindex == ifindex).map(|i| i.addresses[0].addr()).unwrap()
+        self.routers[router]
+            .interfaces
+            .iter()
+            .find(|i| i.ifindex == ifindex)
+            .map(|i| i.addresses[0].addr())
+            .unwrap()
     }
 
     /// Injects an input into a router now.
@@ -126,13 +153,28 @@ impl Network {
 
     fn apply(&mut self, router: usize, action: Action) {
         match action {
-            Action::Send { ifindex, destination, data } => {
+            Action::Send {
+                ifindex,
+                destination,
+                data,
+            } => {
                 let source = self.address_of(router, ifindex);
-                for link in self.links.iter().filter(|link| link.up && link.members.contains(&(router, ifindex))) {
-                    for &(peer, peer_ifindex) in link.members.iter().filter(|m| **m != (router, ifindex)) {
+                for link in self
+                    .links
+                    .iter()
+                    .filter(|link| link.up && link.members.contains(&(router, ifindex)))
+                {
+                    for &(peer, peer_ifindex) in
+                        link.members.iter().filter(|m| **m != (router, ifindex))
+                    {
                         let peer_address = self.address_of(peer, peer_ifindex);
                         if destination.is_multicast() || destination == peer_address {
-                            let input = Input::Packet { ifindex: peer_ifindex, source, destination, data: data.clone() };
+                            let input = Input::Packet {
+                                ifindex: peer_ifindex,
+                                source,
+                                destination,
+                                data: data.clone(),
+                            };
                             self.queue.push_back((peer, input));
                         }
                     }
@@ -150,14 +192,22 @@ impl Network {
         self.drain();
         let end = self.now + duration;
         loop {
-            let next = self.routers.iter().filter_map(|r| r.instance.next_timer()).min();
+            let next = self
+                .routers
+                .iter()
+                .filter_map(|r| r.instance.next_timer())
+                .min();
             match next {
                 Some(at) if at <= end => {
                     if at > self.now {
                         self.now = at;
                     }
                     for index in 0..self.routers.len() {
-                        if self.routers[index].instance.next_timer().is_some_and(|t| t <= self.now) {
+                        if self.routers[index]
+                            .instance
+                            .next_timer()
+                            .is_some_and(|t| t <= self.now)
+                        {
                             self.queue.push_back((index, Input::Timer));
                         }
                     }
@@ -185,7 +235,15 @@ impl Network {
             .instance
             .database(self.now)
             .into_iter()
-            .map(|l| (l.ls_type.0, l.link_state_id, l.advertising_router, l.sequence, l.checksum))
+            .map(|l| {
+                (
+                    l.ls_type.0,
+                    l.link_state_id,
+                    l.advertising_router,
+                    l.sequence,
+                    l.checksum,
+                )
+            })
             .collect()
     }
 }

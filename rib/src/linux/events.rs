@@ -48,16 +48,32 @@ pub(crate) fn spawn_monitor(
     // `subscribe` returns is missed.
     let (monitor_socket, requests) = namespace
         .run(|| -> std::io::Result<(RouteSocket, RouteSocket)> {
-            let groups = [RTNLGRP_LINK, RTNLGRP_NEIGH, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR];
-            Ok((RouteSocket::open_monitor(&groups, IDLE_CHECK)?, RouteSocket::open()?))
+            let groups = [
+                RTNLGRP_LINK,
+                RTNLGRP_NEIGH,
+                RTNLGRP_IPV4_IFADDR,
+                RTNLGRP_IPV6_IFADDR,
+            ];
+            Ok((
+                RouteSocket::open_monitor(&groups, IDLE_CHECK)?,
+                RouteSocket::open()?,
+            ))
         })
         .and_then(|sockets| sockets)
         .map_err(io_error)?;
     std::thread::Builder::new()
         .name(format!("plane-events-{}", vrf.0))
         .spawn(move || {
-            let mut monitor = Monitor { vrf, links: LinkTable::default(), sender, stop };
-            if let Err(error) = monitor.run(SocketPair { monitor: monitor_socket, requests }) {
+            let mut monitor = Monitor {
+                vrf,
+                links: LinkTable::default(),
+                sender,
+                stop,
+            };
+            if let Err(error) = monitor.run(SocketPair {
+                monitor: monitor_socket,
+                requests,
+            }) {
                 warn!(%vrf, %error, "plane event monitor stopped");
             }
         })
@@ -81,7 +97,10 @@ struct Monitor {
 
 impl Monitor {
     fn run(&mut self, sockets: SocketPair) -> Result<(), PlaneError> {
-        let SocketPair { mut monitor, mut requests } = sockets;
+        let SocketPair {
+            mut monitor,
+            mut requests,
+        } = sockets;
         info!(vrf = %self.vrf, "plane event monitor started");
 
         let initial = [
@@ -98,12 +117,16 @@ impl Monitor {
 
         while !self.sender.is_closed() && !self.stop.load(Ordering::Relaxed) {
             match monitor.receive_notifications() {
-                Ok(Some(messages)) => messages.into_iter().for_each(|message| self.handle(message)),
+                Ok(Some(messages)) => messages
+                    .into_iter()
+                    .for_each(|message| self.handle(message)),
                 Ok(None) => {}
                 Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => {
                     // The kernel dropped notifications: report the full state again.
                     warn!(vrf = %self.vrf, "event monitor overrun, reading the state again");
-                    for message in requests.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))? {
+                    for message in
+                        requests.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?
+                    {
                         self.handle(message);
                     }
                 }
@@ -123,12 +146,29 @@ impl Monitor {
             RouteNetlinkMessage::NewLink(message) => {
                 let link = parse_link(&message);
                 self.links.insert(link.clone());
-                let master = link.master.and_then(|index| self.links.name(index)).map(str::to_string);
-                self.send(PlaneEvent::Link { vrf: self.vrf, name: link.name, index: link.index, up: link.oper_up, mac: link.mac, master });
+                let master = link
+                    .master
+                    .and_then(|index| self.links.name(index))
+                    .map(str::to_string);
+                self.send(PlaneEvent::Link {
+                    vrf: self.vrf,
+                    name: link.name,
+                    index: link.index,
+                    up: link.oper_up,
+                    mac: link.mac,
+                    master,
+                });
             }
             RouteNetlinkMessage::DelLink(message) => {
-                let link = self.links.remove(message.header.index).unwrap_or_else(|| parse_link(&message));
-                self.send(PlaneEvent::LinkRemoved { vrf: self.vrf, name: link.name, index: link.index });
+                let link = self
+                    .links
+                    .remove(message.header.index)
+                    .unwrap_or_else(|| parse_link(&message));
+                self.send(PlaneEvent::LinkRemoved {
+                    vrf: self.vrf,
+                    name: link.name,
+                    index: link.index,
+                });
             }
             RouteNetlinkMessage::NewAddress(message) => self.address(&message, true),
             RouteNetlinkMessage::DelAddress(message) => self.address(&message, false),
@@ -150,13 +190,22 @@ impl Monitor {
             }
         }
         let Some(ip) = address else { return };
-        let Ok(address) = IpNet::new(ip, message.header.prefix_len) else { return };
-        let Some(link) = self.links.by_index(message.header.index) else { return };
+        let Ok(address) = IpNet::new(ip, message.header.prefix_len) else {
+            return;
+        };
+        let Some(link) = self.links.by_index(message.header.index) else {
+            return;
+        };
         if is_leak_link(link) {
             return;
         }
         let interface = &link.name;
-        self.send(PlaneEvent::Address { vrf: self.vrf, interface: interface.to_string(), address, added });
+        self.send(PlaneEvent::Address {
+            vrf: self.vrf,
+            interface: interface.to_string(),
+            address,
+            added,
+        });
     }
 
     fn neighbour(&self, message: &NeighbourMessage, present: bool) {
@@ -167,15 +216,23 @@ impl Monitor {
         match neighbour.family {
             AddressFamily::Bridge => self.bridge_mac(&neighbour, present),
             AddressFamily::Inet | AddressFamily::Inet6 => {
-                let Some(ip) = neighbour.destination else { return };
-                let Some(link) = self.links.by_index(neighbour.interface) else { return };
+                let Some(ip) = neighbour.destination else {
+                    return;
+                };
+                let Some(link) = self.links.by_index(neighbour.interface) else {
+                    return;
+                };
                 if is_leak_link(link) {
                     return;
                 }
                 let interface = &link.name;
                 let resolved = matches!(
                     neighbour.state,
-                    NeighbourState::Reachable | NeighbourState::Stale | NeighbourState::Delay | NeighbourState::Probe | NeighbourState::Permanent
+                    NeighbourState::Reachable
+                        | NeighbourState::Stale
+                        | NeighbourState::Delay
+                        | NeighbourState::Probe
+                        | NeighbourState::Permanent
                 );
                 let learned = present && resolved && neighbour.mac.is_some();
                 self.send(PlaneEvent::LocalNeighbor {
@@ -194,16 +251,28 @@ impl Monitor {
     /// ports' addresses, `permanent`) and the VXLAN devices' entries (`self`) are not local
     /// learning.
     fn bridge_mac(&self, neighbour: &super::kernel::KernelNeighbour, present: bool) {
-        let (Some(mac), Some(bridge)) = (neighbour.mac, neighbour.master) else { return };
-        if neighbour.flags.contains(NeighbourFlags::Own) || neighbour.state == NeighbourState::Permanent {
+        let (Some(mac), Some(bridge)) = (neighbour.mac, neighbour.master) else {
+            return;
+        };
+        if neighbour.flags.contains(NeighbourFlags::Own)
+            || neighbour.state == NeighbourState::Permanent
+        {
             return;
         }
-        let Some(port) = self.links.by_index(neighbour.interface) else { return };
+        let Some(port) = self.links.by_index(neighbour.interface) else {
+            return;
+        };
         if port.kind == Some(InfoKind::Vxlan) {
             return;
         }
-        let Some(bridge_name) = self.links.name(bridge) else { return };
-        let vni = self.links.vxlan_member(bridge).and_then(|vxlan| vxlan.vni).and_then(|vni| Vni::new(vni).ok());
+        let Some(bridge_name) = self.links.name(bridge) else {
+            return;
+        };
+        let vni = self
+            .links
+            .vxlan_member(bridge)
+            .and_then(|vxlan| vxlan.vni)
+            .and_then(|vni| Vni::new(vni).ok());
         self.send(PlaneEvent::LocalMac {
             vrf: self.vrf,
             bridge: bridge_name.to_string(),

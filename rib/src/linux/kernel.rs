@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use netlink_packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVxlan, LinkAttribute, LinkFlags,
+    LinkInfo, LinkMessage,
+};
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteNextHopFlags};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteNextHopFlags,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::messages::KernelNextHop;
@@ -97,7 +100,9 @@ impl LinkTable {
 
     /// Returns the VXLAN device enslaved to bridge `bridge`, if there is one.
     pub fn vxlan_member(&self, bridge: u32) -> Option<&Link> {
-        self.by_name.values().find(|link| link.master == Some(bridge) && link.vni.is_some())
+        self.by_name
+            .values()
+            .find(|link| link.master == Some(bridge) && link.vni.is_some())
     }
 }
 
@@ -105,7 +110,8 @@ pub(crate) fn parse_link(message: &LinkMessage) -> Link {
     let mut link = Link {
         index: message.header.index,
         admin_up: message.header.flags.contains(LinkFlags::Up),
-        oper_up: message.header.flags.contains(LinkFlags::Up) && message.header.flags.contains(LinkFlags::LowerUp),
+        oper_up: message.header.flags.contains(LinkFlags::Up)
+            && message.header.flags.contains(LinkFlags::LowerUp),
         ..Link::default()
     };
     for attribute in &message.attributes {
@@ -123,10 +129,16 @@ pub(crate) fn parse_link(message: &LinkMessage) -> Link {
                             for item in data {
                                 match item {
                                     InfoVxlan::Id(vni) => link.vni = Some(*vni),
-                                    InfoVxlan::Local(local) => link.vxlan_local = Some(IpAddr::V4(*local)),
-                                    InfoVxlan::Local6(local) => link.vxlan_local = Some(IpAddr::V6(*local)),
+                                    InfoVxlan::Local(local) => {
+                                        link.vxlan_local = Some(IpAddr::V4(*local))
+                                    }
+                                    InfoVxlan::Local6(local) => {
+                                        link.vxlan_local = Some(IpAddr::V6(*local))
+                                    }
                                     InfoVxlan::Port(port) => link.vxlan_port = Some(*port),
-                                    InfoVxlan::Learning(learning) => link.vxlan_learning = Some(*learning),
+                                    InfoVxlan::Learning(learning) => {
+                                        link.vxlan_learning = Some(*learning)
+                                    }
                                     _ => {}
                                 }
                             }
@@ -218,16 +230,29 @@ pub(crate) fn parse_route(message: &RouteMessage) -> Option<KernelRoute> {
         }
     }
     if let Some(interface) = interface {
-        next_hops.push(KernelNextHop { gateway, interface, onlink: message.header.flags.contains(RouteFlags::Onlink) });
+        next_hops.push(KernelNextHop {
+            gateway,
+            interface,
+            onlink: message.header.flags.contains(RouteFlags::Onlink),
+        });
     }
     let unspecified = match message.header.address_family {
         AddressFamily::Inet => IpAddr::from([0u8; 4]),
         AddressFamily::Inet6 => IpAddr::from([0u16; 8]),
         _ => return None,
     };
-    let prefix = IpNet::new(destination.unwrap_or(unspecified), message.header.destination_prefix_length).ok()?;
+    let prefix = IpNet::new(
+        destination.unwrap_or(unspecified),
+        message.header.destination_prefix_length,
+    )
+    .ok()?;
     let protocol = u8::from(message.header.protocol);
-    Some(KernelRoute { prefix, table, protocol, next_hops })
+    Some(KernelRoute {
+        prefix,
+        table,
+        protocol,
+        next_hops,
+    })
 }
 
 fn route_address(address: &RouteAddress) -> Option<IpAddr> {
@@ -264,13 +289,19 @@ pub(crate) fn parse_neighbour(message: &NeighbourMessage) -> KernelNeighbour {
     };
     for attribute in &message.attributes {
         match attribute {
-            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => neighbour.destination = Some(IpAddr::V4(*v4)),
-            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => neighbour.destination = Some(IpAddr::V6(*v6)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                neighbour.destination = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                neighbour.destination = Some(IpAddr::V6(*v6))
+            }
             // In AF_BRIDGE messages the library leaves NDA_DST raw; its length gives the family.
             NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
                 neighbour.destination = match bytes.len() {
                     4 => <[u8; 4]>::try_from(bytes.as_slice()).ok().map(IpAddr::from),
-                    16 => <[u8; 16]>::try_from(bytes.as_slice()).ok().map(IpAddr::from),
+                    16 => <[u8; 16]>::try_from(bytes.as_slice())
+                        .ok()
+                        .map(IpAddr::from),
                     _ => None,
                 }
             }

@@ -10,7 +10,10 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{InfoKind, LinkMessage};
-use rtnetlink::{AddressMessageBuilder, LinkBridge, LinkBridgePort, LinkDummy, LinkMessageBuilder, LinkUnspec, LinkVxlan};
+use rtnetlink::{
+    AddressMessageBuilder, LinkBridge, LinkBridgePort, LinkDummy, LinkMessageBuilder, LinkUnspec,
+    LinkVxlan,
+};
 use tracing::info;
 
 use super::kernel::{Link, get_link, parse_address, parse_link};
@@ -99,7 +102,15 @@ pub struct VxlanDevice {
 impl VxlanDevice {
     /// Returns a device with the VXLAN port, learning off, the default MTU and no underlay interface.
     pub fn new(name: &str, vni: Vni, local: IpAddr) -> VxlanDevice {
-        VxlanDevice { name: name.to_string(), vni, local, port: VXLAN_PORT, learning: false, mtu: None, underlay: None }
+        VxlanDevice {
+            name: name.to_string(),
+            vni,
+            local,
+            port: VXLAN_PORT,
+            learning: false,
+            mtu: None,
+            underlay: None,
+        }
     }
 }
 
@@ -115,7 +126,10 @@ impl Links {
     pub fn open(namespace: &Namespace) -> Result<Links, PlaneError> {
         let io_error = |error: std::io::Error| PlaneError::Io(error.to_string());
         let namespace = namespace.open().map_err(io_error)?;
-        let socket = namespace.run(RouteSocket::open).and_then(|socket| socket).map_err(io_error)?;
+        let socket = namespace
+            .run(RouteSocket::open)
+            .and_then(|socket| socket)
+            .map_err(io_error)?;
         Ok(Links { namespace, socket })
     }
 
@@ -126,7 +140,9 @@ impl Links {
 
     /// Returns every link of the namespace.
     pub fn links(&mut self) -> Result<Vec<LinkState>, PlaneError> {
-        let messages = self.socket.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+        let messages = self
+            .socket
+            .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
         Ok(messages
             .into_iter()
             .filter_map(|message| match message {
@@ -143,7 +159,9 @@ impl Links {
 
     /// Returns every IPv4 and IPv6 address of the namespace, with the index of its link.
     pub fn addresses(&mut self) -> Result<Vec<(u32, IpNet)>, PlaneError> {
-        let messages = self.socket.dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
+        let messages = self
+            .socket
+            .dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
         Ok(messages
             .into_iter()
             .filter_map(|message| match message {
@@ -161,16 +179,25 @@ impl Links {
     }
 
     fn create(&mut self, message: LinkMessage) -> Result<(), PlaneError> {
-        self.socket.request(RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL).map(drop)
+        self.socket
+            .request(
+                RouteNetlinkMessage::NewLink(message),
+                NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .map(drop)
     }
 
     fn change(&mut self, message: LinkMessage) -> Result<(), PlaneError> {
-        self.socket.request(RouteNetlinkMessage::SetLink(message), 0).map(drop)
+        self.socket
+            .request(RouteNetlinkMessage::SetLink(message), 0)
+            .map(drop)
     }
 
     /// Creates a VXLAN device, down.
     pub fn create_vxlan(&mut self, device: &VxlanDevice) -> Result<(), PlaneError> {
-        let mut builder = LinkVxlan::new(&device.name, device.vni.get()).port(device.port).learning(device.learning);
+        let mut builder = LinkVxlan::new(&device.name, device.vni.get())
+            .port(device.port)
+            .learning(device.learning);
         builder = match device.local {
             IpAddr::V4(local) => builder.local(local),
             IpAddr::V6(local) => builder.local6(local),
@@ -196,7 +223,12 @@ impl Links {
     }
 
     /// Creates a bridge, down, with the MAC address and MTU given.
-    pub fn create_bridge(&mut self, name: &str, mac: Option<MacAddr>, mtu: Option<u32>) -> Result<(), PlaneError> {
+    pub fn create_bridge(
+        &mut self,
+        name: &str,
+        mac: Option<MacAddr>,
+        mtu: Option<u32>,
+    ) -> Result<(), PlaneError> {
         let mut builder = LinkMessageBuilder::<LinkBridge>::new(name);
         if let Some(mac) = mac {
             builder = builder.address(mac.octets().to_vec());
@@ -215,7 +247,11 @@ impl Links {
     /// in the namespace it was created in.
     pub fn move_to(&mut self, name: &str, target: &NamespaceHandle) -> Result<(), PlaneError> {
         let index = self.index(name)?;
-        self.change(LinkUnspec::new_with_index(index).setns_by_fd(target.as_raw_fd()).build())?;
+        self.change(
+            LinkUnspec::new_with_index(index)
+                .setns_by_fd(target.as_raw_fd())
+                .build(),
+        )?;
         info!(name, "link moved to another namespace");
         Ok(())
     }
@@ -239,7 +275,9 @@ impl Links {
         let index = self.index(port)?;
         let message = LinkBridgePort::new(index).learning(learning).build();
         // Port attributes travel in IFLA_LINKINFO, which only RTM_NEWLINK applies.
-        self.socket.request(RouteNetlinkMessage::NewLink(message), 0).map(drop)
+        self.socket
+            .request(RouteNetlinkMessage::NewLink(message), 0)
+            .map(drop)
     }
 
     /// Sets link `name` administratively up or down.
@@ -264,13 +302,20 @@ impl Links {
     /// Sets the MAC address of link `name`.
     pub fn set_mac(&mut self, name: &str, mac: MacAddr) -> Result<(), PlaneError> {
         let index = self.index(name)?;
-        self.change(LinkUnspec::new_with_index(index).address(mac.octets().to_vec()).build())
+        self.change(
+            LinkUnspec::new_with_index(index)
+                .address(mac.octets().to_vec())
+                .build(),
+        )
     }
 
     /// Adds `address` to link `name`; adding an address the link has succeeds.
     pub fn add_address(&mut self, name: &str, address: IpNet) -> Result<(), PlaneError> {
         let message = self.address_message(name, address)?;
-        match self.socket.request(RouteNetlinkMessage::NewAddress(message), NLM_F_CREATE | NLM_F_EXCL) {
+        match self.socket.request(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ) {
             Err(PlaneError::Kernel { errno, .. }) if errno == libc::EEXIST => Ok(()),
             other => other.map(drop),
         }
@@ -279,17 +324,30 @@ impl Links {
     /// Removes `address` from link `name`; removing an address the link lacks succeeds.
     pub fn remove_address(&mut self, name: &str, address: IpNet) -> Result<(), PlaneError> {
         let message = self.address_message(name, address)?;
-        match self.socket.request(RouteNetlinkMessage::DelAddress(message), 0) {
+        match self
+            .socket
+            .request(RouteNetlinkMessage::DelAddress(message), 0)
+        {
             Err(PlaneError::Kernel { errno, .. }) if errno == libc::EADDRNOTAVAIL => Ok(()),
             other => other.map(drop),
         }
     }
 
-    fn address_message(&mut self, name: &str, address: IpNet) -> Result<netlink_packet_route::address::AddressMessage, PlaneError> {
+    fn address_message(
+        &mut self,
+        name: &str,
+        address: IpNet,
+    ) -> Result<netlink_packet_route::address::AddressMessage, PlaneError> {
         let index = self.index(name)?;
         Ok(match address {
-            IpNet::V4(v4) => AddressMessageBuilder::<std::net::Ipv4Addr>::new().index(index).address(v4.addr(), v4.prefix_len()).build(),
-            IpNet::V6(v6) => AddressMessageBuilder::<std::net::Ipv6Addr>::new().index(index).address(v6.addr(), v6.prefix_len()).build(),
+            IpNet::V4(v4) => AddressMessageBuilder::<std::net::Ipv4Addr>::new()
+                .index(index)
+                .address(v4.addr(), v4.prefix_len())
+                .build(),
+            IpNet::V6(v6) => AddressMessageBuilder::<std::net::Ipv6Addr>::new()
+                .index(index)
+                .address(v6.addr(), v6.prefix_len())
+                .build(),
         })
     }
 
@@ -299,7 +357,9 @@ impl Links {
             return Ok(());
         };
         let message = LinkUnspec::new_with_index(link.index).build();
-        self.socket.request(RouteNetlinkMessage::DelLink(message), 0).map(drop)?;
+        self.socket
+            .request(RouteNetlinkMessage::DelLink(message), 0)
+            .map(drop)?;
         info!(name, "link deleted");
         Ok(())
     }

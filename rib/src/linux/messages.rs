@@ -7,10 +7,12 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE};
-use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop, RouteNextHopFlags,
-    RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop,
+    RouteNextHopFlags, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -44,11 +46,21 @@ fn route_header(prefix: IpNet, mark: RouteMark) -> RouteMessage {
     let mut message = RouteMessage::default();
     message.header.address_family = family(prefix.addr());
     message.header.destination_prefix_length = prefix.prefix_len();
-    message.header.table = if mark.table < 256 { mark.table as u8 } else { RouteHeader::RT_TABLE_UNSPEC };
+    message.header.table = if mark.table < 256 {
+        mark.table as u8
+    } else {
+        RouteHeader::RT_TABLE_UNSPEC
+    };
     message.header.protocol = RouteProtocol::from(mark.protocol);
     message.header.kind = RouteType::Unicast;
-    message.attributes.push(RouteAttribute::Destination(RouteAddress::from(prefix.addr())));
-    message.attributes.push(RouteAttribute::Priority(mark.metric));
+    message
+        .attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(
+            prefix.addr(),
+        )));
+    message
+        .attributes
+        .push(RouteAttribute::Priority(mark.metric));
     if mark.table >= 256 {
         message.attributes.push(RouteAttribute::Table(mark.table));
     }
@@ -56,18 +68,29 @@ fn route_header(prefix: IpNet, mark: RouteMark) -> RouteMessage {
 }
 
 /// `ip route replace PREFIX proto P metric M table T nexthop ... nexthop ...`.
-pub(crate) fn route_replace(prefix: IpNet, next_hops: &[KernelNextHop], mark: RouteMark) -> Request {
+pub(crate) fn route_replace(
+    prefix: IpNet,
+    next_hops: &[KernelNextHop],
+    mark: RouteMark,
+) -> Request {
     let mut message = route_header(prefix, mark);
     // A route with only directly connected next hops has link scope, as the kernel's own
     // routes for a subnet do.
-    message.header.scope =
-        if next_hops.iter().all(|next_hop| next_hop.gateway.is_none()) { RouteScope::Link } else { RouteScope::Universe };
+    message.header.scope = if next_hops.iter().all(|next_hop| next_hop.gateway.is_none()) {
+        RouteScope::Link
+    } else {
+        RouteScope::Universe
+    };
     match next_hops {
         [single] => {
             if let Some(gateway) = single.gateway {
-                message.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+                message
+                    .attributes
+                    .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
             }
-            message.attributes.push(RouteAttribute::Oif(single.interface));
+            message
+                .attributes
+                .push(RouteAttribute::Oif(single.interface));
             if single.onlink {
                 message.header.flags |= RouteFlags::Onlink;
             }
@@ -82,7 +105,8 @@ pub(crate) fn route_replace(prefix: IpNet, next_hops: &[KernelNextHop], mark: Ro
                         hop.flags |= RouteNextHopFlags::Onlink;
                     }
                     if let Some(gateway) = next_hop.gateway {
-                        hop.attributes.push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+                        hop.attributes
+                            .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
                     }
                     hop
                 })
@@ -90,7 +114,10 @@ pub(crate) fn route_replace(prefix: IpNet, next_hops: &[KernelNextHop], mark: Ro
             message.attributes.push(RouteAttribute::MultiPath(hops));
         }
     }
-    Request { message: RouteNetlinkMessage::NewRoute(message), flags: NLM_F_CREATE | NLM_F_REPLACE }
+    Request {
+        message: RouteNetlinkMessage::NewRoute(message),
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+    }
 }
 
 /// `ip route del PREFIX proto P metric M table T`: the kernel deletes the route only when its
@@ -98,7 +125,10 @@ pub(crate) fn route_replace(prefix: IpNet, next_hops: &[KernelNextHop], mark: Ro
 pub(crate) fn route_delete(prefix: IpNet, mark: RouteMark) -> Request {
     let mut message = route_header(prefix, mark);
     message.header.scope = RouteScope::NoWhere;
-    Request { message: RouteNetlinkMessage::DelRoute(message), flags: 0 }
+    Request {
+        message: RouteNetlinkMessage::DelRoute(message),
+        flags: 0,
+    }
 }
 
 fn neighbour_address(address: IpAddr) -> NeighbourAddress {
@@ -115,9 +145,16 @@ pub(crate) fn neighbor_replace(interface: u32, ip: IpAddr, mac: MacAddr) -> Requ
     message.header.ifindex = interface;
     message.header.state = NeighbourState::Noarp;
     message.header.flags = NeighbourFlags::ExtLearned;
-    message.attributes.push(NeighbourAttribute::Destination(neighbour_address(ip)));
-    message.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec()));
-    Request { message: RouteNetlinkMessage::NewNeighbour(message), flags: NLM_F_CREATE | NLM_F_REPLACE }
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(neighbour_address(ip)));
+    message
+        .attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec()));
+    Request {
+        message: RouteNetlinkMessage::NewNeighbour(message),
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+    }
 }
 
 /// `ip neigh del IP dev IFINDEX`.
@@ -125,8 +162,13 @@ pub(crate) fn neighbor_delete(interface: u32, ip: IpAddr) -> Request {
     let mut message = NeighbourMessage::default();
     message.header.family = family(ip);
     message.header.ifindex = interface;
-    message.attributes.push(NeighbourAttribute::Destination(neighbour_address(ip)));
-    Request { message: RouteNetlinkMessage::DelNeighbour(message), flags: 0 }
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(neighbour_address(ip)));
+    Request {
+        message: RouteNetlinkMessage::DelNeighbour(message),
+        flags: 0,
+    }
 }
 
 fn fdb_message(vxlan: u32, mac: MacAddr, flags: NeighbourFlags) -> NeighbourMessage {
@@ -134,7 +176,9 @@ fn fdb_message(vxlan: u32, mac: MacAddr, flags: NeighbourFlags) -> NeighbourMess
     message.header.family = AddressFamily::Bridge;
     message.header.ifindex = vxlan;
     message.header.flags = flags;
-    message.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec()));
+    message
+        .attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec()));
     message
 }
 
@@ -151,8 +195,13 @@ pub(crate) fn fdb_replace(vxlan: u32, mac: MacAddr, vtep: IpAddr, bridged: bool)
     let mut message = fdb_message(vxlan, mac, flags);
     // The VXLAN driver accepts only permanent or reachable entries; reachable ones would age.
     message.header.state = NeighbourState::Permanent;
-    message.attributes.push(NeighbourAttribute::Destination(neighbour_address(vtep)));
-    Request { message: RouteNetlinkMessage::NewNeighbour(message), flags: NLM_F_CREATE | NLM_F_REPLACE }
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(neighbour_address(vtep)));
+    Request {
+        message: RouteNetlinkMessage::NewNeighbour(message),
+        flags: NLM_F_CREATE | NLM_F_REPLACE,
+    }
 }
 
 /// `bridge fdb del MAC dev VXLAN self [master]`.
@@ -161,22 +210,39 @@ pub(crate) fn fdb_delete(vxlan: u32, mac: MacAddr, bridged: bool) -> Request {
     if bridged {
         flags |= NeighbourFlags::Controller;
     }
-    Request { message: RouteNetlinkMessage::DelNeighbour(fdb_message(vxlan, mac, flags)), flags: 0 }
+    Request {
+        message: RouteNetlinkMessage::DelNeighbour(fdb_message(vxlan, mac, flags)),
+        flags: 0,
+    }
 }
 
 /// `bridge fdb append 00:00:00:00:00:00 dev VXLAN dst VTEP self permanent extern_learn`.
 pub(crate) fn flood_append(vxlan: u32, vtep: IpAddr) -> Request {
-    let mut message = fdb_message(vxlan, MacAddr::ZERO, NeighbourFlags::Own | NeighbourFlags::ExtLearned);
+    let mut message = fdb_message(
+        vxlan,
+        MacAddr::ZERO,
+        NeighbourFlags::Own | NeighbourFlags::ExtLearned,
+    );
     message.header.state = NeighbourState::Permanent;
-    message.attributes.push(NeighbourAttribute::Destination(neighbour_address(vtep)));
-    Request { message: RouteNetlinkMessage::NewNeighbour(message), flags: NLM_F_CREATE | NLM_F_APPEND }
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(neighbour_address(vtep)));
+    Request {
+        message: RouteNetlinkMessage::NewNeighbour(message),
+        flags: NLM_F_CREATE | NLM_F_APPEND,
+    }
 }
 
 /// `bridge fdb del 00:00:00:00:00:00 dev VXLAN dst VTEP self`: removes this VTEP only.
 pub(crate) fn flood_delete(vxlan: u32, vtep: IpAddr) -> Request {
     let mut message = fdb_message(vxlan, MacAddr::ZERO, NeighbourFlags::Own);
-    message.attributes.push(NeighbourAttribute::Destination(neighbour_address(vtep)));
-    Request { message: RouteNetlinkMessage::DelNeighbour(message), flags: 0 }
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(neighbour_address(vtep)));
+    Request {
+        message: RouteNetlinkMessage::DelNeighbour(message),
+        flags: 0,
+    }
 }
 
 /// Builds a dump request of all routes.

@@ -53,8 +53,8 @@ use self::messages::{KernelNextHop, RouteMark};
 use self::socket::{Reply, Request, RouteSocket};
 use crate::model::{MacAddr, NextHop, Vni, VrfId, VxlanEncap};
 use crate::southbound::{
-    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry, PlaneError,
-    PlaneEvent, ResyncReport, RouteEntry, Southbound, diff, report,
+    BatchResults, Change, Entry, EntryKey, EventReceiver, FloodEntry, MacEntry, NeighborEntry,
+    PlaneError, PlaneEvent, ResyncReport, RouteEntry, Southbound, diff, report,
 };
 
 /// Route protocol number marking the routes of this plane (`proto 201` in `ip route`); not
@@ -126,7 +126,10 @@ impl VrfSpace {
     fn open(namespace: Namespace) -> Result<VrfSpace, PlaneError> {
         let io_error = |error: std::io::Error| PlaneError::Io(error.to_string());
         let handle = namespace.open().map_err(io_error)?;
-        let socket = handle.run(RouteSocket::open).and_then(|socket| socket).map_err(io_error)?;
+        let socket = handle
+            .run(RouteSocket::open)
+            .and_then(|socket| socket)
+            .map_err(io_error)?;
         Ok(VrfSpace {
             namespace,
             handle,
@@ -141,11 +144,20 @@ impl VrfSpace {
     }
 
     fn link(&self, vrf: VrfId, name: &str) -> Result<&Link, PlaneError> {
-        self.links.get(name).ok_or_else(|| PlaneError::MissingDevice { vrf, name: name.to_string() })
+        self.links
+            .get(name)
+            .ok_or_else(|| PlaneError::MissingDevice {
+                vrf,
+                name: name.to_string(),
+            })
     }
 
     fn mark() -> RouteMark {
-        RouteMark { protocol: ROUTE_PROTOCOL, metric: ROUTE_METRIC, table: MAIN_TABLE }
+        RouteMark {
+            protocol: ROUTE_PROTOCOL,
+            metric: ROUTE_METRIC,
+            table: MAIN_TABLE,
+        }
     }
 }
 
@@ -161,11 +173,21 @@ struct Step {
 
 impl Step {
     fn new(change: usize, request: Request) -> Step {
-        Step { change, request, tolerated: &[], fallback: None }
+        Step {
+            change,
+            request,
+            tolerated: &[],
+            fallback: None,
+        }
     }
 
     fn delete(change: usize, request: Request) -> Step {
-        Step { change, request, tolerated: &[ENOENT, ESRCH], fallback: None }
+        Step {
+            change,
+            request,
+            tolerated: &[ENOENT, ESRCH],
+            fallback: None,
+        }
     }
 }
 
@@ -173,8 +195,7 @@ impl LinuxPlane {
     /// Creates a plane whose default VRF is the network namespace of the calling thread.
     pub fn new() -> Result<LinuxPlane, PlaneError> {
         let default = VrfSpace::open(Namespace::Current)?;
-        let mut plane =
-            LinuxPlane {
+        let mut plane = LinuxPlane {
             vrfs: BTreeMap::new(),
             l2vnis: BTreeMap::new(),
             leaks: BTreeMap::new(),
@@ -207,11 +228,18 @@ impl LinuxPlane {
         self.vrfs.remove(&vrf);
         self.l2vnis.retain(|_, (bound_vrf, _)| *bound_vrf != vrf);
 
-        let pairs: Vec<(VrfId, VrfId)> = self.leaks.keys().filter(|(a, b)| *a == vrf || *b == vrf).copied().collect();
+        let pairs: Vec<(VrfId, VrfId)> = self
+            .leaks
+            .keys()
+            .filter(|(a, b)| *a == vrf || *b == vrf)
+            .copied()
+            .collect();
         for pair in pairs {
             self.leaks.remove(&pair);
             let other = if pair.0 == vrf { pair.1 } else { pair.0 };
-            let Some(space) = self.vrfs.get_mut(&other) else { continue };
+            let Some(space) = self.vrfs.get_mut(&other) else {
+                continue;
+            };
             if let Some(name) = leak_link_name(other, vrf)
                 && let Err(error) = leak::delete(&mut space.socket, &name)
             {
@@ -281,14 +309,21 @@ impl LinuxPlane {
     fn vrf_of(&self, key: &EntryKey) -> Result<VrfId, PlaneError> {
         match key {
             EntryKey::Route { vrf, .. } | EntryKey::Neighbor { vrf, .. } => Ok(*vrf),
-            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => {
-                self.l2vnis.get(vni).map(|(vrf, _)| *vrf).ok_or(PlaneError::UnboundVni(*vni))
-            }
+            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => self
+                .l2vnis
+                .get(vni)
+                .map(|(vrf, _)| *vrf)
+                .ok_or(PlaneError::UnboundVni(*vni)),
         }
     }
 
     /// Translates one change into netlink requests of its VRF's namespace.
-    fn plan(&mut self, index: usize, change: &Change, steps: &mut Vec<Step>) -> Result<(), PlaneError> {
+    fn plan(
+        &mut self,
+        index: usize,
+        change: &Change,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), PlaneError> {
         let vrf = self.vrf_of(&change.key())?;
         match change {
             Change::Install(Entry::Route(route)) => {
@@ -303,7 +338,10 @@ impl LinuxPlane {
             }
             Change::Remove(EntryKey::Route { prefix, .. }) => {
                 let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
-                steps.push(Step::delete(index, messages::route_delete(*prefix, VrfSpace::mark())));
+                steps.push(Step::delete(
+                    index,
+                    messages::route_delete(*prefix, VrfSpace::mark()),
+                ));
                 release_router_macs(space, index, *prefix, &[], steps)?;
                 self.track_leaks(vrf, *prefix, Vec::new());
                 return Ok(());
@@ -311,15 +349,22 @@ impl LinuxPlane {
             _ => {}
         }
         let l2vni_device = match &change.key() {
-            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => Some(self.l2vnis[vni].1.clone()),
+            EntryKey::Mac { vni, .. } | EntryKey::Flood { vni, .. } => {
+                Some(self.l2vnis[vni].1.clone())
+            }
             _ => None,
         };
         let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
         match change {
-            Change::Install(Entry::Route(_)) | Change::Remove(EntryKey::Route { .. }) => unreachable!("planned above"),
+            Change::Install(Entry::Route(_)) | Change::Remove(EntryKey::Route { .. }) => {
+                unreachable!("planned above")
+            }
             Change::Install(Entry::Neighbor(neighbor)) => {
                 let link = space.link(vrf, &neighbor.interface)?;
-                steps.push(Step::new(index, messages::neighbor_replace(link.index, neighbor.ip, neighbor.mac)));
+                steps.push(Step::new(
+                    index,
+                    messages::neighbor_replace(link.index, neighbor.ip, neighbor.mac),
+                ));
                 Ok(())
             }
             Change::Remove(EntryKey::Neighbor { interface, ip, .. }) => {
@@ -328,30 +373,50 @@ impl LinuxPlane {
                 // entry; a resynchronisation only removes entries marked `extern_learn`.
                 // A device that no longer exists took its neighbor entries with it.
                 if let Some(link) = space.links.get(interface) {
-                    steps.push(Step::delete(index, messages::neighbor_delete(link.index, *ip)));
+                    steps.push(Step::delete(
+                        index,
+                        messages::neighbor_delete(link.index, *ip),
+                    ));
                 }
                 Ok(())
             }
             Change::Install(Entry::Mac(mac)) => {
-                let device = space.link(vrf, l2vni_device.as_deref().expect("MAC keys have a VNI"))?;
-                steps.push(Step::new(index, messages::fdb_replace(device.index, mac.mac, mac.vtep, device.master.is_some())));
+                let device =
+                    space.link(vrf, l2vni_device.as_deref().expect("MAC keys have a VNI"))?;
+                steps.push(Step::new(
+                    index,
+                    messages::fdb_replace(device.index, mac.mac, mac.vtep, device.master.is_some()),
+                ));
                 Ok(())
             }
             Change::Remove(EntryKey::Mac { mac, .. }) => {
-                let Some(device) = space.links.get(l2vni_device.as_deref().expect("MAC keys have a VNI")) else {
+                let Some(device) = space
+                    .links
+                    .get(l2vni_device.as_deref().expect("MAC keys have a VNI"))
+                else {
                     return Ok(());
                 };
                 steps.push(fdb_delete_step(index, device, *mac));
                 Ok(())
             }
             Change::Install(Entry::Flood(flood)) => {
-                let device = space.link(vrf, l2vni_device.as_deref().expect("flood keys have a VNI"))?;
-                steps.push(Step::new(index, messages::flood_append(device.index, flood.vtep)));
+                let device =
+                    space.link(vrf, l2vni_device.as_deref().expect("flood keys have a VNI"))?;
+                steps.push(Step::new(
+                    index,
+                    messages::flood_append(device.index, flood.vtep),
+                ));
                 Ok(())
             }
             Change::Remove(EntryKey::Flood { vtep, .. }) => {
-                if let Some(device) = space.links.get(l2vni_device.as_deref().expect("flood keys have a VNI")) {
-                    steps.push(Step::delete(index, messages::flood_delete(device.index, *vtep)));
+                if let Some(device) = space
+                    .links
+                    .get(l2vni_device.as_deref().expect("flood keys have a VNI"))
+                {
+                    steps.push(Step::delete(
+                        index,
+                        messages::flood_delete(device.index, *vtep),
+                    ));
                 }
                 Ok(())
             }
@@ -363,8 +428,16 @@ impl LinuxPlane {
     fn ensure_leak(&mut self, vrf: VrfId, target: VrfId) -> Result<(), PlaneError> {
         let end = leak::leak_end(vrf, target)?;
         let peer_end = leak::leak_end(target, vrf)?;
-        let target_handle = self.vrfs.get(&target).ok_or(PlaneError::UnknownVrf(target))?.handle.clone();
-        let in_use = self.leaks.get(&leak_pair(vrf, target)).is_some_and(|count| *count > 0);
+        let target_handle = self
+            .vrfs
+            .get(&target)
+            .ok_or(PlaneError::UnknownVrf(target))?
+            .handle
+            .clone();
+        let in_use = self
+            .leaks
+            .get(&leak_pair(vrf, target))
+            .is_some_and(|count| *count > 0);
         let space = self.vrfs.get_mut(&vrf).ok_or(PlaneError::UnknownVrf(vrf))?;
         if in_use && space.links.get(&end.name).is_some_and(leak::is_leak_link) {
             return Ok(());
@@ -375,7 +448,9 @@ impl LinuxPlane {
         let target_space = self.vrfs.get_mut(&target).expect("checked above");
         let peer = kernel::get_link(&mut target_space.socket, &peer_end.name)?;
         let (own, peer) = match (own, peer) {
-            (Some(own), Some(peer)) if leak::is_leak_link(&own) && leak::is_leak_link(&peer) => (own, peer),
+            (Some(own), Some(peer)) if leak::is_leak_link(&own) && leak::is_leak_link(&peer) => {
+                (own, peer)
+            }
             (own, peer) => {
                 // A half or a foreign link of that name: replace it with a new pair.
                 if let Some(peer) = peer {
@@ -389,20 +464,31 @@ impl LinuxPlane {
                 let own = leak::create(&mut space.socket, &end, &target_handle)?;
                 leak::disable_rp_filter(&space.handle, &end.name)?;
                 let target_space = self.vrfs.get_mut(&target).expect("checked above");
-                let peer = leak::configure(&mut target_space.socket, &peer_end.name, peer_end.address)?;
+                let peer =
+                    leak::configure(&mut target_space.socket, &peer_end.name, peer_end.address)?;
                 leak::disable_rp_filter(&target_space.handle, &peer_end.name)?;
                 (own, peer)
             }
         };
-        self.vrfs.get_mut(&target).expect("checked above").links.insert(peer);
-        self.vrfs.get_mut(&vrf).expect("checked above").links.insert(own);
+        self.vrfs
+            .get_mut(&target)
+            .expect("checked above")
+            .links
+            .insert(peer);
+        self.vrfs
+            .get_mut(&vrf)
+            .expect("checked above")
+            .links
+            .insert(own);
         Ok(())
     }
 
     /// Records that the route for `prefix` in `vrf` now uses the leak links towards `targets`,
     /// and schedules the check of the links it no longer uses.
     fn track_leaks(&mut self, vrf: VrfId, prefix: IpNet, targets: Vec<VrfId>) {
-        let Some(space) = self.vrfs.get_mut(&vrf) else { return };
+        let Some(space) = self.vrfs.get_mut(&vrf) else {
+            return;
+        };
         let previous = if targets.is_empty() {
             space.leak_routes.remove(&prefix)
         } else {
@@ -431,11 +517,17 @@ impl LinuxPlane {
                 continue;
             }
             for (own, other) in [pair, (pair.1, pair.0)] {
-                let (Some(space), Some(name)) = (self.vrfs.get_mut(&own), leak_link_name(own, other)) else { continue };
+                let (Some(space), Some(name)) =
+                    (self.vrfs.get_mut(&own), leak_link_name(own, other))
+                else {
+                    continue;
+                };
                 match leak::delete(&mut space.socket, &name) {
                     // Deleting one end deletes the pair.
                     Ok(()) => break,
-                    Err(error) => warn!(vrf = %own, target = %other, %error, "unused leak link not deleted"),
+                    Err(error) => {
+                        warn!(vrf = %own, target = %other, %error, "unused leak link not deleted")
+                    }
                 }
             }
         }
@@ -470,10 +562,15 @@ impl LinuxPlane {
                 }
             }
             if !fallbacks.is_empty() {
-                let requests: Vec<Request> = fallbacks.iter().map(|step| step.request.clone()).collect();
+                let requests: Vec<Request> =
+                    fallbacks.iter().map(|step| step.request.clone()).collect();
                 let replies = space.socket.execute(&requests);
                 for (step, reply) in fallbacks.into_iter().zip(replies) {
-                    if !reply.errno().is_some_and(|errno| step.tolerated.contains(&errno)) && reply != Reply::Ok {
+                    if !reply
+                        .errno()
+                        .is_some_and(|errno| step.tolerated.contains(&errno))
+                        && reply != Reply::Ok
+                    {
                         record_failure(results, step.change, reply);
                     }
                 }
@@ -503,11 +600,22 @@ impl LinuxPlane {
             let Some(l3vni) = space.l3vni.clone() else {
                 continue;
             };
-            let (Some(svi), Some(vxlan)) = (space.links.get(&l3vni.svi).cloned(), space.links.get(&l3vni.vxlan).cloned()) else {
+            let (Some(svi), Some(vxlan)) = (
+                space.links.get(&l3vni.svi).cloned(),
+                space.links.get(&l3vni.vxlan).cloned(),
+            ) else {
                 continue;
             };
-            let wanted_neighbors: BTreeMap<IpAddr, MacAddr> = space.router_macs.keys().map(|(vtep, mac)| (*vtep, *mac)).collect();
-            let wanted_fdb: BTreeMap<MacAddr, IpAddr> = space.router_macs.keys().map(|(vtep, mac)| (*mac, *vtep)).collect();
+            let wanted_neighbors: BTreeMap<IpAddr, MacAddr> = space
+                .router_macs
+                .keys()
+                .map(|(vtep, mac)| (*vtep, *mac))
+                .collect();
+            let wanted_fdb: BTreeMap<MacAddr, IpAddr> = space
+                .router_macs
+                .keys()
+                .map(|(vtep, mac)| (*mac, *vtep))
+                .collect();
             let mut held_neighbors = BTreeMap::new();
             let mut held_fdb = BTreeMap::new();
             for entry in held.iter().filter(|entry| entry.vrf == *vrf) {
@@ -520,38 +628,74 @@ impl LinuxPlane {
 
             // Failures are reported under the key of a neighbor or FDB entry of the SVI or the
             // L3VNI device, although these entries are not southbound entries of their own.
-            let neighbor = |vtep: IpAddr| Change::Remove(EntryKey::Neighbor { vrf: *vrf, interface: l3vni.svi.clone(), ip: vtep });
-            let fdb = |mac: MacAddr| Change::Remove(EntryKey::Mac { vni: l3vni.vni, mac });
+            let neighbor = |vtep: IpAddr| {
+                Change::Remove(EntryKey::Neighbor {
+                    vrf: *vrf,
+                    interface: l3vni.svi.clone(),
+                    ip: vtep,
+                })
+            };
+            let fdb = |mac: MacAddr| {
+                Change::Remove(EntryKey::Mac {
+                    vni: l3vni.vni,
+                    mac,
+                })
+            };
             let mut requests = Vec::new();
             for (vtep, mac) in &held_neighbors {
                 if !wanted_neighbors.contains_key(vtep) {
-                    requests.push((messages::neighbor_delete(svi.index, *vtep), true, neighbor(*vtep)));
+                    requests.push((
+                        messages::neighbor_delete(svi.index, *vtep),
+                        true,
+                        neighbor(*vtep),
+                    ));
                 } else if wanted_neighbors[vtep] != *mac {
-                    requests.push((messages::neighbor_replace(svi.index, *vtep, wanted_neighbors[vtep]), false, neighbor(*vtep)));
+                    requests.push((
+                        messages::neighbor_replace(svi.index, *vtep, wanted_neighbors[vtep]),
+                        false,
+                        neighbor(*vtep),
+                    ));
                 }
             }
             for (vtep, mac) in &wanted_neighbors {
                 if !held_neighbors.contains_key(vtep) {
-                    requests.push((messages::neighbor_replace(svi.index, *vtep, *mac), false, neighbor(*vtep)));
+                    requests.push((
+                        messages::neighbor_replace(svi.index, *vtep, *mac),
+                        false,
+                        neighbor(*vtep),
+                    ));
                 }
             }
             for mac in held_fdb.keys() {
                 if !wanted_fdb.contains_key(mac) {
                     let bridged = vxlan.master.is_some();
-                    requests.push((messages::fdb_delete(vxlan.index, *mac, bridged), true, fdb(*mac)));
+                    requests.push((
+                        messages::fdb_delete(vxlan.index, *mac, bridged),
+                        true,
+                        fdb(*mac),
+                    ));
                 }
             }
             for (mac, vtep) in &wanted_fdb {
                 if held_fdb.get(mac) != Some(vtep) {
-                    requests.push((messages::fdb_replace(vxlan.index, *mac, *vtep, vxlan.master.is_some()), false, fdb(*mac)));
+                    requests.push((
+                        messages::fdb_replace(vxlan.index, *mac, *vtep, vxlan.master.is_some()),
+                        false,
+                        fdb(*mac),
+                    ));
                 }
             }
             if requests.is_empty() {
                 continue;
             }
             debug!(%vrf, count = requests.len(), "reconciling router MAC entries");
-            let batch: Vec<Request> = requests.iter().map(|(request, _, _)| request.clone()).collect();
-            for ((_, is_delete, change), reply) in requests.into_iter().zip(space.socket.execute(&batch)) {
+            let batch: Vec<Request> = requests
+                .iter()
+                .map(|(request, _, _)| request.clone())
+                .collect();
+            for ((_, is_delete, change), reply) in
+                requests.into_iter().zip(space.socket.execute(&batch))
+            {
                 let tolerated = is_delete && matches!(reply.errno(), Some(ENOENT));
                 if let (false, Err(error)) = (tolerated, reply.into_result()) {
                     warn!(%vrf, %error, ?change, "router MAC entry not reconciled");
@@ -566,7 +710,10 @@ impl LinuxPlane {
 impl Southbound for LinuxPlane {
     fn apply(&mut self, changes: &[Change]) -> BatchResults {
         let mut results: BatchResults = vec![Ok(()); changes.len()];
-        let mut vrfs: BTreeSet<VrfId> = changes.iter().filter_map(|change| self.vrf_of(&change.key()).ok()).collect();
+        let mut vrfs: BTreeSet<VrfId> = changes
+            .iter()
+            .filter_map(|change| self.vrf_of(&change.key()).ok())
+            .collect();
         for change in changes {
             if let Change::Install(Entry::Route(route)) = change {
                 vrfs.extend(leak_targets(&route.next_hops));
@@ -581,7 +728,9 @@ impl Southbound for LinuxPlane {
             let mut planned = Vec::new();
             match self.plan(index, change, &mut planned) {
                 Ok(()) => {
-                    let vrf = self.vrf_of(&change.key()).expect("planned changes have a VRF");
+                    let vrf = self
+                        .vrf_of(&change.key())
+                        .expect("planned changes have a VRF");
                     steps.extend(planned.into_iter().map(|step| (vrf, step)));
                 }
                 Err(error) => {
@@ -615,7 +764,9 @@ impl Southbound for LinuxPlane {
         for entry in &held {
             let Entry::Route(route) = entry else { continue };
             self.track_leaks(route.vrf, route.prefix, leak_targets(&route.next_hops));
-            let Some(space) = self.vrfs.get_mut(&route.vrf) else { continue };
+            let Some(space) = self.vrfs.get_mut(&route.vrf) else {
+                continue;
+            };
             let pairs = router_mac_pairs(&route.next_hops);
             if pairs.is_empty() {
                 continue;
@@ -644,7 +795,13 @@ impl Southbound for LinuxPlane {
             }
         }
         self.remove_unused_leaks();
-        info!(removed = report.removed, installed = report.installed, unchanged = report.unchanged, failed = report.failed.len(), "Linux plane resynchronised");
+        info!(
+            removed = report.removed,
+            installed = report.installed,
+            unchanged = report.unchanged,
+            failed = report.failed.len(),
+            "Linux plane resynchronised"
+        );
         Ok(report)
     }
 
@@ -652,7 +809,12 @@ impl Southbound for LinuxPlane {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         for (vrf, space) in &mut self.vrfs {
             let stop = Arc::new(AtomicBool::new(false));
-            events::spawn_monitor(*vrf, space.handle.clone(), sender.clone(), Arc::clone(&stop))?;
+            events::spawn_monitor(
+                *vrf,
+                space.handle.clone(),
+                sender.clone(),
+                Arc::clone(&stop),
+            )?;
             space.monitors.push(stop);
         }
         self.events = Some(sender);
@@ -680,7 +842,10 @@ fn fdb_delete_step(change: usize, device: &Link, mac: MacAddr) -> Step {
 
 /// Returns the VRFs that `next_hops` leak into, sorted and without duplicates.
 fn leak_targets(next_hops: &[NextHop]) -> Vec<VrfId> {
-    let mut targets: Vec<VrfId> = next_hops.iter().filter_map(|next_hop| next_hop.vrf).collect();
+    let mut targets: Vec<VrfId> = next_hops
+        .iter()
+        .filter_map(|next_hop| next_hop.vrf)
+        .collect();
     targets.sort();
     targets.dedup();
     targets
@@ -692,14 +857,23 @@ fn leak_pair(a: VrfId, b: VrfId) -> (VrfId, VrfId) {
 }
 
 fn router_mac_pairs(next_hops: &[NextHop]) -> Vec<(IpAddr, MacAddr)> {
-    let mut pairs: Vec<(IpAddr, MacAddr)> =
-        next_hops.iter().filter_map(|next_hop| next_hop.encap.as_ref()).map(|encap| (encap.vtep, encap.router_mac)).collect();
+    let mut pairs: Vec<(IpAddr, MacAddr)> = next_hops
+        .iter()
+        .filter_map(|next_hop| next_hop.encap.as_ref())
+        .map(|encap| (encap.vtep, encap.router_mac))
+        .collect();
     pairs.sort();
     pairs.dedup();
     pairs
 }
 
-fn plan_route_install(space: &mut VrfSpace, vrf: VrfId, index: usize, route: &RouteEntry, steps: &mut Vec<Step>) -> Result<(), PlaneError> {
+fn plan_route_install(
+    space: &mut VrfSpace,
+    vrf: VrfId,
+    index: usize,
+    route: &RouteEntry,
+    steps: &mut Vec<Step>,
+) -> Result<(), PlaneError> {
     let mut kernel_next_hops = Vec::with_capacity(route.next_hops.len());
     for next_hop in &route.next_hops {
         kernel_next_hops.push(kernel_next_hop(space, vrf, route.prefix, next_hop)?);
@@ -710,21 +884,37 @@ fn plan_route_install(space: &mut VrfSpace, vrf: VrfId, index: usize, route: &Ro
     // NOTE: the router-MAC counts change when the route is planned; if the kernel then rejects
     // the route, they stay off until the next resynchronisation.
     let pairs = router_mac_pairs(&route.next_hops);
-    let previous = space.encap_routes.get(&route.prefix).cloned().unwrap_or_default();
+    let previous = space
+        .encap_routes
+        .get(&route.prefix)
+        .cloned()
+        .unwrap_or_default();
     if !pairs.is_empty() {
-        let l3vni = space.l3vni.clone().expect("kernel_next_hop checked the L3VNI");
+        let l3vni = space
+            .l3vni
+            .clone()
+            .expect("kernel_next_hop checked the L3VNI");
         let svi = space.link(vrf, &l3vni.svi)?.clone();
         let vxlan = space.link(vrf, &l3vni.vxlan)?.clone();
         for pair in pairs.iter().filter(|pair| !previous.contains(pair)) {
             let count = space.router_macs.entry(*pair).or_default();
             *count += 1;
             if *count == 1 {
-                steps.push(Step::new(index, messages::neighbor_replace(svi.index, pair.0, pair.1)));
-                steps.push(Step::new(index, messages::fdb_replace(vxlan.index, pair.1, pair.0, vxlan.master.is_some())));
+                steps.push(Step::new(
+                    index,
+                    messages::neighbor_replace(svi.index, pair.0, pair.1),
+                ));
+                steps.push(Step::new(
+                    index,
+                    messages::fdb_replace(vxlan.index, pair.1, pair.0, vxlan.master.is_some()),
+                ));
             }
         }
     }
-    steps.push(Step::new(index, messages::route_replace(route.prefix, &kernel_next_hops, VrfSpace::mark())));
+    steps.push(Step::new(
+        index,
+        messages::route_replace(route.prefix, &kernel_next_hops, VrfSpace::mark()),
+    ));
     release_router_macs(space, index, route.prefix, &pairs, steps)?;
     if pairs.is_empty() {
         space.encap_routes.remove(&route.prefix);
@@ -760,13 +950,22 @@ fn release_router_macs(
         let Some(l3vni) = space.l3vni.clone() else {
             continue;
         };
-        let (Some(svi), Some(vxlan)) = (space.links.get(&l3vni.svi).cloned(), space.links.get(&l3vni.vxlan).cloned()) else {
+        let (Some(svi), Some(vxlan)) = (
+            space.links.get(&l3vni.svi).cloned(),
+            space.links.get(&l3vni.vxlan).cloned(),
+        ) else {
             continue;
         };
         // Another pair may still use the VTEP (with a new router MAC) or the MAC.
         match space.router_macs.keys().find(|(vtep, _)| *vtep == pair.0) {
-            Some((vtep, mac)) => steps.push(Step::new(index, messages::neighbor_replace(svi.index, *vtep, *mac))),
-            None => steps.push(Step::delete(index, messages::neighbor_delete(svi.index, pair.0))),
+            Some((vtep, mac)) => steps.push(Step::new(
+                index,
+                messages::neighbor_replace(svi.index, *vtep, *mac),
+            )),
+            None => steps.push(Step::delete(
+                index,
+                messages::neighbor_delete(svi.index, pair.0),
+            )),
         }
         if !space.router_macs.keys().any(|(_, mac)| *mac == pair.1) {
             steps.push(fdb_delete_step(index, &vxlan, pair.1));
@@ -775,15 +974,26 @@ fn release_router_macs(
     Ok(())
 }
 
-fn kernel_next_hop(space: &VrfSpace, vrf: VrfId, prefix: IpNet, next_hop: &NextHop) -> Result<KernelNextHop, PlaneError> {
+fn kernel_next_hop(
+    space: &VrfSpace,
+    vrf: VrfId,
+    prefix: IpNet,
+    next_hop: &NextHop,
+) -> Result<KernelNextHop, PlaneError> {
     if let Some(target) = next_hop.vrf {
         if !prefix.addr().is_ipv4() {
             // NOTE: IPv6 routes into another VRF need IPv6 (or RTA_VIA) on the leak link, not built yet.
-            return Err(PlaneError::Unsupported(format!("IPv6 route {prefix} into VRF {target}")));
+            return Err(PlaneError::Unsupported(format!(
+                "IPv6 route {prefix} into VRF {target}"
+            )));
         }
         let end = leak::leak_end(vrf, target)?;
         let link = space.link(vrf, &end.name)?;
-        return Ok(KernelNextHop { gateway: Some(leak::gateway(&end)), interface: link.index, onlink: false });
+        return Ok(KernelNextHop {
+            gateway: Some(leak::gateway(&end)),
+            interface: link.index,
+            onlink: false,
+        });
     }
     if let Some(encap) = &next_hop.encap {
         let Some(l3vni) = &space.l3vni else {
@@ -793,16 +1003,29 @@ fn kernel_next_hop(space: &VrfSpace, vrf: VrfId, prefix: IpNet, next_hop: &NextH
         };
         if encap.vtep.is_ipv4() != prefix.addr().is_ipv4() {
             // NOTE: a route of one family via a VTEP of the other needs RTA_VIA, not built yet.
-            return Err(PlaneError::Unsupported(format!("route {prefix} via VTEP {} of another address family", encap.vtep)));
+            return Err(PlaneError::Unsupported(format!(
+                "route {prefix} via VTEP {} of another address family",
+                encap.vtep
+            )));
         }
         let svi = space.link(vrf, &l3vni.svi)?;
-        return Ok(KernelNextHop { gateway: Some(encap.vtep), interface: svi.index, onlink: true });
+        return Ok(KernelNextHop {
+            gateway: Some(encap.vtep),
+            interface: svi.index,
+            onlink: true,
+        });
     }
     let Some(interface) = &next_hop.interface else {
-        return Err(PlaneError::Unsupported(format!("route {prefix} has an unresolved next hop {next_hop}")));
+        return Err(PlaneError::Unsupported(format!(
+            "route {prefix} has an unresolved next hop {next_hop}"
+        )));
     };
     let link = space.link(vrf, interface)?;
-    Ok(KernelNextHop { gateway: next_hop.gateway, interface: link.index, onlink: next_hop.onlink })
+    Ok(KernelNextHop {
+        gateway: next_hop.gateway,
+        interface: link.index,
+        onlink: next_hop.onlink,
+    })
 }
 
 /// A neighbor or FDB entry the plane derived from the VXLAN next hops of routes.
@@ -822,8 +1045,16 @@ fn read_space(
     entries: &mut Vec<Entry>,
     derived: &mut Vec<DerivedEntry>,
 ) -> Result<(), PlaneError> {
-    let svi = space.l3vni.as_ref().and_then(|l3vni| space.links.get(&l3vni.svi)).map(|link| link.index);
-    let l3_vxlan = space.l3vni.as_ref().and_then(|l3vni| space.links.get(&l3vni.vxlan)).map(|link| link.index);
+    let svi = space
+        .l3vni
+        .as_ref()
+        .and_then(|l3vni| space.links.get(&l3vni.svi))
+        .map(|link| link.index);
+    let l3_vxlan = space
+        .l3vni
+        .as_ref()
+        .and_then(|l3vni| space.links.get(&l3vni.vxlan))
+        .map(|link| link.index);
     let vni_devices: HashMap<u32, Vni> = l2vnis
         .iter()
         .filter(|(_, (bound_vrf, _))| *bound_vrf == vrf)
@@ -831,29 +1062,59 @@ fn read_space(
         .collect();
 
     let mut router_macs: HashMap<IpAddr, MacAddr> = HashMap::new();
-    for message in space.socket.dump(messages::neighbour_dump(AddressFamily::Unspec))? {
-        let RouteNetlinkMessage::NewNeighbour(message) = message else { continue };
+    for message in space
+        .socket
+        .dump(messages::neighbour_dump(AddressFamily::Unspec))?
+    {
+        let RouteNetlinkMessage::NewNeighbour(message) = message else {
+            continue;
+        };
         let neighbour = parse_neighbour(&message);
-        let (Some(ip), Some(mac)) = (neighbour.destination, neighbour.mac) else { continue };
+        let (Some(ip), Some(mac)) = (neighbour.destination, neighbour.mac) else {
+            continue;
+        };
         if !neighbour.flags.contains(NeighbourFlags::ExtLearned) {
             continue;
         }
         if Some(neighbour.interface) == svi {
             router_macs.insert(ip, mac);
-            derived.push(DerivedEntry { vrf, fdb: false, address: ip, mac });
+            derived.push(DerivedEntry {
+                vrf,
+                fdb: false,
+                address: ip,
+                mac,
+            });
         } else if let Some(interface) = space.links.name(neighbour.interface) {
-            entries.push(Entry::Neighbor(NeighborEntry { vrf, interface: interface.to_string(), ip, mac }));
+            entries.push(Entry::Neighbor(NeighborEntry {
+                vrf,
+                interface: interface.to_string(),
+                ip,
+                mac,
+            }));
         }
     }
 
-    for message in space.socket.dump(messages::neighbour_dump(AddressFamily::Bridge))? {
-        let RouteNetlinkMessage::NewNeighbour(message) = message else { continue };
+    for message in space
+        .socket
+        .dump(messages::neighbour_dump(AddressFamily::Bridge))?
+    {
+        let RouteNetlinkMessage::NewNeighbour(message) = message else {
+            continue;
+        };
         let neighbour = parse_neighbour(&message);
         let vxlan_entry = neighbour.flags.contains(NeighbourFlags::Own);
-        let (true, Some(mac), Some(vtep)) = (vxlan_entry, neighbour.mac, neighbour.destination) else { continue };
+        let (true, Some(mac), Some(vtep)) = (vxlan_entry, neighbour.mac, neighbour.destination)
+        else {
+            continue;
+        };
         let marked = neighbour.flags.contains(NeighbourFlags::ExtLearned);
         if Some(neighbour.interface) == l3_vxlan && marked {
-            derived.push(DerivedEntry { vrf, fdb: true, address: vtep, mac });
+            derived.push(DerivedEntry {
+                vrf,
+                fdb: true,
+                address: vtep,
+                mac,
+            });
         } else if let Some(vni) = vni_devices.get(&neighbour.interface) {
             // The kernel keeps one set of flags per MAC, shared by all the remotes of the
             // all-zero-MAC entry, so a flood remote cannot carry a mark of its own. The plane
@@ -861,23 +1122,35 @@ fn read_space(
             if mac.is_zero() {
                 entries.push(Entry::Flood(FloodEntry { vni: *vni, vtep }));
             } else if marked {
-                entries.push(Entry::Mac(MacEntry { vni: *vni, mac, vtep }));
+                entries.push(Entry::Mac(MacEntry {
+                    vni: *vni,
+                    mac,
+                    vtep,
+                }));
             }
         }
     }
 
     for message in space.socket.dump(messages::route_dump())? {
-        let RouteNetlinkMessage::NewRoute(message) = message else { continue };
-        let Some(route) = parse_route(&message) else { continue };
+        let RouteNetlinkMessage::NewRoute(message) = message else {
+            continue;
+        };
+        let Some(route) = parse_route(&message) else {
+            continue;
+        };
         if route.protocol != ROUTE_PROTOCOL || route.table != MAIN_TABLE {
             continue;
         }
         let mut next_hops = Vec::with_capacity(route.next_hops.len());
         for hop in &route.next_hops {
             let encap = match (&space.l3vni, hop.gateway) {
-                (Some(l3vni), Some(vtep)) if Some(hop.interface) == svi && hop.onlink => router_macs
-                    .get(&vtep)
-                    .map(|mac| VxlanEncap { vtep, vni: l3vni.vni, router_mac: *mac }),
+                (Some(l3vni), Some(vtep)) if Some(hop.interface) == svi && hop.onlink => {
+                    router_macs.get(&vtep).map(|mac| VxlanEncap {
+                        vtep,
+                        vni: l3vni.vni,
+                        router_mac: *mac,
+                    })
+                }
                 _ => None,
             };
             let leak_target = space
@@ -892,7 +1165,13 @@ fn read_space(
                 (None, Some(target)) => NextHop::vrf(target),
                 (None, None) => NextHop {
                     gateway: hop.gateway,
-                    interface: Some(space.links.name(hop.interface).map(str::to_string).unwrap_or_else(|| format!("if{}", hop.interface))),
+                    interface: Some(
+                        space
+                            .links
+                            .name(hop.interface)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("if{}", hop.interface)),
+                    ),
                     onlink: hop.onlink,
                     encap: None,
                     vrf: None,

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NlasIterator,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
@@ -82,7 +83,11 @@ impl RouteSocket {
         socket.set_ext_ack(true)?;
         socket.set_cap_ack(true)?;
         set_receive_buffer(&socket, RECEIVE_BUFFER);
-        Ok(RouteSocket { socket, sequence: 0, receive: Vec::with_capacity(64 * 1024) })
+        Ok(RouteSocket {
+            socket,
+            sequence: 0,
+            receive: Vec::with_capacity(64 * 1024),
+        })
     }
 
     /// Opens a socket subscribed to the multicast `groups` (`RTNLGRP_*` numbers), with a
@@ -94,9 +99,16 @@ impl RouteSocket {
             socket.add_membership(*group)?;
         }
         set_receive_buffer(&socket, RECEIVE_BUFFER);
-        let timeout = libc::timeval { tv_sec: timeout.as_secs() as libc::time_t, tv_usec: timeout.subsec_micros() as libc::suseconds_t };
+        let timeout = libc::timeval {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        };
         setsockopt(&socket, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
-        Ok(RouteSocket { socket, sequence: 0, receive: Vec::with_capacity(64 * 1024) })
+        Ok(RouteSocket {
+            socket,
+            sequence: 0,
+            receive: Vec::with_capacity(64 * 1024),
+        })
     }
 
     /// Sends every request and returns one reply per request, in order. Requests are
@@ -135,11 +147,22 @@ impl RouteSocket {
                 }
             }
         }
-        replies.into_iter().map(|reply| reply.unwrap_or(Reply::Error { errno: 0, message: "no reply".into() })).collect()
+        replies
+            .into_iter()
+            .map(|reply| {
+                reply.unwrap_or(Reply::Error {
+                    errno: 0,
+                    message: "no reply".into(),
+                })
+            })
+            .collect()
     }
 
     /// Sends a dump request and returns every message of the reply.
-    pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, PlaneError> {
+    pub fn dump(
+        &mut self,
+        message: RouteNetlinkMessage,
+    ) -> Result<Vec<RouteNetlinkMessage>, PlaneError> {
         let sequence = self.next_sequence();
         let mut send = Vec::new();
         append(&mut send, message, NLM_F_REQUEST | NLM_F_DUMP, sequence);
@@ -151,8 +174,11 @@ impl RouteSocket {
             self.socket.recv(&mut self.receive, 0).map_err(io_error)?;
             let mut offset = 0;
             while offset < self.receive.len() {
-                let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..])
-                    .map_err(|error| PlaneError::Io(format!("invalid netlink message in dump: {error}")))?;
+                let message =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..])
+                        .map_err(|error| {
+                            PlaneError::Io(format!("invalid netlink message in dump: {error}"))
+                        })?;
                 offset += aligned(message.header.length as usize);
                 if message.header.sequence_number != sequence {
                     continue;
@@ -175,10 +201,19 @@ impl RouteSocket {
 
     /// Sends one request and returns its reply messages (for a `GET` of a single object) or the
     /// error.
-    pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<Vec<RouteNetlinkMessage>, PlaneError> {
+    pub fn request(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>, PlaneError> {
         let sequence = self.next_sequence();
         let mut send = Vec::new();
-        append(&mut send, message, NLM_F_REQUEST | NLM_F_ACK | flags, sequence);
+        append(
+            &mut send,
+            message,
+            NLM_F_REQUEST | NLM_F_ACK | flags,
+            sequence,
+        );
         self.socket.send(&send, 0).map_err(io_error)?;
         let mut messages = Vec::new();
         loop {
@@ -186,8 +221,11 @@ impl RouteSocket {
             self.socket.recv(&mut self.receive, 0).map_err(io_error)?;
             let mut offset = 0;
             while offset < self.receive.len() {
-                let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..])
-                    .map_err(|error| PlaneError::Io(format!("invalid netlink reply: {error}")))?;
+                let message =
+                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..])
+                        .map_err(|error| {
+                            PlaneError::Io(format!("invalid netlink reply: {error}"))
+                        })?;
                 offset += aligned(message.header.length.max(1) as usize);
                 if message.header.sequence_number != sequence {
                     continue;
@@ -212,13 +250,22 @@ impl RouteSocket {
         self.receive.clear();
         match self.socket.recv(&mut self.receive, 0) {
             Ok(_) => {}
-            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
             Err(error) => return Err(error),
         }
         let mut messages = Vec::new();
         let mut offset = 0;
         while offset < self.receive.len() {
-            let Ok(message) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..]) else {
+            let Ok(message) =
+                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..])
+            else {
                 // A message this version of netlink-packet-route cannot parse; skip the rest.
                 break;
             };
@@ -236,18 +283,23 @@ impl RouteSocket {
     }
 
     /// Receives one datagram and records the replies it carries.
-    fn read_replies(&mut self, in_flight: &mut HashMap<u32, usize>, replies: &mut [Option<Reply>]) -> io::Result<()> {
+    fn read_replies(
+        &mut self,
+        in_flight: &mut HashMap<u32, usize>,
+        replies: &mut [Option<Reply>],
+    ) -> io::Result<()> {
         self.receive.clear();
         self.socket.recv(&mut self.receive, 0)?;
         let mut offset = 0;
         while offset < self.receive.len() {
-            let message = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..]) {
-                Ok(message) => message,
-                Err(error) => {
-                    tracing::debug!(%error, "dropped unparsable netlink reply");
-                    break;
-                }
-            };
+            let message =
+                match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.receive[offset..]) {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::debug!(%error, "dropped unparsable netlink reply");
+                        break;
+                    }
+                };
             offset += aligned(message.header.length.max(1) as usize);
             let NetlinkPayload::Error(error) = message.payload else {
                 continue;
@@ -258,7 +310,9 @@ impl RouteSocket {
             replies[index] = Some(match error.code {
                 None => Reply::Ok,
                 Some(code) => {
-                    let PlaneError::Kernel { errno, message } = kernel_error(-code.get(), &error.header) else {
+                    let PlaneError::Kernel { errno, message } =
+                        kernel_error(-code.get(), &error.header)
+                    else {
                         unreachable!("kernel_error returns PlaneError::Kernel");
                     };
                     Reply::Error { errno, message }
@@ -285,10 +339,18 @@ fn aligned(length: usize) -> usize {
     (length + 3) & !3
 }
 
-fn fail_all(replies: &mut [Option<Reply>], in_flight: &mut HashMap<u32, usize>, sequences: &[u32], error: &io::Error) {
+fn fail_all(
+    replies: &mut [Option<Reply>],
+    in_flight: &mut HashMap<u32, usize>,
+    sequences: &[u32],
+    error: &io::Error,
+) {
     for sequence in sequences {
         if let Some(index) = in_flight.remove(sequence) {
-            replies[index] = Some(Reply::Error { errno: error.raw_os_error().unwrap_or(0), message: error.to_string() });
+            replies[index] = Some(Reply::Error {
+                errno: error.raw_os_error().unwrap_or(0),
+                message: error.to_string(),
+            });
         }
     }
 }
@@ -321,7 +383,12 @@ fn set_receive_buffer(socket: &Socket, size: usize) {
     }
 }
 
-fn setsockopt<T>(socket: &Socket, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+fn setsockopt<T>(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: `value` points to a live `T` of the given size for the duration of the call.
     let rc = unsafe {
@@ -333,5 +400,9 @@ fn setsockopt<T>(socket: &Socket, level: libc::c_int, name: libc::c_int, value: 
             std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hna_bgp::config::{FamilySettings, NeighborSettings};
 use hna_bgp::instance::BgpEvent;
-use hna_bgp::rib::{Route, RibEvent};
+use hna_bgp::rib::{RibEvent, Route};
 use hna_bgp::session::State;
 use hna_bgp::show::{NeighborDetail, Summary};
 use hna_bgp::{AfiSafi, Bgp, BgpConfig, SpawnOptions};
@@ -39,7 +39,10 @@ impl Speaker {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<bool>();
         let thread = ns.spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async move {
                 let (bgp, mut receiver) = match Bgp::spawn(config, options) {
                     Ok(started) => started,
@@ -71,8 +74,17 @@ impl Speaker {
             .recv_timeout(Duration::from_secs(10))
             .expect("speaker thread started")
             .unwrap_or_else(|error| panic!("speaker did not start: {error}"));
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        Speaker { bgp, events, stop: Some(stop_tx), thread: Some(thread), runtime }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Speaker {
+            bgp,
+            events,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            runtime,
+        }
     }
 
     /// Runs a future on the test's runtime (requests to the speaker only wait on channels).
@@ -86,27 +98,45 @@ impl Speaker {
 
     pub fn neighbor(&self, peer: &str) -> Option<NeighborDetail> {
         let peer = ip(peer);
-        self.block_on(self.bgp.neighbors(Some(peer))).expect("speaker running").into_iter().next()
+        self.block_on(self.bgp.neighbors(Some(peer)))
+            .expect("speaker running")
+            .into_iter()
+            .next()
     }
 
     pub fn state(&self, peer: &str) -> Option<State> {
-        self.summary().neighbors.into_iter().find(|n| n.address == ip(peer)).map(|n| n.state)
+        self.summary()
+            .neighbors
+            .into_iter()
+            .find(|n| n.address == ip(peer))
+            .map(|n| n.state)
     }
 
     /// Waits until the session with `peer` is Established.
     pub fn wait_established(&self, peer: &str, timeout: Duration) {
-        wait_until_ok(timeout, &format!("our session with {peer} Established"), || match self.state(peer) {
-            Some(State::Established) => Ok(()),
-            other => Err(other),
-        });
+        wait_until_ok(
+            timeout,
+            &format!("our session with {peer} Established"),
+            || match self.state(peer) {
+                Some(State::Established) => Ok(()),
+                other => Err(other),
+            },
+        );
     }
 
     /// Returns `accepted` prefixes of `afi_safi` from `peer`, and those sent to it.
     pub fn prefix_counts(&self, peer: &str, afi_safi: AfiSafi) -> Option<(u64, u64, u64)> {
         let summary = self.summary();
-        let neighbor = summary.neighbors.into_iter().find(|n| n.address == ip(peer))?;
+        let neighbor = summary
+            .neighbors
+            .into_iter()
+            .find(|n| n.address == ip(peer))?;
         let name = afi_safi.to_string();
-        neighbor.families.into_iter().find(|f| f.afi_safi == name).map(|f| (f.received, f.accepted, f.sent))
+        neighbor
+            .families
+            .into_iter()
+            .find(|f| f.afi_safi == name)
+            .map(|f| (f.received, f.accepted, f.sent))
     }
 
     /// Returns the events received so far.
@@ -118,7 +148,10 @@ impl Speaker {
     pub fn best_routes(&self) -> BTreeMap<String, Route> {
         let mut best = BTreeMap::new();
         for event in self.events() {
-            if let BgpEvent::Rib(RibEvent::BestChanged { route, best: path, .. }) = event {
+            if let BgpEvent::Rib(RibEvent::BestChanged {
+                route, best: path, ..
+            }) = event
+            {
                 let key = format!("{route:?}");
                 match path {
                     Some(_) => best.insert(key, route),
@@ -165,7 +198,9 @@ pub fn link(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: 
     veth(a, a_if, b, b_if, 1500);
     a.ip(&["addr", "add", &format!("{a_addr}/24"), "dev", a_if]);
     b.ip(&["addr", "add", &format!("{b_addr}/24"), "dev", b_if]);
-    wait_until(Duration::from_secs(5), "link addresses usable", || a.ping(b_addr, 1).then_some(()));
+    wait_until(Duration::from_secs(5), "link addresses usable", || {
+        a.ping(b_addr, 1).then_some(())
+    });
 }
 
 /// Our configuration: AS `asn`, router id `id`, RFC 8212 off.
@@ -189,34 +224,50 @@ pub fn neighbor(remote_as: u32, families: &[AfiSafi]) -> NeighborSettings {
         settings.families.insert(*family, FamilySettings::default());
     }
     if !families.contains(&AfiSafi::IPV4_UNICAST) {
-        settings.families.insert(AfiSafi::IPV4_UNICAST, FamilySettings { enabled: Some(false), ..FamilySettings::default() });
+        settings.families.insert(
+            AfiSafi::IPV4_UNICAST,
+            FamilySettings {
+                enabled: Some(false),
+                ..FamilySettings::default()
+            },
+        );
     }
     settings
 }
 
 /// Options with a listener on IPv4 only (the test namespaces have no IPv6 addresses).
 pub fn options() -> SpawnOptions {
-    SpawnOptions { listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)], ..SpawnOptions::default() }
+    SpawnOptions {
+        listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+        ..SpawnOptions::default()
+    }
 }
 
 /// Returns the peer entry of FRR's `show bgp <family> summary json`, whatever the nesting.
 pub fn frr_peer(frr: &Frr, family: &str, peer: &str) -> Option<serde_json::Value> {
     let json = frr.json(&format!("show bgp {family} summary json"));
-    let peers = json.get("peers").or_else(|| json.as_object()?.values().find_map(|v| v.get("peers")))?;
+    let peers = json
+        .get("peers")
+        .or_else(|| json.as_object()?.values().find_map(|v| v.get("peers")))?;
     peers.get(peer).cloned()
 }
 
 /// Returns FRR's state of its session with `peer` in `family`.
 pub fn frr_state(frr: &Frr, family: &str, peer: &str) -> Option<String> {
-    frr_peer(frr, family, peer).and_then(|p| p.get("state").and_then(|s| s.as_str()).map(str::to_string))
+    frr_peer(frr, family, peer)
+        .and_then(|p| p.get("state").and_then(|s| s.as_str()).map(str::to_string))
 }
 
 /// Waits until FRR reports the session with `peer` Established.
 pub fn wait_frr_established(frr: &Frr, family: &str, peer: &str, timeout: Duration) {
-    wait_until_ok(timeout, &format!("FRR session with {peer} Established"), || match frr_state(frr, family, peer) {
-        Some(state) if state == "Established" => Ok(()),
-        other => Err(other),
-    });
+    wait_until_ok(
+        timeout,
+        &format!("FRR session with {peer} Established"),
+        || match frr_state(frr, family, peer) {
+            Some(state) if state == "Established" => Ok(()),
+            other => Err(other),
+        },
+    );
 }
 
 /// Returns (pfxRcd, pfxSnt) of FRR's session with `peer`.
@@ -252,23 +303,40 @@ pub fn frr_evpn_paths(frr: &Frr) -> Vec<EvpnPath> {
         return paths;
     };
     for (rd, routes) in object {
-        let Some(routes) = routes.as_object() else { continue };
+        let Some(routes) = routes.as_object() else {
+            continue;
+        };
         for (prefix, route) in routes {
-            let Some(list) = route.get("paths").and_then(|p| p.as_array()) else { continue };
+            let Some(list) = route.get("paths").and_then(|p| p.as_array()) else {
+                continue;
+            };
             // FRR 8.4 nests EVPN paths one array deeper than IP paths.
-            let flat: Vec<&serde_json::Value> =
-                list.iter().flat_map(|p| p.as_array().map(|a| a.iter().collect()).unwrap_or_else(|| vec![p])).collect();
+            let flat: Vec<&serde_json::Value> = list
+                .iter()
+                .flat_map(|p| {
+                    p.as_array()
+                        .map(|a| a.iter().collect())
+                        .unwrap_or_else(|| vec![p])
+                })
+                .collect();
             for path in flat {
                 let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
                 paths.push(EvpnPath {
                     rd: rd.clone(),
                     prefix: prefix.clone(),
                     next_hop: path["nexthops"][0]["ip"].as_str().unwrap_or("").to_string(),
-                    extended_communities: path["extendedCommunity"]["string"].as_str().unwrap_or("").to_string(),
+                    extended_communities: path["extendedCommunity"]["string"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
                     originator_id: text(&path["originatorId"]),
                     cluster_list: path["clusterList"]["list"]
                         .as_array()
-                        .map(|l| l.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                        .map(|l| {
+                            l.iter()
+                                .filter_map(|c| c.as_str().map(str::to_string))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                     peer: text(&path["peer"]["peerId"]),
                     local_pref: path["locPrf"].as_u64(),
