@@ -14,6 +14,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "scripts/test.sh needs root (network namespaces)"; exit 1; }
 
+step "formatting (rustfmt)"
+cargo fmt --all --check
+
 step "build (all targets, benchmarks included)"
 cargo build --workspace --all-targets --locked
 
