@@ -94,6 +94,12 @@ fn sigterm_sends_cease_and_removes_tenants() {
     );
     let tenant = fabric.r1.tenant("vrf100");
     assert_eq!(fabric.r1.tenant_namespaces(), [tenant]);
+    let underlay = fabric.ns[0].name().to_string();
+    let own_routes = || run_ok("ip", &["-n", &underlay, "route", "show", "proto", "201"]);
+    assert!(
+        !own_routes().trim().is_empty(),
+        "r1 installed no route before the stop"
+    );
     let notifications_before = fabric.r2.neighbor("10.0.0.1")["counters"]["notifications_in"]
         .as_u64()
         .unwrap();
@@ -151,7 +157,11 @@ fn sigterm_sends_cease_and_removes_tenants() {
         "left behind: {:?}",
         fabric.r1.tenant_namespaces()
     );
-    let underlay = fabric.ns[0].name().to_string();
+    assert!(
+        own_routes().trim().is_empty(),
+        "routes of the stopped daemon left in the kernel: {}",
+        own_routes()
+    );
     let remaining: Vec<String> = links(&underlay).into_iter().map(|(name, _)| name).collect();
     for device in ["vx10", "vx100", "br10"] {
         assert!(

@@ -547,15 +547,19 @@ impl Router {
             bgp.shutdown(graceful).await;
         }
         if graceful {
-            self.underlay.graceful_shutdown(&self.config).await;
-        }
-        if graceful {
             // The kernel keeps every route, FDB and neighbor entry, and the tenants' devices,
             // for the next start to take over.
+            self.underlay.graceful_shutdown(&self.config).await;
             return;
         }
         self.overlay.withdraw_all();
         self.flush().await;
+        // Routes of the default VRF (OSPF, BGP) would otherwise stay in the kernel after the
+        // daemon that maintained them is gone.
+        match self.plane.call(|plane| plane.resync(&[])).await {
+            Ok(Ok(report)) => info!(removed = report.removed, "forwarding entries removed"),
+            Ok(Err(error)) | Err(error) => warn!(%error, "cannot remove the forwarding entries"),
+        }
         if let Some(interfaces) = &self.interfaces {
             interfaces.teardown(&self.plane).await;
         }
