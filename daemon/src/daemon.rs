@@ -115,7 +115,7 @@ pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Path of the file that tells the next start that this daemon stopped gracefully: next to the
+/// Returns the path of the file that records for the next start that this daemon stopped gracefully: next to the
 /// control socket, which is unique per daemon on a machine.
 fn restart_marker(control_socket: &Path) -> PathBuf {
     let mut name = control_socket.as_os_str().to_owned();
@@ -165,7 +165,7 @@ fn graceful_restart_configured(config: &Config) -> bool {
 }
 
 /// Warns when mounts made under /run/netns do not reach the rest of the machine, as under
-/// `ip netns exec`, which runs its command in a private mount namespace: the tenant namespaces
+/// `ip netns exec`, which runs its command in a private mount namespace. The tenant namespaces
 /// would then be invisible to `ip netns` and disappear with this process, so a graceful restart
 /// would lose every tenant interface. Running the daemon with `nsenter --net=...`, or directly
 /// in the host's namespaces, avoids it.

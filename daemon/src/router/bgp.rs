@@ -37,7 +37,7 @@ pub(super) struct BgpRuntime {
     ipv4_routes: BTreeSet<ipnet::Ipv4Net>,
 }
 
-/// What a BGP event asks the rest of the core to do.
+/// An effect of a BGP event on the rest of the core.
 pub(super) enum BgpEffect {
     Rib(Result<RibOutput, RibError>),
     /// A remote EVPN route's best path changed.
@@ -45,7 +45,7 @@ pub(super) enum BgpEffect {
 }
 
 impl BgpRuntime {
-    /// Starts the instance the configuration asks for, if any. `restarted` tells it that the
+    /// Starts the instance the configuration defines, if any. `restarted` means that the
     /// forwarding state survived a graceful restart (RFC 4724 section 4.1); `listen` replaces
     /// the default listen addresses (every address).
     pub fn start(

@@ -37,7 +37,7 @@ use crate::settings;
 pub enum CoreMessage {
     Control(ControlRequest),
     Metrics(MetricsRequest),
-    /// Re-read the configuration file (SIGHUP or `hna-routectl reload`); the reply tells
+    /// Re-read the configuration file (SIGHUP or `hna-routectl reload`); the reply reports
     /// whether the new configuration was applied.
     Reload(Option<oneshot::Sender<Result<String, String>>>),
     /// Stop: `graceful` keeps forwarding state for a graceful restart.
@@ -77,7 +77,7 @@ pub struct Router {
     underlay: underlay::Underlay,
     overlay: overlay::Overlay,
     bgp: Option<bgp::BgpRuntime>,
-    /// Whether BGP was told that every local route is originated (graceful restart).
+    /// Whether BGP has been notified that every local route is originated (graceful restart).
     local_routes_announced: bool,
     /// The layer-2 entries (remote MACs, neighbors, flood lists) the overlay has installed, for
     /// the resynchronisation after a graceful restart.
@@ -127,7 +127,7 @@ impl Router {
             None
         };
 
-        // A cold start removes what an earlier run left in the plane; a graceful restart keeps
+        // A cold start removes what an earlier run left in the plane. A graceful restart keeps
         // it forwarding and removes only what is stale once the protocols have converged.
         let resync = match options.since_graceful_stop {
             Some(elapsed) => Some(Resync::after_restart(&config, elapsed)),
@@ -200,7 +200,7 @@ impl Router {
         mut messages: mpsc::Receiver<CoreMessage>,
     ) -> bool {
         // The first tick comes a second after the start, so that the plane's initial dump of
-        // local MACs and neighbors has been read before BGP is told the local routes are ready.
+        // local MACs and neighbors has been read before BGP learns that the local routes are ready.
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(1),
             Duration::from_secs(1),
@@ -415,8 +415,8 @@ impl Router {
                 notifications.extend(output.notifications);
             }
 
-            // The plane first: a client told that an address became reachable (BGP connecting
-            // to a neighbor) must find the route in the kernel already.
+            // The plane first: a client notified that an address became reachable (BGP
+            // connecting to a neighbor) must find the route in the kernel already.
             let changes = std::mem::take(&mut self.pending_plane);
             if !changes.is_empty() {
                 self.plane.apply(changes).await;

@@ -520,7 +520,7 @@ pub(super) async fn metrics(router: &mut Router) -> Vec<Metric> {
         metrics.extend(bgp_metrics(bgp.handle()).await);
     }
 
-    // `show ip route` lists IPv4 only, so the family label tells its routes from IPv6 ones
+    // `show ip route` lists IPv4 only, so the family label separates its routes from IPv6 ones
     // (the link-local prefixes of every interface, for example).
     let mut routes = Metric::gauge(
         "routes",
