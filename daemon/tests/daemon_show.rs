@@ -87,6 +87,7 @@ fn show_commands_return_fabric_state_as_json() {
         .find(|n| n["address"] == "172.16.0.2")
         .expect("edge in the summary");
     assert_eq!(edge_line["state"], "Established");
+    assert_eq!(edge_line["remote_as"], 65099);
     let ipv4_counts = items(&edge_line["families"])
         .iter()
         .find(|family| family["afi_safi"] == "ipv4-unicast")
@@ -211,7 +212,9 @@ fn show_commands_return_fabric_state_as_json() {
     assert_eq!(path["peer"], "172.16.0.2");
     assert_eq!(path["valid"], true);
     assert_eq!(path["best"], true);
-    assert_eq!(path["local_pref"], 100);
+    // An eBGP path carries no LOCAL_PREF (RFC 4271 section 5.1.5); its AS_PATH is the edge's AS.
+    assert_eq!(path["local_pref"], Value::Null);
+    assert_eq!(path["as_path"], "65099");
 
     // show ip ospf neighbor: r2 Full on eth1.
     let ospf = r1.json(&["show", "ip", "ospf", "neighbor"]);
@@ -234,7 +237,7 @@ fn show_commands_return_fabric_state_as_json() {
         assert!(lsa["sequence"].as_u64().unwrap() >= 0x8000_0001);
     }
 
-    // show ip route: the loopback of r2 through OSPF, the edge's prefix through BGP.
+    // show ip route: the loopback of r2 through OSPF, the edge's prefix through eBGP.
     let routes = r1.json(&["show", "ip", "route"]);
     let route = |prefix: &str| -> Value {
         items(&routes)
@@ -248,7 +251,8 @@ fn show_commands_return_fabric_state_as_json() {
     assert_eq!(loopback["distance"], 110);
     assert_eq!(loopback["next_hops"][0], "via 10.1.0.2 dev eth1");
     let edge_prefix = route("10.99.0.0/24");
-    assert_eq!(edge_prefix["source"], "ibgp");
+    assert_eq!(edge_prefix["source"], "ebgp");
+    assert_eq!(edge_prefix["distance"], 20);
     assert!(
         edge_prefix["next_hops"][0]
             .as_str()

@@ -137,6 +137,9 @@ pub struct Path {
     pub attributes: Arc<PathAttributes>,
     /// The peer the path was learned from; `None` for a locally originated path.
     pub source: Option<PeerId>,
+    /// Learned over an eBGP session; decides the administrative distance the path gets in
+    /// the system RIB (external and internal BGP routes are ranked apart there).
+    pub external: bool,
     pub next_hop: Option<IpAddr>,
     /// The IGP cost to the next hop from next-hop tracking; `None` when untracked or unknown.
     pub igp_metric: Option<u32>,

@@ -848,6 +848,7 @@ pub(crate) fn make_path<K: FamilyKey>(key: &K, path: &StoredPath, sh: &Shared) -
         source: (path.peer != LOCAL_SLOT)
             .then(|| sh.peers.get(path.peer).map(|p| p.info.id))
             .flatten(),
+        external: path.peer != LOCAL_SLOT && sh.peers.get(path.peer).is_some_and(|p| p.ebgp),
         next_hop: sh.nexthops.address(path.nexthop),
         igp_metric: sh.nexthops.reported_metric(path.nexthop),
         stale: path.stale,

@@ -1,7 +1,7 @@
 //! The BGP instance inside the core: its events become EVPN inputs, RIB routes and next-hop
 //! tracking, and the EVPN control plane's routes become BGP originations.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use hna_bfd::{Bfd, SessionKey, SessionParams};
@@ -33,8 +33,8 @@ pub(super) struct BgpRuntime {
     events: mpsc::UnboundedReceiver<BgpEvent>,
     /// A task per BFD session BGP registered, forwarding failures to it.
     bfd_sessions: BTreeMap<IpAddr, JoinHandle<()>>,
-    /// IPv4 prefixes of BGP routes in the RIB.
-    ipv4_routes: BTreeSet<ipnet::Ipv4Net>,
+    /// IPv4 prefixes of BGP routes in the RIB, with the source (eBGP or iBGP) they went in as.
+    ipv4_routes: BTreeMap<ipnet::Ipv4Net, RouteSource>,
 }
 
 /// An effect of a BGP event on the rest of the core.
@@ -72,7 +72,7 @@ impl BgpRuntime {
             handle,
             events,
             bfd_sessions: BTreeMap::new(),
-            ipv4_routes: BTreeSet::new(),
+            ipv4_routes: BTreeMap::new(),
         }))
     }
 
@@ -181,24 +181,36 @@ impl BgpRuntime {
                 let learned = best.filter(|path| path.source.is_some());
                 match learned.and_then(|path| path.next_hop) {
                     Some(next_hop) => {
-                        self.ipv4_routes.insert(prefix);
-                        // NOTE: every BGP route gets the iBGP distance; the core does not yet
-                        // know which peers are external.
+                        let source = if learned.is_some_and(|path| path.external) {
+                            RouteSource::Ebgp
+                        } else {
+                            RouteSource::Ibgp
+                        };
                         let route = Route::new(
                             IpNet::V4(prefix),
-                            RouteSource::Ibgp,
+                            source,
                             vec![NextHop::recursive(next_hop)],
                         );
-                        vec![BgpEffect::Rib(rib.update(VrfId::DEFAULT, route))]
+                        let mut effects = Vec::new();
+                        // The system RIB keys routes by source, so a best path that moved between
+                        // an internal and an external peer withdraws the old entry first.
+                        match self.ipv4_routes.insert(prefix, source) {
+                            Some(previous) if previous != source => effects.push(BgpEffect::Rib(
+                                rib.withdraw(VrfId::DEFAULT, IpNet::V4(prefix), previous),
+                            )),
+                            _ => {}
+                        }
+                        effects.push(BgpEffect::Rib(rib.update(VrfId::DEFAULT, route)));
+                        effects
                     }
-                    None if self.ipv4_routes.remove(&prefix) => {
-                        vec![BgpEffect::Rib(rib.withdraw(
+                    None => match self.ipv4_routes.remove(&prefix) {
+                        Some(source) => vec![BgpEffect::Rib(rib.withdraw(
                             VrfId::DEFAULT,
                             IpNet::V4(prefix),
-                            RouteSource::Ibgp,
-                        ))]
-                    }
-                    None => Vec::new(),
+                            source,
+                        ))],
+                        None => Vec::new(),
+                    },
                 }
             }
             _ => Vec::new(),

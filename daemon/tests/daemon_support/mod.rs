@@ -5,8 +5,9 @@
 //! (10.1.0.0/30) that runs OSPF point-to-point with BFD. They peer in iBGP between their
 //! loopbacks, with l2vpn-evpn, ipv4-unicast and multihop BFD. Each router has tenant vrf100
 //! (L3VNI 100) with bridge br10 (10.60.0.254/16, L2VNI 10), whose member `podN` leads to a pod
-//! namespace (10.60.0.N/16). Optionally, an FRR 8.4 router "edge" (10.0.0.9) peers with r1
-//! over a second link `eth2` (172.16.0.0/30) and originates 10.99.0.0/24 in ipv4-unicast.
+//! namespace (10.60.0.N/16). Optionally, an FRR 8.4 router "edge" (10.0.0.9, AS 65099) peers
+//! in eBGP with r1 over a second link `eth2` (172.16.0.0/30) and originates 10.99.0.0/24 in
+//! ipv4-unicast.
 
 #![allow(dead_code)]
 
@@ -397,7 +398,8 @@ pub fn router_config(n: u8, options: &FabricOptions) -> String {
         text.push_str(
             "# The FRR edge router\n\
 / vrf main interface physical eth2 ipv4 address 172.16.0.1/30\n\
-/ vrf main routing bgp neighbor 172.16.0.2 remote-as 65500\n\
+/ vrf main routing bgp ebgp-requires-policy false\n\
+/ vrf main routing bgp neighbor 172.16.0.2 remote-as 65099\n\
 / vrf main routing bgp neighbor 172.16.0.2 neighbor-description edge\n\
 / vrf main routing bgp neighbor 172.16.0.2 timers connect-retry-interval 1\n\
 / vrf main routing bgp neighbor 172.16.0.2 address-family ipv4-unicast\n\
@@ -407,11 +409,12 @@ pub fn router_config(n: u8, options: &FabricOptions) -> String {
     text
 }
 
-/// FRR configuration of the edge router: iBGP with r1 over `eth2`, originating 10.99.0.0/24.
+/// FRR configuration of the edge router: eBGP with r1 over `eth2`, originating 10.99.0.0/24.
 pub const EDGE_CONFIG: &str = "\
-router bgp 65500
+router bgp 65099
  bgp router-id 10.0.0.9
  no bgp default ipv4-unicast
+ no bgp ebgp-requires-policy
  no bgp network import-check
  neighbor 172.16.0.1 remote-as 65500
  neighbor 172.16.0.1 timers connect 1
