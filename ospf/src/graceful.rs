@@ -463,12 +463,19 @@ impl Instance {
         }
         // Condition 2 of section 3.1: no change to the database since the grace period began,
         // which shows as a changed area LSA still waiting for the neighbor's acknowledgment.
-        if strict
-            && neighbor
-                .ls_retransmit
-                .keys()
-                .any(|key| matches!(key.ls_type.0, 1..=5))
-        {
+        let changed = neighbor
+            .ls_retransmit
+            .keys()
+            .find(|key| matches!(key.ls_type.0, 1..=5))
+            .copied();
+        if let Some(key) = changed.filter(|_| strict) {
+            info!(
+                neighbor = %sender,
+                ls_type = key.ls_type.0,
+                link_state_id = %key.link_state_id,
+                advertising_router = %key.advertising_router,
+                "an LSA sent to the restarting neighbor is not acknowledged yet"
+            );
             return self.reject_helper(sender, HelperRejectReason::TopologyChanged);
         }
 

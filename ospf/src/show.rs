@@ -263,6 +263,9 @@ pub struct NeighborSnapshot {
     pub dead_time_ms: u64,
     pub address: Ipv4Addr,
     pub interface: String,
+    /// LSAs sent to the neighbor and not acknowledged yet: its link-state retransmission list
+    /// (RFC 2328 section 10).
+    pub retransmit_count: usize,
     /// Set while this router helps the neighbor through a graceful restart.
     pub helper: Option<HelperSnapshot>,
 }
@@ -323,6 +326,7 @@ impl Instance {
                         .as_millis() as u64,
                     address: neighbor.address,
                     interface: interface.name.clone(),
+                    retransmit_count: neighbor.ls_retransmit.len(),
                     helper: neighbor.helper.map(|helper| HelperSnapshot {
                         grace_remaining_ms: helper
                             .grace_ends_at
