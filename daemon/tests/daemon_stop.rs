@@ -4,6 +4,7 @@
 
 mod daemon_support;
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use daemon_support::{CONVERGENCE, Fabric, FabricOptions, pod_mac};
@@ -223,6 +224,27 @@ fn sigterm_with_graceful_restart_keeps_dataplane() {
         .as_u64()
         .unwrap();
 
+    // RFC 3623 section 3.1: a neighbor helps only when no LSA it sent waits for the restarting
+    // router's acknowledgment, so the restart starts from a synchronised database.
+    for (daemon, peer) in [(&fabric.r1, "10.0.0.2"), (&fabric.r2, "10.0.0.1")] {
+        wait_until_ok(CONVERGENCE, "OSPF retransmission lists empty", || {
+            let neighbors = daemon.json(&["show", "ip", "ospf", "neighbor"]);
+            let synchronised = neighbors.as_array().into_iter().flatten().any(|neighbor| {
+                neighbor["neighbor_id"] == peer && neighbor["retransmit_count"] == 0
+            });
+            if synchronised { Ok(()) } else { Err(neighbors) }
+        });
+    }
+
+    // pod1 pings pod2 every 50 ms through the whole restart. With -O, ping reports each
+    // request left without a reply when it sends the next one.
+    let pinger = Command::new("ip")
+        .args(["netns", "exec", fabric.pods[0].name()])
+        .args(["ping", "-n", "-O", "-i", "0.05", "-W", "1", "10.60.0.2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start ping in pod1");
+
     let status = fabric.r2.terminate();
     assert!(status.success(), "r2 exited with {status}");
 
@@ -274,5 +296,58 @@ fn sigterm_with_graceful_restart_keeps_dataplane() {
     assert!(
         from_r2.iter().all(|path| path["stale"] == true),
         "r2's paths are not stale: {from_r2:?}"
+    );
+
+    // r2 starts again within the restart time. It sends its routes and End-of-RIB once the
+    // plane has reported the initial state of every VRF, and r1 replaces the stale paths.
+    fabric.r2.restart(&fabric.ns[1], &fabric.dir);
+    fabric.r2.wait_established("10.0.0.1", CONVERGENCE);
+    wait_until_ok(CONVERGENCE, "r1 to refresh r2's paths", || {
+        let table = fabric.r1.json(&["show", "bgp", "l2vpn", "evpn"]);
+        let paths: Vec<Value> = table["route_distinguishers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|rd| rd["routes"].as_array().cloned().unwrap_or_default())
+            .flat_map(|route| route["paths"].as_array().cloned().unwrap_or_default())
+            .filter(|path| path["peer"] == "10.0.0.2")
+            .collect();
+        let fresh = !paths.is_empty() && paths.iter().all(|path| path["stale"] == false);
+        if fresh { Ok(()) } else { Err(paths) }
+    });
+    // r1 helps r2 (RFC 3623 section 3) until r2 flushes its grace-LSA at the end of its restart.
+    wait_until_ok(CONVERGENCE, "r2's OSPF graceful restart to end", || {
+        let neighbors = fabric.r1.json(&["show", "ip", "ospf", "neighbor"]);
+        let done = neighbors.as_array().into_iter().flatten().any(|neighbor| {
+            neighbor["neighbor_id"] == "10.0.0.2"
+                && neighbor["state"] == "Full"
+                && neighbor["helper"].is_null()
+        });
+        if done { Ok(()) } else { Err(neighbors) }
+    });
+    // SAFETY: sending a signal has no memory-safety preconditions.
+    unsafe { libc::kill(pinger.id() as i32, libc::SIGINT) };
+    let output = pinger.wait_with_output().expect("wait for ping");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains(" received"),
+        "ping printed no summary: {report}"
+    );
+    let unanswered: Vec<&str> = report
+        .lines()
+        .filter(|line| line.contains("no answer yet"))
+        .collect();
+    assert!(
+        unanswered.is_empty(),
+        "pings lost during r2's graceful restart: {unanswered:?}"
+    );
+    let log = fabric.r2.log_text();
+    assert!(
+        log.contains("initial state of every VRF read"),
+        "r2 did not wait for the plane's initial state:\n{log}"
+    );
+    assert!(
+        !log.contains("has not reported the initial state"),
+        "r2 announced its local routes on the deadline:\n{log}"
     );
 }

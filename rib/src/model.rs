@@ -279,6 +279,11 @@ pub enum RouteSource {
     /// An IP-VRF route imported from EVPN (RFC 9135 type-2 host routes, RFC 9136 type-5
     /// prefixes).
     Evpn,
+    /// A route the plane still held from the daemon's previous run, kept while the protocols
+    /// restart gracefully (RFC 4724, RFC 3623) so that next hops resolve as they did before the
+    /// restart. Every other source is preferred, and the owner withdraws these routes once the
+    /// protocols have reconverged.
+    Retained,
 }
 
 impl RouteSource {
@@ -294,6 +299,7 @@ impl RouteSource {
             RouteSource::Ebgp | RouteSource::Evpn => 20,
             RouteSource::Ospf => 110,
             RouteSource::Ibgp => 200,
+            RouteSource::Retained => 254,
         }
     }
 
@@ -301,7 +307,10 @@ impl RouteSource {
     pub fn is_igp(self) -> bool {
         matches!(
             self,
-            RouteSource::Connected | RouteSource::Static | RouteSource::Ospf
+            RouteSource::Connected
+                | RouteSource::Static
+                | RouteSource::Ospf
+                | RouteSource::Retained
         )
     }
 }

@@ -305,6 +305,9 @@ pub enum PlaneEvent {
         mac: Option<MacAddr>,
         learned: bool,
     },
+    /// The events before this one carried the whole state of `vrf` (links, addresses, MACs,
+    /// neighbors) as it was when the plane started watching it. Later events are changes.
+    InitialStateComplete { vrf: VrfId },
 }
 
 #[cfg(test)]

@@ -537,6 +537,10 @@ fn linux_plane_reports_links_addresses_and_learned_entries() {
         matches!(event, PlaneEvent::Address { interface, address, added: true, .. }
             if interface == "br100" && address.to_string() == "10.60.0.254/16")
     });
+    wait_for(
+        "end of the initial state",
+        &|event| matches!(event, PlaneEvent::InitialStateComplete { vrf } if *vrf == VrfId::DEFAULT),
+    );
 
     // Changes as they happen.
     ns.ip(&["link", "set", "eth1", "down"]);
@@ -596,4 +600,29 @@ fn linux_plane_reports_links_addresses_and_learned_entries() {
         !seen.iter().any(|event| matches!(event, PlaneEvent::LocalNeighbor { ip, .. } if ip.to_string() == "10.60.0.7")),
         "the plane's own neighbor was reported as learned"
     );
+
+    // The end of the initial state is reported once, after the state that existed at the
+    // subscription and before the changes made later.
+    let position = |predicate: &dyn Fn(&PlaneEvent) -> bool| {
+        seen.iter()
+            .position(predicate)
+            .unwrap_or_else(|| panic!("event missing from {seen:#?}"))
+    };
+    let complete = position(&|event| matches!(event, PlaneEvent::InitialStateComplete { .. }));
+    let initial_link =
+        position(&|event| matches!(event, PlaneEvent::Link { name, .. } if name == "eth0"));
+    let initial_address = position(
+        &|event| matches!(event, PlaneEvent::Address { interface, .. } if interface == "br100"),
+    );
+    let first_change = position(
+        &|event| matches!(event, PlaneEvent::Link { name, up: false, .. } if name == "eth1"),
+    );
+    assert!(initial_link < complete, "{seen:#?}");
+    assert!(initial_address < complete, "{seen:#?}");
+    assert!(complete < first_change, "{seen:#?}");
+    let completions = seen
+        .iter()
+        .filter(|event| matches!(event, PlaneEvent::InitialStateComplete { .. }))
+        .count();
+    assert_eq!(completions, 1, "{seen:#?}");
 }

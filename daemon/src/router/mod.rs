@@ -19,7 +19,7 @@ mod overlay;
 mod show;
 mod underlay;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,16 +79,26 @@ pub struct Router {
     bgp: Option<bgp::BgpRuntime>,
     /// Whether BGP has been notified that every local route is originated (graceful restart).
     local_routes_announced: bool,
+    /// The VRFs whose initial state (links, addresses, MACs, neighbors) the plane has not
+    /// finished reporting. The local routes are complete once this is empty.
+    initial_state_pending: BTreeSet<VrfId>,
     /// The layer-2 entries (remote MACs, neighbors, flood lists) the overlay has installed, for
     /// the resynchronisation after a graceful restart.
     l2_entries: BTreeMap<hna_rib::EntryKey, hna_rib::Entry>,
     /// When to resynchronise the plane after a graceful restart; `None` once done.
     resync: Option<Resync>,
+    /// Underlay prefixes whose routes the plane held at a graceful restart, in the RIB as
+    /// [`hna_rib::RouteSource::Retained`] until the resynchronisation.
+    retained: Vec<ipnet::IpNet>,
     /// Plane changes and RIB outputs waiting for [`Router::flush`].
     pending_plane: Vec<Change>,
     pending_rib: Vec<RibOutput>,
     started: Instant,
 }
+
+/// How long after the start the core waits for the plane to report the initial state of every
+/// VRF before it notifies BGP that the local routes are complete anyway.
+const INITIAL_STATE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The RIB client id of the core's own requests (redistribution of connected routes).
 const CORE_CLIENT: hna_rib::ClientId = hna_rib::ClientId(1);
@@ -146,6 +156,9 @@ impl Router {
             }
         };
 
+        let initial_state_pending = std::iter::once(VrfId::DEFAULT)
+            .chain(vrf_ids.values().copied())
+            .collect();
         let now = Instant::now();
         let underlay = underlay::Underlay::start(&config, options.since_graceful_stop).await?;
         let overlay = overlay::Overlay::start(now, &config, &vrf_ids);
@@ -164,12 +177,17 @@ impl Router {
             overlay,
             bgp,
             local_routes_announced: false,
+            initial_state_pending,
             l2_entries: BTreeMap::new(),
             resync,
+            retained: Vec::new(),
             pending_plane: Vec::new(),
             pending_rib: Vec::new(),
             started: now,
         };
+        if router.resync.is_some() {
+            router.retain_underlay_routes().await;
+        }
         if router.bgp.is_some() {
             for output in bgp::BgpRuntime::track_neighbors(&router.config, &mut router.rib) {
                 router.queue_rib(output);
@@ -199,8 +217,6 @@ impl Router {
         mut plane_events: hna_rib::EventReceiver,
         mut messages: mpsc::Receiver<CoreMessage>,
     ) -> bool {
-        // The first tick comes a second after the start, so that the plane's initial dump of
-        // local MACs and neighbors has been read before BGP learns that the local routes are ready.
         let mut tick = tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(1),
             Duration::from_secs(1),
@@ -239,7 +255,16 @@ impl Router {
                 },
                 _ = tick.tick() => {
                     self.overlay.poll(Instant::now());
-                    self.announce_local_routes();
+                    if self.started.elapsed() >= INITIAL_STATE_DEADLINE
+                        && !self.local_routes_announced
+                    {
+                        warn!(
+                            vrfs = ?self.initial_state_pending,
+                            "the plane has not reported the initial state of every VRF: \
+                             announcing the local routes as they are"
+                        );
+                        self.announce_local_routes();
+                    }
                     self.resync_when_converged().await;
                 }
             }
@@ -290,6 +315,13 @@ impl Router {
                 let vrf_name = self.vrf_name(event_vrf(&event));
                 self.overlay
                     .on_local_event(Instant::now(), &event, vrf_name.as_deref());
+            }
+            PlaneEvent::InitialStateComplete { vrf } => {
+                let was_pending = self.initial_state_pending.remove(vrf);
+                if was_pending && self.initial_state_pending.is_empty() {
+                    info!("initial state of every VRF read from the plane: local routes complete");
+                    self.announce_local_routes();
+                }
             }
             _ => {}
         }
@@ -355,6 +387,13 @@ impl Router {
             return;
         }
         self.resync = None;
+        for prefix in std::mem::take(&mut self.retained) {
+            let output = self
+                .rib
+                .withdraw(VrfId::DEFAULT, prefix, hna_rib::RouteSource::Retained);
+            self.queue_rib(output);
+        }
+        self.flush().await;
         let mut wanted = self.rib.southbound_entries();
         wanted.extend(self.l2_entries.values().cloned());
         match self.plane.call(move |plane| plane.resync(&wanted)).await {
@@ -367,6 +406,42 @@ impl Router {
             ),
             Ok(Err(error)) | Err(error) => warn!(%error, "plane resynchronisation failed"),
         }
+    }
+
+    /// Puts the underlay routes that the plane kept through a graceful restart in the RIB as
+    /// retained routes. Until OSPF and BGP have reconverged, BGP next hops then resolve as they
+    /// did before the restart, so that the restarted daemon does not withdraw forwarding
+    /// entries the kernel still uses.
+    async fn retain_underlay_routes(&mut self) {
+        let kept = match self.plane.call(|plane| plane.dump()).await {
+            Ok(Ok(kept)) => kept,
+            Ok(Err(error)) | Err(error) => {
+                warn!(%error, "cannot read the routes kept through the restart");
+                return;
+            }
+        };
+        for entry in kept {
+            let hna_rib::Entry::Route(route) = entry else {
+                continue;
+            };
+            if route.vrf != VrfId::DEFAULT {
+                continue;
+            }
+            let retained = hna_rib::Route::new(
+                route.prefix,
+                hna_rib::RouteSource::Retained,
+                route.next_hops,
+            );
+            let output = self.rib.update(VrfId::DEFAULT, retained);
+            if output.is_ok() {
+                self.retained.push(route.prefix);
+            }
+            self.queue_rib(output);
+        }
+        info!(
+            routes = self.retained.len(),
+            "underlay routes kept through the graceful restart retained until reconvergence"
+        );
     }
 
     fn vrf_name(&self, vrf: VrfId) -> Option<String> {
@@ -590,7 +665,8 @@ fn event_vrf(event: &PlaneEvent) -> VrfId {
         | PlaneEvent::LinkRemoved { vrf, .. }
         | PlaneEvent::Address { vrf, .. }
         | PlaneEvent::LocalMac { vrf, .. }
-        | PlaneEvent::LocalNeighbor { vrf, .. } => *vrf,
+        | PlaneEvent::LocalNeighbor { vrf, .. }
+        | PlaneEvent::InitialStateComplete { vrf } => *vrf,
     }
 }
 

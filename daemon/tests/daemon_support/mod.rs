@@ -226,6 +226,18 @@ impl Daemon {
         )
     }
 
+    /// Starts the daemon again in `netns` with its configuration file, once it has exited, and
+    /// returns when the control socket responds. The log starts anew.
+    pub fn restart(&mut self, netns: &Netns, dir: &Path) {
+        assert!(self.try_exit().is_some(), "{} is still running", self.name);
+        let config = std::fs::read_to_string(&self.config).expect("read the configuration");
+        let mut restarted = Daemon::start(netns, dir, &self.name, &config, false);
+        std::mem::swap(self, &mut restarted);
+        // `restarted` now contains the exited process. Its Drop would delete the tenant namespaces
+        // that the new process adopted, so it is not run.
+        std::mem::forget(restarted);
+    }
+
     /// Returns the daemon's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -333,11 +345,11 @@ pub fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
 /// Options of the two-router fabric.
 #[derive(Default)]
 pub struct FabricOptions {
-    /// Start the FRR router "edge" peering with r1 in ipv4-unicast.
+    /// Start the FRR router "edge" peering with r1 in eBGP, ipv4-unicast.
     pub edge: bool,
     /// Serve metrics on both routers.
     pub metrics: bool,
-    /// Enable BGP graceful restart on both routers.
+    /// Enable BGP and OSPF graceful restart on both routers.
     pub graceful_restart: bool,
 }
 
@@ -391,7 +403,8 @@ pub fn router_config(n: u8, options: &FabricOptions) -> String {
     if options.graceful_restart {
         text.push_str(
             "/ vrf main routing bgp graceful-restart enabled true\n\
-/ vrf main routing bgp graceful-restart restart-time 120\n",
+/ vrf main routing bgp graceful-restart restart-time 120\n\
+/ vrf main routing ospf graceful-restart enabled true grace-period 120\n",
         );
     }
     if n == 1 && options.edge {

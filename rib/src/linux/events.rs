@@ -114,6 +114,7 @@ impl Monitor {
                 self.handle(message);
             }
         }
+        self.send(PlaneEvent::InitialStateComplete { vrf: self.vrf });
 
         while !self.sender.is_closed() && !self.stop.load(Ordering::Relaxed) {
             match monitor.receive_notifications() {
