@@ -39,8 +39,6 @@ pub(crate) struct RestartState {
 pub enum HelperExitReason {
     /// The neighbor flushed its grace-LSA: its restart finished.
     GraceLsaFlushed,
-    /// The neighbor is Full again after a new database exchange.
-    AdjacencyFull,
     GracePeriodExpired,
     /// An LSA with changed contents was flooded to the neighbor (strict LSA checking).
     TopologyChanged,

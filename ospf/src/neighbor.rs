@@ -263,9 +263,10 @@ impl Instance {
             Down => self.remove_neighbor(ifindex, address),
             _ => {}
         }
-        if helping && new == Full {
-            self.exit_helper(ifindex, address, HelperExitReason::AdjacencyFull, now);
-        }
+        // A neighbor back to Full stays helped: RFC 3623 section 3.2 ends helping only when the
+        // grace-LSA is flushed, the grace period ends or the topology changes. The restarting
+        // router still lists its grace-LSA in the database exchange, and leaving here would
+        // only enter helper mode again on receiving it.
 
         if (old == Full) != (new == Full) {
             self.origination_needed = true;

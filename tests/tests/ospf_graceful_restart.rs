@@ -377,7 +377,7 @@ fn ospf_graceful_restart_we_help_frr() {
     assert_eq!(
         counters
             .helper_exits
-            .get(&hna_ospf::HelperExitReason::AdjacencyFull),
+            .get(&hna_ospf::HelperExitReason::GraceLsaFlushed),
         Some(&1),
         "{counters:?}"
     );
