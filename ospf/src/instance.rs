@@ -311,6 +311,11 @@ impl Instance {
         if packet.router_id == self.router_id {
             return self.drop_packet(ifindex, source, DropReason::OwnRouterId);
         }
+        // 0.0.0.0 identifies no router (RFC 2328 section C.1 has a router pick one of its
+        // addresses), and accepting it would replace the real neighbor behind that address.
+        if packet.router_id.is_unspecified() {
+            return self.drop_packet(ifindex, source, DropReason::ZeroRouterId);
+        }
         if interface.is_broadcast() && !interface.address.contains(&source) {
             return self.drop_packet(ifindex, source, DropReason::WrongSubnet);
         }

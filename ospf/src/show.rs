@@ -78,6 +78,8 @@ pub enum DropReason {
     WrongArea,
     NotDesignatedRouter,
     OwnRouterId,
+    /// The header's Router ID is 0.0.0.0.
+    ZeroRouterId,
     WrongSubnet,
     /// Authentication failed; a cryptographic sequence number that went backwards counts as a
     /// bad digest.
@@ -136,6 +138,7 @@ impl DropReason {
             DropReason::WrongArea => "wrong_area",
             DropReason::NotDesignatedRouter => "not_designated_router",
             DropReason::OwnRouterId => "own_router_id",
+            DropReason::ZeroRouterId => "zero_router_id",
             DropReason::WrongSubnet => "wrong_subnet",
             DropReason::UnknownNeighbor => "unknown_neighbor",
             DropReason::HelloMaskMismatch => "hello_mask_mismatch",

@@ -169,6 +169,8 @@ fn cases() -> Vec<Case> {
     unknown_au_type[15] = 9;
     let mut own_id = valid_hello.clone();
     own_id[4..8].copy_from_slice(&addr("10.0.0.1").octets());
+    let mut zero_id = valid_hello.clone();
+    zero_id[4..8].copy_from_slice(&[0; 4]);
     let mut truncated_hello = valid_hello[..40].to_vec();
     truncated_hello.truncate(40);
 
@@ -245,6 +247,11 @@ fn cases() -> Vec<Case> {
             "our own router id",
             fix(own_id),
             Dropped(DropReason::OwnRouterId),
+        ),
+        case(
+            "router id 0.0.0.0",
+            fix(zero_id),
+            Dropped(DropReason::ZeroRouterId),
         ),
         Case {
             destination: "224.0.0.6",
