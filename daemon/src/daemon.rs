@@ -25,6 +25,9 @@ pub struct DaemonOptions {
 /// Runs the daemon until SIGTERM or SIGINT. With graceful restart configured, a stop keeps the
 /// forwarding state in the kernel for the next start to take over.
 pub async fn run(config: Config, options: DaemonOptions) -> Result<(), String> {
+    // Held until the process exits; a second daemon in this namespace stops here, before it
+    // reads or changes anything in the kernel.
+    let _instance_lock = lock_network_namespace()?;
     warn_if_mounts_are_private();
     let (plane, _plane_thread) = PlaneThread::spawn(hna_rib::linux::LinuxPlane::new)
         .map_err(|error| format!("cannot open the Linux forwarding plane: {error}"))?;
@@ -204,4 +207,26 @@ fn warn_if_mounts_are_private() {
              tenant namespaces will vanish when it stops; start it with `nsenter --net=...` instead"
         );
     }
+}
+
+/// The abstract Unix socket name that marks a network namespace as having a running daemon.
+const INSTANCE_SOCKET: &[u8] = b"hna-routed";
+
+/// Binds the abstract Unix socket [`INSTANCE_SOCKET`]. Abstract sockets belong to the network
+/// namespace and vanish with the process, so exactly one daemon per namespace can hold it, and
+/// a crash leaves nothing to clean up. A second daemon would otherwise remove the first one's
+/// routes as stale entries of an earlier run.
+fn lock_network_namespace() -> Result<std::os::unix::net::UnixListener, String> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+
+    let address = SocketAddr::from_abstract_name(INSTANCE_SOCKET)
+        .map_err(|error| format!("cannot name the instance socket: {error}"))?;
+    UnixListener::bind_addr(&address).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AddrInUse => "another hna-routed is running in this network \
+             namespace (it holds the abstract socket @hna-routed); stop it before starting \
+             a new one"
+            .to_string(),
+        _ => format!("cannot bind the instance socket @hna-routed: {error}"),
+    })
 }

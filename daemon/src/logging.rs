@@ -23,3 +23,14 @@ pub fn init(level: &str, json: bool) -> Result<(), String> {
     };
     result.map_err(|error| format!("cannot install the logger: {error}"))
 }
+
+/// Restores the default action of SIGPIPE, which the Rust runtime ignores. A command whose
+/// output goes to a reader that exits early (`| head`) then ends quietly, as other command-line
+/// tools do, instead of panicking in `println!`. Only commands that print call it. The daemon
+/// keeps SIGPIPE ignored so that a peer closing a socket cannot kill it.
+pub fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler and touches no memory.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -184,6 +184,7 @@ impl From<ModeArg> for CutMode {
 }
 
 fn main() -> ExitCode {
+    hna_routed::logging::restore_sigpipe();
     let cli = Cli::parse();
     if let Err(error) = hna_routed::logging::init("info", false) {
         eprintln!("hna-lab: {error}");

@@ -175,6 +175,7 @@ impl Command {
 }
 
 fn main() -> ExitCode {
+    hna_routed::logging::restore_sigpipe();
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(

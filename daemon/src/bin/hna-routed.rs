@@ -61,7 +61,10 @@ const EXIT_INVALID_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file, json } => check_config(&file, json),
+        Command::CheckConfig { file, json } => {
+            hna_routed::logging::restore_sigpipe();
+            check_config(&file, json)
+        }
         Command::Run(args) => run(args),
     }
 }
@@ -83,10 +86,11 @@ fn check_config(file: &std::path::Path, json: bool) -> ExitCode {
         }
         Err(errors) => {
             eprintln!("{errors}");
+            let count = errors.errors.len();
             eprintln!(
-                "{}: {} errors, configuration rejected",
+                "{}: {count} {}, configuration rejected",
                 file.display(),
-                errors.errors.len()
+                if count == 1 { "error" } else { "errors" }
             );
             ExitCode::from(EXIT_INVALID_CONFIG)
         }
