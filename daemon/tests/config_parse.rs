@@ -401,3 +401,25 @@ fn every_error_of_a_file_is_reported() {
     assert_eq!(errors.errors[0].position.line, 1);
     assert_eq!(errors.errors[1].position.line, 2);
 }
+
+#[test]
+fn l3vni_on_a_bridged_vxlan_is_rejected() {
+    // The red tenant's L3VNI set to the green subnet's L2VNI.
+    let text = std::fs::read_to_string(seed("hna1.nc-cli"))
+        .unwrap()
+        .replace(
+            "l3vrf vrf101 routing bgp l3vni 101",
+            "l3vrf vrf101 routing bgp l3vni 10000",
+        );
+    let errors = config::parse(&text, Path::new("hna1.nc-cli")).unwrap_err();
+    let messages: Vec<&str> = errors
+        .errors
+        .iter()
+        .map(|error| error.problem.as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|message| message
+            .contains("l3vni 10000 of l3vrf `vrf101` is the L2VNI of bridge")),
+        "{messages:#?}"
+    );
+}

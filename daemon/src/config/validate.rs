@@ -120,6 +120,33 @@ fn check_l3vrfs(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError
                     format!("`/ vrf main interface vxlan NAME vni {l3vni}`"),
                 ));
             }
+            // A VNI is either a subnet's L2VNI (its vxlan interface is a bridge port) or a
+            // tenant's L3VNI (RFC 9135 symmetric IRB), never both.
+            for (vxlan_name, _) in config.interfaces.iter().filter(|(_, interface)| {
+                interface
+                    .vxlan
+                    .as_ref()
+                    .is_some_and(|vxlan| vxlan.vni == Some(l3vni))
+            }) {
+                let bridge = config.interfaces.iter().find(|(_, interface)| {
+                    interface.bridge.as_ref().is_some_and(|bridge| {
+                        bridge
+                            .members
+                            .iter()
+                            .any(|member| &member.name == vxlan_name)
+                    })
+                });
+                if let Some((bridge_name, _)) = bridge {
+                    errors.push(ConfigError::new(
+                        position,
+                        format!(
+                            "l3vni {l3vni} of l3vrf `{name}` is the L2VNI of bridge \
+                             `{bridge_name}` (vxlan `{vxlan_name}` is its port)"
+                        ),
+                        "an l3vni on a vxlan interface of its own, outside every bridge",
+                    ));
+                }
+            }
             if let Some(other) = l3vnis.insert(l3vni, name) {
                 errors.push(ConfigError::new(
                     position,
