@@ -212,7 +212,7 @@ fn show_commands_return_fabric_state_as_json() {
     assert_eq!(path["peer"], "172.16.0.2");
     assert_eq!(path["valid"], true);
     assert_eq!(path["best"], true);
-    // An eBGP path carries no LOCAL_PREF (RFC 4271 section 5.1.5); its AS_PATH is the edge's AS.
+    // An eBGP path carries no LOCAL_PREF (RFC 4271 section 5.1.5). Its AS_PATH is the edge's AS.
     assert_eq!(path["local_pref"], Value::Null);
     assert_eq!(path["as_path"], "65099");
 
@@ -491,6 +491,13 @@ fn clear_bgp_resets_one_session_or_all() {
     let invalid = r1.ctl(&["clear", "bgp", "r2"]);
     assert!(!invalid.status.success());
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid neighbor `r2`"));
+    let unknown = r1.ctl(&["clear", "bgp", "10.9.9.9"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("neighbor 10.9.9.9 not found"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }
 
 #[test]

@@ -53,7 +53,7 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
                 )),
             }
         }
-        ["clear", "bgp", target] => clear_bgp(router, target),
+        ["clear", "bgp", target] => clear_bgp(router, target).await,
         // The JSON form is the typed configuration, the same value a program can build.
         ["show", "running-config"] if json => Response::json(router.config()),
         ["show", "running-config"] => Response::text(crate::config::render(router.config())),
@@ -269,7 +269,7 @@ async fn bgp_table(
     })
 }
 
-fn clear_bgp(router: &Router, target: &str) -> Response {
+async fn clear_bgp(router: &Router, target: &str) -> Response {
     let bgp = match bgp_handle(router) {
         Ok(bgp) => bgp,
         Err(response) => return response,
@@ -285,6 +285,17 @@ fn clear_bgp(router: &Router, target: &str) -> Response {
             }
         },
     };
+    if let Some(address) = peer {
+        match bgp.neighbors(Some(address)).await {
+            Ok(neighbors) if neighbors.is_empty() => {
+                return Response::error(format!(
+                    "neighbor {address} not found; `show bgp summary` lists the neighbors"
+                ));
+            }
+            Ok(_) => {}
+            Err(error) => return Response::error(format!("BGP query failed: {error}")),
+        }
+    }
     bgp.clear(peer, hna_bgp::ClearKind::Hard);
     Response::text(format!(
         "BGP session{} reset",
