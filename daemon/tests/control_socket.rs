@@ -11,10 +11,23 @@ use hna_routed::control::{self, Request, Response};
 /// The uid of `nobody` on Debian.
 const NOBODY: u32 = 65534;
 
-fn socket_path(tag: &str) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!("hna-control-{tag}-{}", std::process::id()))
-        .join("control.sock")
+/// A test's socket directory, removed when the test ends, passed or failed.
+struct SocketDir(PathBuf);
+
+impl SocketDir {
+    fn new(tag: &str) -> SocketDir {
+        SocketDir(std::env::temp_dir().join(format!("hna-control-{tag}-{}", std::process::id())))
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.0.join("control.sock")
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Starts a control server whose core returns the words of each request as its output.
@@ -58,7 +71,8 @@ fn routectl(path: &PathBuf, uid: Option<u32>) -> std::process::Output {
 #[test]
 fn control_request_reaches_core_and_returns_output() {
     hna_testkit::require_root();
-    let path = socket_path("echo");
+    let dir = SocketDir::new("echo");
+    let path = dir.socket();
     let _server = start_echo_server(path.clone());
     wait_for_socket(&path);
 
@@ -88,7 +102,8 @@ fn control_request_reaches_core_and_returns_output() {
 #[test]
 fn control_socket_rejects_non_root_user() {
     hna_testkit::require_root();
-    let path = socket_path("nonroot");
+    let dir = SocketDir::new("nonroot");
+    let path = dir.socket();
     let _server = start_echo_server(path.clone());
     wait_for_socket(&path);
 
