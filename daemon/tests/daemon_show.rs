@@ -225,6 +225,23 @@ fn show_commands_return_fabric_state_as_json() {
     assert_eq!(ospf[0]["address"], "10.1.0.2");
     assert_eq!(ospf[0]["interface"], "eth1");
 
+    // show ip ospf interface|statistics|graceful-restart.
+    let interfaces = r1.json(&["show", "ip", "ospf", "interface"]);
+    let eth1 = items(&interfaces)
+        .iter()
+        .find(|interface| interface["name"] == "eth1")
+        .unwrap_or_else(|| panic!("no eth1 in {interfaces:#}"));
+    assert_eq!(eth1["adjacent_neighbors"], 1, "{eth1}");
+    let statistics = r1.json(&["show", "ip", "ospf", "statistics"]);
+    assert!(
+        statistics["received"]["hello"].as_u64().unwrap_or(0) > 0,
+        "{statistics:#}"
+    );
+    assert!(statistics["dropped"].is_object(), "{statistics:#}");
+    let restart = r1.json(&["show", "ip", "ospf", "graceful-restart"]);
+    assert_eq!(restart["restarting"], false, "{restart:#}");
+    assert_eq!(restart["helper_enabled"], true, "{restart:#}");
+
     // show ip ospf database: both router-LSAs.
     let database = r1.json(&["show", "ip", "ospf", "database"]);
     for router in ["10.0.0.1", "10.0.0.2"] {

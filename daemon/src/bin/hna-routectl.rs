@@ -99,6 +99,12 @@ enum ShowOspf {
     Neighbor,
     /// The link-state database.
     Database,
+    /// Interfaces: network type, state, cost, designated routers.
+    Interface,
+    /// Packets sent, received and dropped (by reason), LSAs discarded, graceful restart events.
+    Statistics,
+    /// Graceful restart (RFC 3623): restarting or not, neighbors being helped.
+    GracefulRestart,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +154,15 @@ impl Command {
                     }
                     Show::Ip(ShowIp::Ospf(ShowOspf::Database)) => {
                         words.extend(["ip", "ospf", "database"])
+                    }
+                    Show::Ip(ShowIp::Ospf(ShowOspf::Interface)) => {
+                        words.extend(["ip", "ospf", "interface"])
+                    }
+                    Show::Ip(ShowIp::Ospf(ShowOspf::Statistics)) => {
+                        words.extend(["ip", "ospf", "statistics"])
+                    }
+                    Show::Ip(ShowIp::Ospf(ShowOspf::GracefulRestart)) => {
+                        words.extend(["ip", "ospf", "graceful-restart"])
                     }
                     Show::Ip(ShowIp::Route { vrf }) => {
                         words.extend(["ip", "route"]);

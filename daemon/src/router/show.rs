@@ -17,6 +17,9 @@ pub(super) async fn handle(router: &mut Router, request: Request) -> Response {
         ["show", "bfd", "peers"] => bfd_peers(router, json).await,
         ["show", "ip", "ospf", "neighbor"] => ospf_neighbors(router, json).await,
         ["show", "ip", "ospf", "database"] => ospf_database(router, json).await,
+        ["show", "ip", "ospf", "interface"] => ospf_interfaces(router, json).await,
+        ["show", "ip", "ospf", "statistics"] => ospf_statistics(router, json).await,
+        ["show", "ip", "ospf", "graceful-restart"] => ospf_graceful_restart(router, json).await,
         ["show", "ip", "route"] => ip_route(router, VrfId::DEFAULT, "main", json),
         ["show", "ip", "route", "vrf", name] => match router.vrf_ids.get(*name).copied() {
             Some(vrf) => ip_route(router, vrf, name, json),
@@ -338,6 +341,98 @@ async fn bfd_peers(router: &Router, json: bool) -> Response {
                 session.detect_multiplier,
             );
         }
+        out
+    })
+}
+
+async fn ospf_interfaces(router: &Router, json: bool) -> Response {
+    let Some(handle) = router.underlay.ospf_handle() else {
+        return Response::error("OSPF is not configured");
+    };
+    let interfaces = handle.interfaces().await;
+    respond(json, &interfaces, |interfaces| {
+        let mut out = String::from(
+            "Interface  Address            Type          State          Cost DR              BDR             Nbrs Adj\n",
+        );
+        for interface in interfaces {
+            let _ = writeln!(
+                out,
+                "{:<10} {:<18} {:<13} {:<14} {:>4} {:<15} {:<15} {:>4} {:>3}",
+                interface.name,
+                interface.address,
+                format!("{:?}", interface.network_type),
+                format!("{:?}", interface.state),
+                interface.cost,
+                interface.designated_router,
+                interface.backup_designated_router,
+                interface.neighbors,
+                interface.adjacent_neighbors
+            );
+        }
+        out
+    })
+}
+
+async fn ospf_statistics(router: &Router, json: bool) -> Response {
+    let Some(handle) = router.underlay.ospf_handle() else {
+        return Response::error("OSPF is not configured");
+    };
+    let counters = handle.counters().await;
+    respond(json, &counters, |counters| {
+        let mut out = String::from("Packets received (decoded), by type:\n");
+        for (packet_type, count) in &counters.received {
+            let _ = writeln!(out, "  {packet_type:?}: {count}");
+        }
+        out.push_str("Packets sent, by type:\n");
+        for (packet_type, count) in &counters.sent {
+            let _ = writeln!(out, "  {packet_type:?}: {count}");
+        }
+        out.push_str("Packets dropped, by reason:\n");
+        for (reason, count) in &counters.dropped {
+            let _ = writeln!(out, "  {}: {count}", reason.name());
+        }
+        out.push_str("LSAs discarded, by reason:\n");
+        for (reason, count) in &counters.lsas_discarded {
+            let _ = writeln!(out, "  {reason:?}: {count}");
+        }
+        let restart = &counters.graceful_restart;
+        let _ = writeln!(
+            out,
+            "Graceful restart: helped {} times, BFD Down ignored {} times",
+            restart.helper_entered, restart.bfd_down_ignored
+        );
+        out
+    })
+}
+
+async fn ospf_graceful_restart(router: &Router, json: bool) -> Response {
+    let Some(handle) = router.underlay.ospf_handle() else {
+        return Response::error("OSPF is not configured");
+    };
+    let Some(state) = handle.graceful_restart().await else {
+        return Response::error("OSPF stopped");
+    };
+    respond(json, &state, |state| {
+        let mut out = String::new();
+        let _ = writeln!(out, "Restarting: {}", state.restarting);
+        if let Some(remaining) = state.grace_remaining_ms {
+            let _ = writeln!(out, "Grace period left: {remaining} ms");
+        }
+        if let Some(exit) = state.last_exit {
+            let _ = writeln!(out, "Last restart ended: {exit:?}");
+        }
+        let _ = writeln!(out, "Helper enabled: {}", state.helper_enabled);
+        let _ = writeln!(out, "Strict LSA checking: {}", state.strict_lsa_checking);
+        let helping: Vec<String> = state.helping.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "Helping: {}",
+            if helping.is_empty() {
+                "none".to_string()
+            } else {
+                helping.join(", ")
+            }
+        );
         out
     })
 }
