@@ -2,7 +2,15 @@
 //!
 //! A session tracks at most two connections, one we opened and one the peer opened, each with
 //! its own OpenSent / OpenConfirm / Established phase; collision detection (section 6.8) keeps
-//! one of them. The RFC state of the session is that of its most advanced connection, else
+//! one of them. A connection the peer opens while the session is Established is held apart
+//! until its OPEN decides it. A valid OPEN with graceful restart negotiated on the session means
+//! the peer restarted (RFC 4724 section 4.2), and the new connection replaces the old one. A
+//! valid OPEN without it is a collision with an Established session, and the new connection is
+//! closed (RFC 4271 section 6.8). An invalid OPEN gets its NOTIFICATION on the new connection
+//! alone. The mere arrival of a connection never touches the Established one, so a stray or
+//! forged connection from the peer's address cannot tear the session down.
+//!
+//! The RFC state of the session is that of its most advanced connection, else
 //! Connect while our attempt is pending, Active while waiting for the ConnectRetryTimer or an
 //! incoming connection, and Idle when stopped.
 //!
@@ -99,6 +107,10 @@ pub struct Session {
     state: State,
     outgoing: Option<Connection>,
     incoming: Option<Connection>,
+    /// A connection the peer opened while the session is Established, waiting for its OPEN.
+    /// It never reaches OpenConfirm here: its OPEN either moves it to `incoming` (the peer
+    /// restarted) or closes it.
+    pending: Option<Connection>,
     /// Started and not Idle.
     running: bool,
     /// ManualStop: no AutomaticStart until the next ManualStart.
@@ -124,6 +136,7 @@ impl Session {
             state: State::Idle,
             outgoing: None,
             incoming: None,
+            pending: None,
             running: false,
             stopped: false,
             connect_retry_deadline: None,
@@ -206,22 +219,18 @@ impl Session {
         self.conn(conn).is_some()
     }
 
-    /// Whether an incoming connection would be taken: not while administratively stopped, and
-    /// not while Established unless the peer negotiated graceful restart (then the new
-    /// connection means it restarted, RFC 4724 section 4.2).
+    /// Whether an incoming connection would be taken: not while administratively stopped.
+    /// While Established a new connection is taken too but held apart: only its OPEN decides
+    /// between a peer restart (RFC 4724 section 4.2) and a collision (RFC 4271 section 6.8).
     pub fn accepts_connection(&self) -> bool {
-        if self.stopped {
-            return false;
-        }
-        match self.negotiated() {
-            Some(n) => n.graceful_restart.is_some(),
-            None => true,
-        }
+        !self.stopped
     }
 
     /// Returns the earliest timer deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let conns = [&self.outgoing, &self.incoming].into_iter().flatten();
+        let conns = [&self.outgoing, &self.incoming, &self.pending]
+            .into_iter()
+            .flatten();
         conns
             .flat_map(|c| [c.hold_deadline, c.keepalive_deadline])
             .chain([self.connect_retry_deadline, self.idle_hold_deadline])
@@ -271,7 +280,7 @@ impl Session {
         now: Instant,
         deadline: fn(&Connection) -> Option<Instant>,
     ) -> Option<ConnId> {
-        [&self.outgoing, &self.incoming]
+        [&self.outgoing, &self.incoming, &self.pending]
             .into_iter()
             .flatten()
             .find(|c| deadline(c).is_some_and(|d| d <= now))
@@ -412,14 +421,14 @@ impl Session {
     }
 
     fn conn(&self, id: ConnId) -> Option<&Connection> {
-        [&self.outgoing, &self.incoming]
+        [&self.outgoing, &self.incoming, &self.pending]
             .into_iter()
             .flatten()
             .find(|c| c.id == id)
     }
 
     fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
-        [&mut self.outgoing, &mut self.incoming]
+        [&mut self.outgoing, &mut self.incoming, &mut self.pending]
             .into_iter()
             .flatten()
             .find(|c| c.id == id)
@@ -432,9 +441,17 @@ impl Session {
         if self.incoming.as_ref().is_some_and(|c| c.id == id) {
             return self.incoming.take();
         }
+        if self.pending.as_ref().is_some_and(|c| c.id == id) {
+            return self.pending.take();
+        }
         None
     }
 
+    fn is_pending(&self, id: ConnId) -> bool {
+        self.pending.as_ref().is_some_and(|c| c.id == id)
+    }
+
+    /// The other of the outgoing and incoming connections; a pending connection is never one.
     fn other(&self, id: ConnId) -> Option<&Connection> {
         [&self.outgoing, &self.incoming]
             .into_iter()
@@ -577,13 +594,19 @@ impl Session {
             self.actions.push(Action::Close(conn));
             return;
         }
-        if let Some(old) = self.established().map(|c| c.id) {
-            // Graceful restart negotiated: the peer restarted without our noticing.
-            info!(peer = %self.peer(), "new connection while Established: peer restarted");
-            if let Some(c) = self.take_conn(old) {
-                self.actions.push(Action::Close(c.id));
+        if self.established().is_some() {
+            // Only the OPEN tells a restart from a collision or a forgery, so the Established
+            // connection carries on meanwhile.
+            if let Some(old) = self.pending.take() {
+                debug!(peer = %self.peer(), %conn, replaced = %old.id,
+                    "pending connection replaced");
+                self.actions.push(Action::Close(old.id));
             }
-            self.session_down(DownReason::PeerRestarted, now);
+            info!(peer = %self.peer(), %conn,
+                "new connection while Established: waiting for its OPEN");
+            self.pending = Some(Connection::new(conn, Direction::Incoming));
+            self.open_connection(now, conn, endpoints);
+            return;
         }
         if !self.running {
             self.running = true;
@@ -614,9 +637,14 @@ impl Session {
     }
 
     fn tcp_connection_fails(&mut self, now: Instant, conn: ConnId) {
+        let pending = self.is_pending(conn);
         let Some(c) = self.take_conn(conn) else {
             return;
         };
+        if pending {
+            debug!(peer = %self.peer(), %conn, "pending connection closed");
+            return;
+        }
         debug!(peer = %self.peer(), %conn, phase = ?c.phase, "connection closed");
         match c.phase {
             Phase::Established => {
@@ -654,6 +682,7 @@ impl Session {
             self.fsm_error(now, conn);
             return;
         }
+        let pending = self.is_pending(conn);
         let local = c
             .local_open
             .clone()
@@ -661,13 +690,17 @@ impl Session {
         let negotiated = match negotiate(&self.settings, &local, &open) {
             Ok(n) => n,
             Err(error) => {
-                warn!(peer = %self.peer(), %error, "OPEN rejected");
+                warn!(peer = %self.peer(), %conn, pending, %error, "OPEN rejected");
                 let n = error.notification();
                 let reason = DownReason::NotificationSent((&n).into());
                 self.fail(now, conn, Some(n), reason);
                 return;
             }
         };
+        if pending {
+            self.pending_open(now, conn, negotiated);
+            return;
+        }
 
         // Collision detection (RFC 4271 section 6.8) against a connection in OpenConfirm.
         let direction = self.conn(conn).map(|c| c.direction);
@@ -697,7 +730,41 @@ impl Session {
                 return;
             }
         }
+        self.confirm_open(now, conn, negotiated);
+    }
 
+    /// Handles a valid OPEN on a connection opened while the session is Established. With
+    /// graceful restart negotiated on the session the peer restarted, so the old connection is
+    /// closed as a restart (the owner keeps the peer's routes stale) and the new one carries on
+    /// (RFC 4724 section 4.2). Without it the new connection loses the collision with the
+    /// Established one (RFC 4271 section 6.8).
+    fn pending_open(&mut self, now: Instant, conn: ConnId, negotiated: Negotiated) {
+        let restart = self
+            .negotiated()
+            .is_some_and(|n| n.graceful_restart.is_some());
+        if !restart {
+            info!(peer = %self.peer(), kept = ?self.established_conn(), closed = %conn,
+                "connection collision with the Established session resolved");
+            self.counters.collisions += 1;
+            self.dispatch(now, Event::OpenCollisionDump(conn));
+            return;
+        }
+        info!(peer = %self.peer(), %conn,
+            "OPEN on a new connection while Established: peer restarted");
+        for old in [self.outgoing.take(), self.incoming.take()]
+            .into_iter()
+            .flatten()
+        {
+            self.actions.push(Action::Close(old.id));
+        }
+        self.session_down(DownReason::PeerRestarted, now);
+        self.incoming = self.pending.take();
+        self.confirm_open(now, conn, negotiated);
+    }
+
+    /// Accepts the peer's OPEN on `conn`: KEEPALIVE sent, OpenConfirm with the negotiated
+    /// hold time.
+    fn confirm_open(&mut self, now: Instant, conn: ConnId, negotiated: Negotiated) {
         let hold = negotiated.hold_time;
         let keepalive = negotiated.keepalive;
         self.send(conn, &Message::Keepalive);
@@ -797,6 +864,14 @@ impl Session {
         {
             self.send_notification(conn, n);
         }
+        if self.is_pending(conn) {
+            // Closing a pending connection changes neither the Established session nor its
+            // last error.
+            self.pending = None;
+            debug!(peer = %self.peer(), %conn, ?reason, "pending connection closed");
+            self.actions.push(Action::Close(conn));
+            return;
+        }
         let Some(c) = self.take_conn(conn) else {
             return;
         };
@@ -820,7 +895,7 @@ impl Session {
     /// Closes every connection, sending `notification` on those past Connecting.
     fn close_all(&mut self, now: Instant, notification: Option<&Notification>, reason: DownReason) {
         let was_established = self.established().is_some();
-        let open: Vec<(ConnId, Phase)> = [&self.outgoing, &self.incoming]
+        let open: Vec<(ConnId, Phase)> = [&self.outgoing, &self.incoming, &self.pending]
             .into_iter()
             .flatten()
             .map(|c| (c.id, c.phase))
@@ -852,9 +927,13 @@ impl Session {
 
     /// Goes Idle; with `restart` an AutomaticStart follows after the IdleHoldTimer.
     fn go_idle(&mut self, now: Instant, restart: bool) {
-        for c in [self.outgoing.take(), self.incoming.take()]
-            .into_iter()
-            .flatten()
+        for c in [
+            self.outgoing.take(),
+            self.incoming.take(),
+            self.pending.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             self.actions.push(Action::Close(c.id));
         }

@@ -151,8 +151,8 @@ pub enum Action {
 pub enum DownReason {
     /// The TCP connection failed or the peer closed it without a NOTIFICATION.
     ConnectionFailed,
-    /// The peer opened a new connection while the old one was Established and graceful restart
-    /// was negotiated: it restarted (RFC 4724 section 4.2).
+    /// The peer sent a valid OPEN on a new connection while the old one was Established and
+    /// graceful restart was negotiated: it restarted (RFC 4724 section 4.2).
     PeerRestarted,
     /// The hold timer expired; a NOTIFICATION was sent.
     HoldTimerExpired,

@@ -499,34 +499,206 @@ fn collision_keeps_connection_of_higher_identifier() {
     assert!(!collisions.is_empty(), "no collision NOTIFICATION was sent");
 }
 
-#[test]
-fn new_connection_while_established_with_graceful_restart_means_restart() {
-    let now = Instant::now();
+/// Brings `pair` to Established (B passive), graceful restart advertised by both when `gr`.
+fn established_pair_with(now: Instant, gr: bool) -> Pair {
     let mut a_settings = settings(65000, [10, 0, 0, 1], B, 65001, false);
     let mut b_settings = settings(65001, [10, 0, 0, 2], A, 65000, true);
-    let gr = Some(GracefulRestartAdvert {
-        restart_time: 120,
-        restarting: false,
-    });
-    a_settings.graceful_restart = gr;
-    b_settings.graceful_restart = gr;
+    if gr {
+        let advert = Some(GracefulRestartAdvert {
+            restart_time: 120,
+            restarting: false,
+        });
+        a_settings.graceful_restart = advert;
+        b_settings.graceful_restart = advert;
+    }
     let mut pair = Pair::new(a_settings, b_settings);
     let b = pair.b.handle(now, Event::ManualStart);
     pair.run(now, 'b', b, true);
     let a = pair.a.handle(now, Event::ManualStart);
     pair.run(now, 'a', a, true);
     assert_eq!(pair.b.state(), State::Established);
+    pair
+}
+
+/// Encodes the OPEN that A would send on a new connection, with `local_as` as A's AS.
+fn open_of_a(pair: &Pair, local_as: u32) -> Vec<u8> {
+    let mut settings = pair.a.settings().clone();
+    settings.local_as = local_as;
+    crate::message::Message::Open(build_open(&settings))
+        .to_bytes(&Default::default())
+        .unwrap()
+}
+
+/// Lists the (code, subcode) of every NOTIFICATION that `actions` send on `conn`.
+fn notifications_on(actions: &[Action], conn: ConnId) -> Vec<(u8, u8)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { conn: c, data } if *c == conn && data[18] == 3 => {
+                Some((data[19], data[20]))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn new_connection_waits_for_open() {
+    let now = Instant::now();
+    let mut pair = established_pair_with(now, true);
+    let old = pair.b.established_conn().unwrap();
     assert!(pair.b.accepts_connection());
 
-    let actions = pair.b.handle(
-        now,
-        Event::TcpConnectionConfirmed(ConnId(9999), endpoints(B, A)),
+    let new = ConnId(9999);
+    let actions = pair
+        .b
+        .handle(now, Event::TcpConnectionConfirmed(new, endpoints(B, A)));
+    // Our OPEN goes out on the new connection; the old one is left alone.
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Send { conn, data } if *conn == new && data[18] == 1)),
+        "{actions:?}"
     );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Down(_))),
+        "{actions:?}"
+    );
+    assert!(!actions.contains(&Action::Close(old)), "{actions:?}");
+    assert_eq!(pair.b.state(), State::Established);
+    assert_eq!(pair.b.established_conn(), Some(old));
+    assert!(pair.b.owns(new));
+}
+
+#[test]
+fn new_connection_open_means_restart() {
+    let now = Instant::now();
+    let mut pair = established_pair_with(now, true);
+    let old = pair.b.established_conn().unwrap();
+    let new = ConnId(9999);
+    pair.b
+        .handle(now, Event::TcpConnectionConfirmed(new, endpoints(B, A)));
+
+    let open = open_of_a(&pair, 65000);
+    let actions = pair.b.receive(now, new, &open);
     assert!(
         actions.contains(&Action::Down(DownReason::PeerRestarted)),
         "{actions:?}"
     );
-    assert_eq!(pair.b.state(), State::OpenSent);
+    assert!(actions.contains(&Action::Close(old)), "{actions:?}");
+    assert!(!actions.contains(&Action::Close(new)), "{actions:?}");
+    assert!(notifications_on(&actions, new).is_empty(), "{actions:?}");
+    assert_eq!(pair.b.state(), State::OpenConfirm);
+
+    // The new connection completes the session.
+    let keepalive = crate::message::Message::Keepalive
+        .to_bytes(&Default::default())
+        .unwrap();
+    let actions = pair.b.receive(now, new, &keepalive);
+    assert!(actions.contains(&Action::Established), "{actions:?}");
+    assert_eq!(pair.b.established_conn(), Some(new));
+}
+
+#[test]
+fn new_connection_bad_open_rejected_alone() {
+    let now = Instant::now();
+    let mut pair = established_pair_with(now, true);
+    let old = pair.b.established_conn().unwrap();
+    let drops = pair.b.counters().drops;
+    let last_error = pair.b.last_error().cloned();
+    // Repeated forgeries, as from a process sharing the peer's address.
+    for n in 0..7 {
+        let new = ConnId(9000 + n);
+        pair.b
+            .handle(now, Event::TcpConnectionConfirmed(new, endpoints(B, A)));
+        let actions = pair.b.receive(now, new, &open_of_a(&pair, 65009));
+        assert_eq!(
+            notifications_on(&actions, new),
+            vec![(
+                error_code::OPEN_MESSAGE,
+                crate::wire::open_subcode::BAD_PEER_AS
+            )],
+            "{actions:?}"
+        );
+        assert!(actions.contains(&Action::Close(new)), "{actions:?}");
+        assert!(notifications_on(&actions, old).is_empty(), "{actions:?}");
+        assert!(!actions.contains(&Action::Close(old)), "{actions:?}");
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::Down(_) | Action::StateChanged { .. }))
+        );
+        assert!(!pair.b.owns(new));
+    }
+    assert_eq!(pair.b.state(), State::Established);
+    assert_eq!(pair.b.established_conn(), Some(old));
+    assert_eq!(pair.b.counters().drops, drops);
+    assert_eq!(pair.b.last_error().cloned(), last_error);
+}
+
+#[test]
+fn new_connection_without_restart_collides() {
+    let now = Instant::now();
+    let mut pair = established_pair_with(now, false);
+    let old = pair.b.established_conn().unwrap();
+    let new = ConnId(9999);
+    pair.b
+        .handle(now, Event::TcpConnectionConfirmed(new, endpoints(B, A)));
+    let actions = pair.b.receive(now, new, &open_of_a(&pair, 65000));
+    assert_eq!(
+        notifications_on(&actions, new),
+        vec![(
+            error_code::CEASE,
+            cease_subcode::CONNECTION_COLLISION_RESOLUTION
+        )],
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::Close(new)), "{actions:?}");
+    assert!(!actions.contains(&Action::Close(old)), "{actions:?}");
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Down(_))),
+        "{actions:?}"
+    );
+    assert_eq!(pair.b.state(), State::Established);
+    assert_eq!(pair.b.established_conn(), Some(old));
+}
+
+#[test]
+fn silent_new_connection_times_out() {
+    let now = Instant::now();
+    let mut pair = established_pair_with(now, true);
+    let old = pair.b.established_conn().unwrap();
+    let new = ConnId(9999);
+    pair.b
+        .handle(now, Event::TcpConnectionConfirmed(new, endpoints(B, A)));
+
+    // Keepalives every 3 s keep the old connection up while the new one's large hold timer
+    // (240 s) runs out.
+    let mut closed = false;
+    let mut at = now;
+    for _ in 0..100 {
+        at += Duration::from_secs(3);
+        let a = pair.a.poll(at);
+        pair.run(at, 'a', a, false);
+        let actions = pair.b.poll(at);
+        if actions.contains(&Action::Close(new)) {
+            assert_eq!(
+                notifications_on(&actions, new),
+                vec![(error_code::HOLD_TIMER_EXPIRED, 0)]
+            );
+            closed = true;
+        }
+        assert!(!actions.contains(&Action::Close(old)), "{actions:?}");
+
+        pair.run(at, 'b', actions, false);
+        if closed {
+            break;
+        }
+    }
+
+    assert!(closed, "the silent connection was never closed");
+    assert_eq!(pair.b.state(), State::Established);
+    assert_eq!(pair.b.established_conn(), Some(old));
 }
 
 #[test]
