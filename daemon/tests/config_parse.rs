@@ -423,3 +423,51 @@ fn l3vni_on_a_bridged_vxlan_is_rejected() {
         "{messages:#?}"
     );
 }
+
+#[test]
+fn contradictory_statements_are_rejected() {
+    let base = "/ vrf main interface loopback loop0 ipv4 address 10.0.0.1/32\n\
+                / vrf main routing bgp as 65500\n\
+                / vrf main routing bgp router-id 10.0.0.1\n\
+                / vrf main routing bgp neighbor 10.0.0.2 remote-as 65500\n\
+                / vrf main interface physical eth1 ipv4 address 10.1.0.1/30\n";
+    let cases: &[(&str, &str)] = &[
+        (
+            "/ vrf main routing bgp neighbor 10.0.0.2 remote-as 65501",
+            "remote-as 65501 contradicts remote-as 65500 set earlier",
+        ),
+        (
+            "/ vrf main routing interface eth1 ip ospf hello-interval 10 dead-interval 5",
+            "dead interval 5 s of `eth1` is not above its hello interval 10 s",
+        ),
+        (
+            "/ vrf main routing interface eth1 ip ospf dead-interval 8",
+            "dead interval 8 s of `eth1` is not above its hello interval 10 s",
+        ),
+        (
+            "/ vrf main l3vrf a table-id 100\n\
+             / vrf main l3vrf a routing bgp address-family l2vpn-evpn export route-distinguisher 65500:100\n\
+             / vrf main l3vrf b table-id 101\n\
+             / vrf main l3vrf b routing bgp address-family l2vpn-evpn export route-distinguisher 65500:100",
+            "route distinguisher 65500:100 is used by l3vrf `a` and `b`",
+        ),
+    ];
+    for (lines, problem) in cases {
+        let text = format!("{base}{lines}\n");
+        let errors = config::parse(&text, Path::new("f")).unwrap_err();
+        assert!(
+            errors.errors.iter().any(|error| error.problem == *problem),
+            "{lines}: {errors}"
+        );
+    }
+    // The same statement twice is no contradiction, and a dead interval above the hello
+    // interval, set before it, is valid.
+    let text = format!(
+        "{base}/ vrf main routing bgp neighbor 10.0.0.2 remote-as 65500\n\
+         / vrf main routing interface eth1 ip ospf dead-interval 4\n\
+         / vrf main routing interface eth1 ip ospf hello-interval 1\n"
+    );
+    if let Err(errors) = config::parse(&text, Path::new("f")) {
+        panic!("{errors}");
+    }
+}

@@ -55,6 +55,8 @@ pub(super) struct Origins {
     pub prefix_list_entries: std::collections::BTreeMap<(String, u32), Position>,
     pub route_map_entries: std::collections::BTreeMap<(String, u32), Position>,
     pub ospf: Option<Position>,
+    /// The `dead-interval` statement of each OSPF interface that sets one.
+    pub dead_intervals: std::collections::BTreeMap<String, Position>,
 }
 
 pub(super) struct Parser<'c> {
@@ -688,7 +690,18 @@ impl<'c> Parser<'c> {
         while !cursor.is_done() {
             match cursor.keyword(&leaves)? {
                 "remote-as" => {
-                    settings.remote_as = Some(cursor.number("AS number", 1u32, u32::MAX)?)
+                    let position = cursor.position();
+                    let asn = cursor.number("AS number", 1u32, u32::MAX)?;
+                    // A second statement with another AS is a mistake in a file (in FRR's
+                    // shell it would change the AS); silently keeping the last one hides it.
+                    if let Some(earlier) = settings.remote_as.filter(|earlier| *earlier != asn) {
+                        return Err(ConfigError::new(
+                            position,
+                            format!("remote-as {asn} contradicts remote-as {earlier} set earlier"),
+                            "one remote-as per neighbor",
+                        ));
+                    }
+                    settings.remote_as = Some(asn);
                 }
                 "neighbor-description" => {
                     settings.description = Some(cursor.name("a description")?)
@@ -911,7 +924,12 @@ impl<'c> Parser<'c> {
             name: name.clone(),
             position,
         });
-        let ospf = &mut self.config.routing_interfaces.entry(name).or_default().ospf;
+        let ospf = &mut self
+            .config
+            .routing_interfaces
+            .entry(name.clone())
+            .or_default()
+            .ospf;
         cursor.keyword(&["ip"])?;
         cursor.keyword(&["ospf"])?;
         while !cursor.is_done() {
@@ -952,6 +970,9 @@ impl<'c> Parser<'c> {
                     ospf.hello_interval = Some(cursor.number("hello interval (s)", 1u16, 65535)?)
                 }
                 "dead-interval" => {
+                    self.origins
+                        .dead_intervals
+                        .insert(name.clone(), cursor.position());
                     ospf.dead_interval = Some(cursor.number("dead interval (s)", 1u32, 65535)?)
                 }
                 "retransmit-interval" => {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{ConfigError, Position};
-use super::model::{Config, InterfaceKind};
+use super::model::{Config, InterfaceKind, RdOrRt};
 use super::parser::{Origins, Reference, ReferenceKind};
 
 pub(super) fn validate(
@@ -16,6 +16,7 @@ pub(super) fn validate(
     check_references(config, references, &mut errors);
     check_interfaces(config, origins, &mut errors);
     check_l3vrfs(config, origins, &mut errors);
+    check_ospf_timers(config, origins, &mut errors);
     check_bgp(config, origins, &mut errors);
     check_policy(config, origins, &mut errors);
     errors
@@ -101,11 +102,53 @@ fn check_interfaces(config: &Config, origins: &Origins, errors: &mut Vec<ConfigE
     }
 }
 
+/// The hello interval when a configuration sets none (RFC 2328 appendix C.3, FRR's default).
+const DEFAULT_HELLO_INTERVAL: u32 = 10;
+
+fn check_ospf_timers(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError>) {
+    for (name, interface) in &config.routing_interfaces {
+        let Some(dead) = interface.ospf.dead_interval else {
+            continue;
+        };
+        let hello = interface
+            .ospf
+            .hello_interval
+            .map_or(DEFAULT_HELLO_INTERVAL, u32::from);
+        // Below the hello interval, the neighbor is declared down between two Hellos.
+        if dead <= hello {
+            errors.push(ConfigError::new(
+                origins
+                    .dead_intervals
+                    .get(name)
+                    .copied()
+                    .unwrap_or_default(),
+                format!(
+                    "dead interval {dead} s of `{name}` is not above its hello interval {hello} s"
+                ),
+                "a dead interval of several hello intervals (4 by default)",
+            ));
+        }
+    }
+}
+
 fn check_l3vrfs(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError>) {
     let mut l3vnis: BTreeMap<u32, &str> = BTreeMap::new();
     let mut table_ids: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut evpn_rds: Vec<(&RdOrRt, &str)> = Vec::new();
     for (name, vrf) in &config.l3vrfs {
         let position = origins.l3vrfs.get(name).copied().unwrap_or_default();
+        // Type-5 routes of two VRFs under one RD would be the same routes to every peer
+        // (RFC 7432 section 7.9: the RD makes a VRF's routes unique).
+        if let Some(rd) = &vrf.evpn.export_route_distinguisher {
+            if let Some((_, other)) = evpn_rds.iter().find(|(seen, _)| *seen == rd) {
+                errors.push(ConfigError::new(
+                    position,
+                    format!("route distinguisher {rd} is used by l3vrf `{other}` and `{name}`"),
+                    "one route distinguisher per l3vrf",
+                ));
+            }
+            evpn_rds.push((rd, name));
+        }
         if let Some(l3vni) = vrf.l3vni {
             let has_device = config
                 .interfaces
