@@ -692,8 +692,8 @@ impl<'c> Parser<'c> {
                 "remote-as" => {
                     let position = cursor.position();
                     let asn = cursor.number("AS number", 1u32, u32::MAX)?;
-                    // A second statement with another AS is a mistake in a file (in FRR's
-                    // shell it would change the AS); silently keeping the last one hides it.
+                    // In a file, a second statement with another AS is a mistake, because keeping the
+                    // last one silently hides it. (FRR's shell would change the AS.)
                     if let Some(earlier) = settings.remote_as.filter(|earlier| *earlier != asn) {
                         return Err(ConfigError::new(
                             position,

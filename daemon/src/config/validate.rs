@@ -137,8 +137,8 @@ fn check_l3vrfs(config: &Config, origins: &Origins, errors: &mut Vec<ConfigError
     let mut evpn_rds: Vec<(&RdOrRt, &str)> = Vec::new();
     for (name, vrf) in &config.l3vrfs {
         let position = origins.l3vrfs.get(name).copied().unwrap_or_default();
-        // Type-5 routes of two VRFs under one RD would be the same routes to every peer
-        // (RFC 7432 section 7.9: the RD makes a VRF's routes unique).
+        // The RD is what keeps the routes of different VRFs apart (RFC 4364), so type-5 routes
+        // of two VRFs under one RD would be the same routes to every peer.
         if let Some(rd) = &vrf.evpn.export_route_distinguisher {
             if let Some((_, other)) = evpn_rds.iter().find(|(seen, _)| *seen == rd) {
                 errors.push(ConfigError::new(
