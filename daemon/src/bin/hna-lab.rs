@@ -285,8 +285,9 @@ fn run(cli: &Cli) -> Result<ExitCode, LabError> {
         Command::Down => {
             let result = Lab::down_by_name(&options(cli, None))?;
             println!(
-                "down: stopped {} processes, deleted {} namespaces",
-                result.processes, result.namespaces
+                "down: stopped {}, deleted {}",
+                counted(result.processes, "process", "processes"),
+                counted(result.namespaces, "namespace", "namespaces")
             );
             for process in &result.killed {
                 println!("  {process} ignored SIGTERM and was killed");
@@ -434,8 +435,9 @@ fn run_test(cli: &Cli, test: &TestArgs) -> Result<ExitCode, LabError> {
     }
     let down = lab.down()?;
     println!(
-        "\ndown: stopped {} processes, deleted {} namespaces",
-        down.processes, down.namespaces
+        "\ndown: stopped {}, deleted {}",
+        counted(down.processes, "process", "processes"),
+        counted(down.namespaces, "namespace", "namespaces")
     );
 
     if test.reference {
@@ -493,4 +495,9 @@ fn run_test(cli: &Cli, test: &TestArgs) -> Result<ExitCode, LabError> {
         );
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Returns `count` followed by the singular or plural noun: "1 process", "4 processes".
+fn counted(count: usize, singular: &str, plural: &str) -> String {
+    format!("{count} {}", if count == 1 { singular } else { plural })
 }

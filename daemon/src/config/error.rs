@@ -45,15 +45,20 @@ impl fmt::Display for ConfigErrors {
             if index > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}:{}:{}: {}; expected {}",
-                self.file.display(),
-                error.position.line,
-                error.position.column,
-                error.problem,
-                error.expected
-            )?;
+            // Line 0 marks an error about the whole file (missing, unreadable), which has no
+            // position to point at.
+            if error.position.line == 0 {
+                write!(f, "{}: ", self.file.display())?;
+            } else {
+                write!(
+                    f,
+                    "{}:{}:{}: ",
+                    self.file.display(),
+                    error.position.line,
+                    error.position.column
+                )?;
+            }
+            write!(f, "{}; expected {}", error.problem, error.expected)?;
         }
         Ok(())
     }
