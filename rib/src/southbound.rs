@@ -198,6 +198,14 @@ pub trait Southbound {
 
     /// Returns a channel on which the plane sends its events from now on.
     fn subscribe(&mut self) -> Result<EventReceiver, PlaneError>;
+
+    /// Requests that the plane report again, on the subscribed channel, every MAC and neighbor
+    /// its kernel learned by itself ([`PlaneEvent::LocalMac`], [`PlaneEvent::LocalNeighbor`]),
+    /// as it does at subscription. A subscriber that had nothing to file them under when they
+    /// were first reported (an EVPN MAC-VRF created later) learns them this way. The events
+    /// follow asynchronously. The default reports nothing, for planes without a kernel that
+    /// learns entries (the in-memory plane, whose events tests emit).
+    fn report_learned_entries(&mut self) {}
 }
 
 /// Builds a [`ResyncReport`] from the changes of a resynchronisation and their results.

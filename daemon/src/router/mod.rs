@@ -578,8 +578,38 @@ impl Router {
             self.queue_rib(Ok(output));
         }
         self.config = config;
+        self.refill_overlay().await;
         info!(file = %path.display(), "configuration reloaded");
         Ok("configuration reloaded".into())
+    }
+
+    /// Feeds the overlay its local state again after a reconfiguration. A MAC-VRF or IP-VRF
+    /// that the reconfiguration created or re-created starts empty, and the plane and the RIB
+    /// reported that state only when it appeared. A MAC-VRF learns the MACs and neighbors its
+    /// bridge already contains (as FRR's zebra reads a VNI's FDB and neighbor tables when the
+    /// VNI is added), and an IP-VRF its tenant's connected subnets. An instance that already
+    /// has an entry sees no change.
+    async fn refill_overlay(&mut self) {
+        if !self.overlay.running() {
+            return;
+        }
+        for vrf in self.vrf_ids.values().copied().collect::<Vec<_>>() {
+            let output = self
+                .rib
+                .redistribute(CORE_CLIENT, vrf, hna_rib::RouteSource::Connected);
+            self.queue_rib(output);
+        }
+        // The plane applies the reconfiguration's entries first (remote MACs that replace
+        // local ones in a bridge, entries of removed MAC-VRFs), so that the kernel's tables
+        // are read as the overlay left them. The report arrives later as plane events.
+        self.flush().await;
+        if let Err(error) = self
+            .plane
+            .call(|plane| plane.report_learned_entries())
+            .await
+        {
+            warn!(%error, "cannot request the plane's learned MACs and neighbors again");
+        }
     }
 
     /// Adds the RIB tables of new L3VRFs and removes those of deleted ones.

@@ -2,9 +2,10 @@
 //! by itself, read from rtnetlink notifications of each VRF namespace.
 //!
 //! A monitor thread per namespace first reports the current state (every link, address,
-//! learned neighbor and learned MAC), then each notification as it arrives. Entries carrying
-//! the plane's own mark (`extern_learn`) are not reported, and neither are static ones, nor the
-//! addresses and neighbors of the plane's leak links between VRFs.
+//! learned neighbor and learned MAC), then each notification as it arrives. On request it
+//! reports the learned neighbors and MACs again, for a subscriber that has lost them. Entries
+//! carrying the plane's own mark (`extern_learn`) are not reported, and neither are static
+//! ones, nor the addresses and neighbors of the plane's leak links between VRFs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,13 +36,23 @@ const RTNLGRP_IPV6_IFADDR: u32 = 9;
 /// How often a monitor without notifications checks whether its receiver is gone.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
+/// The plane's requests to one monitor thread, each served within [`IDLE_CHECK`].
+#[derive(Debug, Default)]
+pub(crate) struct MonitorControl {
+    /// Stop the thread, which releases the namespace: set when the plane removes the VRF.
+    pub stop: AtomicBool,
+    /// Report the learned neighbors and MACs again. The monitor clears the flag before it
+    /// reads them, so a request made during a report gets a report of its own.
+    pub report_learned: AtomicBool,
+}
+
 /// Starts the monitor thread of one namespace. It stops when `sender`'s receiver is dropped or
-/// `stop` is set, within [`IDLE_CHECK`].
+/// `control.stop` is set.
 pub(crate) fn spawn_monitor(
     vrf: VrfId,
     namespace: NamespaceHandle,
     sender: UnboundedSender<PlaneEvent>,
-    stop: Arc<AtomicBool>,
+    control: Arc<MonitorControl>,
 ) -> Result<(), PlaneError> {
     let io_error = |error: std::io::Error| PlaneError::Io(error.to_string());
     // Open both sockets in the namespace before returning, so that no event after
@@ -68,7 +79,7 @@ pub(crate) fn spawn_monitor(
                 vrf,
                 links: LinkTable::default(),
                 sender,
-                stop,
+                control,
             };
             if let Err(error) = monitor.run(SocketPair {
                 monitor: monitor_socket,
@@ -81,7 +92,7 @@ pub(crate) fn spawn_monitor(
     Ok(())
 }
 
-/// The monitor's sockets: one subscribed to notifications, one for the initial dumps.
+/// The monitor's sockets: one subscribed to notifications, one for the dumps of the state.
 struct SocketPair {
     monitor: RouteSocket,
     requests: RouteSocket,
@@ -91,8 +102,7 @@ struct Monitor {
     vrf: VrfId,
     links: LinkTable,
     sender: UnboundedSender<PlaneEvent>,
-    /// Set when the plane forgets the VRF, so that the monitor releases the namespace.
-    stop: Arc<AtomicBool>,
+    control: Arc<MonitorControl>,
 }
 
 impl Monitor {
@@ -116,7 +126,13 @@ impl Monitor {
         }
         self.send(PlaneEvent::InitialStateComplete { vrf: self.vrf });
 
-        while !self.sender.is_closed() && !self.stop.load(Ordering::Relaxed) {
+        while !self.sender.is_closed() && !self.control.stop.load(Ordering::Relaxed) {
+            if self.control.report_learned.swap(false, Ordering::Relaxed)
+                && let Err(error) = self.report_learned(&mut requests)
+            {
+                // The notifications still flow, so the monitor keeps running.
+                warn!(vrf = %self.vrf, %error, "cannot report the learned neighbors and MACs again");
+            }
             match monitor.receive_notifications() {
                 Ok(Some(messages)) => messages
                     .into_iter()
@@ -135,6 +151,24 @@ impl Monitor {
             }
         }
         debug!(vrf = %self.vrf, "plane event monitor stopped: no receiver, or the VRF was removed");
+        Ok(())
+    }
+
+    /// Reports every learned neighbor and MAC again, as the initial dump did. The link table
+    /// is read first without reporting links, so that a bridge port or VXLAN device created
+    /// since the last notification read is known, and the MACs carry the bridge's current VNI.
+    fn report_learned(&mut self, requests: &mut RouteSocket) -> Result<(), PlaneError> {
+        for message in requests.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))? {
+            if let RouteNetlinkMessage::NewLink(link) = message {
+                self.links.insert(parse_link(&link));
+            }
+        }
+        for family in [AddressFamily::Unspec, AddressFamily::Bridge] {
+            for message in requests.dump(neighbour_dump(family))? {
+                self.handle(message);
+            }
+        }
+        debug!(vrf = %self.vrf, "learned neighbors and MACs reported again");
         Ok(())
     }
 

@@ -37,7 +37,7 @@ mod socket;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use ipnet::IpNet;
 use netlink_packet_route::neighbour::NeighbourFlags;
@@ -48,6 +48,7 @@ use tracing::{debug, info, warn};
 pub use leak::{LEAK_LINK_ALIAS, MAX_LEAK_TABLE, leak_link_name, parse_leak_link_name};
 pub use netns::{NETNS_RUN_DIR, Namespace, NamespaceHandle, create_namespace, delete_namespace};
 
+use self::events::MonitorControl;
 use self::kernel::{Link, LinkTable, parse_neighbour, parse_route};
 use self::messages::{KernelNextHop, RouteMark};
 use self::socket::{Reply, Request, RouteSocket};
@@ -110,14 +111,15 @@ struct VrfSpace {
     encap_routes: HashMap<IpNet, Vec<(IpAddr, MacAddr)>>,
     /// The target VRFs of each installed route with next hops into other VRFs.
     leak_routes: HashMap<IpNet, Vec<VrfId>>,
-    /// Stop flags of the event monitors of this namespace, set when the space is dropped.
-    monitors: Vec<Arc<AtomicBool>>,
+    /// The requests to the event monitors of this namespace; each is told to stop when the
+    /// space is dropped.
+    monitors: Vec<Arc<MonitorControl>>,
 }
 
 impl Drop for VrfSpace {
     fn drop(&mut self) {
-        for stop in &self.monitors {
-            stop.store(true, Ordering::Relaxed);
+        for monitor in &self.monitors {
+            monitor.stop.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -212,9 +214,14 @@ impl LinuxPlane {
     pub fn add_vrf(&mut self, vrf: VrfId, namespace: Namespace) -> Result<(), PlaneError> {
         let mut space = VrfSpace::open(namespace.clone())?;
         if let Some(sender) = self.events.as_ref().filter(|sender| !sender.is_closed()) {
-            let stop = Arc::new(AtomicBool::new(false));
-            events::spawn_monitor(vrf, space.handle.clone(), sender.clone(), Arc::clone(&stop))?;
-            space.monitors.push(stop);
+            let control = Arc::new(MonitorControl::default());
+            events::spawn_monitor(
+                vrf,
+                space.handle.clone(),
+                sender.clone(),
+                Arc::clone(&control),
+            )?;
+            space.monitors.push(control);
         }
         info!(%vrf, ?namespace, "VRF namespace added to the Linux plane");
         self.vrfs.insert(vrf, space);
@@ -808,17 +815,25 @@ impl Southbound for LinuxPlane {
     fn subscribe(&mut self) -> Result<EventReceiver, PlaneError> {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         for (vrf, space) in &mut self.vrfs {
-            let stop = Arc::new(AtomicBool::new(false));
+            let control = Arc::new(MonitorControl::default());
             events::spawn_monitor(
                 *vrf,
                 space.handle.clone(),
                 sender.clone(),
-                Arc::clone(&stop),
+                Arc::clone(&control),
             )?;
-            space.monitors.push(stop);
+            space.monitors.push(control);
         }
         self.events = Some(sender);
         Ok(receiver)
+    }
+
+    fn report_learned_entries(&mut self) {
+        for space in self.vrfs.values() {
+            for monitor in &space.monitors {
+                monitor.report_learned.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
