@@ -233,3 +233,38 @@ fn invalid_configuration_at_start_exits_with_2() {
         .collect();
     assert!(configured.is_empty(), "addresses set: {configured:?}");
 }
+
+#[test]
+fn reload_names_changes_it_cannot_apply() {
+    require_root();
+    let netns = Netns::new("dna");
+    let dir = scratch_dir("dna");
+    let with_bgp = router_config(1, &FabricOptions::default());
+    let without_bgp: String = with_bgp
+        .lines()
+        .filter(|line| !line.contains("routing bgp"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+
+    // Started without BGP, then BGP added: the running daemon cannot start it.
+    let daemon = Daemon::start(&netns, &dir, "r1", &without_bgp, false);
+    daemon.write_config(&with_bgp);
+    let output = daemon.ctl(&["reload"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("configuration reloaded, except:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("BGP was added: it starts at the next start of the daemon"),
+        "{stdout}"
+    );
+    let summary = daemon.ctl(&["show", "bgp", "summary"]);
+    assert!(!summary.status.success(), "BGP runs after all");
+    assert!(
+        daemon.log_text().contains("configuration reloaded in part"),
+        "{}",
+        daemon.log_text()
+    );
+}

@@ -72,6 +72,18 @@ fn main() -> ExitCode {
 fn check_config(file: &std::path::Path, json: bool) -> ExitCode {
     match config::load(file) {
         Ok(config) => {
+            // A truncated or emptied file is valid, but loading it undoes everything.
+            if config.interfaces.is_empty()
+                && config.l3vrfs.is_empty()
+                && config.bgp.is_none()
+                && config.ospf.is_none()
+            {
+                eprintln!(
+                    "{}: warning: no routing statement; a reload with it removes every \
+                     interface, VRF and protocol the daemon set up",
+                    file.display()
+                );
+            }
             let summary = Summary::of(&config);
             if json {
                 println!(

@@ -15,7 +15,7 @@ use hna_rib::{NextHop, Rib, RibError, RibOutput, Route, RouteSource, VrfId};
 use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::underlay::is_failure;
 use crate::config::Config;
@@ -235,14 +235,17 @@ impl BgpRuntime {
         self.handle.nexthop_update(address, metric);
     }
 
-    pub async fn reconfigure(&self, config: &Config) {
+    /// Applies the BGP part of `config`. The error describes what was not applied and why.
+    pub async fn reconfigure(&self, config: &Config) -> Result<(), String> {
         let Some(settings) = settings::bgp(config) else {
-            warn!("BGP removed from the configuration: stop it with a restart of the daemon");
-            return;
+            return Err(
+                "BGP was removed: it keeps running until the daemon is restarted".to_string(),
+            );
         };
-        if let Err(error) = self.handle.reconfigure(settings).await {
-            warn!(%error, "BGP rejected the new configuration");
-        }
+        self.handle
+            .reconfigure(settings)
+            .await
+            .map_err(|error| format!("BGP rejected the new settings: {error}"))
     }
 
     pub async fn shutdown(&mut self, graceful: bool) {

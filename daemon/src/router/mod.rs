@@ -566,11 +566,20 @@ impl Router {
             interfaces.apply(&self.plane, Arc::clone(&config)).await?;
         }
         self.reconcile_vrfs(&config);
-        if let Some(bgp) = &self.bgp {
-            bgp.reconfigure(&config).await;
-            for output in bgp::BgpRuntime::track_neighbors(&config, &mut self.rib) {
-                self.queue_rib(output);
+        // Changes the running daemon cannot apply, reported to the caller with the outcome.
+        let mut not_applied = Vec::new();
+        match &self.bgp {
+            Some(bgp) => {
+                if let Err(note) = bgp.reconfigure(&config).await {
+                    not_applied.push(note);
+                }
+                for output in bgp::BgpRuntime::track_neighbors(&config, &mut self.rib) {
+                    self.queue_rib(output);
+                }
             }
+            None if config.bgp.is_some() => not_applied
+                .push("BGP was added: it starts at the next start of the daemon".to_string()),
+            None => {}
         }
         let now = Instant::now();
         self.overlay.reconfigure(now, &config, &self.vrf_ids);
@@ -579,8 +588,19 @@ impl Router {
         }
         self.config = config;
         self.refill_overlay().await;
-        info!(file = %path.display(), "configuration reloaded");
-        Ok("configuration reloaded".into())
+        if not_applied.is_empty() {
+            info!(file = %path.display(), "configuration reloaded");
+            return Ok("configuration reloaded".into());
+        }
+        warn!(file = %path.display(), not_applied = ?not_applied, "configuration reloaded in part");
+        Ok(format!(
+            "configuration reloaded, except:\n{}",
+            not_applied
+                .iter()
+                .map(|note| format!("  {note}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
     }
 
     /// Feeds the overlay its local state again after a reconfiguration. A MAC-VRF or IP-VRF
