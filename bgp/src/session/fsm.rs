@@ -595,8 +595,26 @@ impl Session {
             return;
         }
         if self.established().is_some() {
-            // Only the OPEN tells a restart from a collision or a forgery, so the Established
-            // connection carries on meanwhile.
+            let restartable = self
+                .negotiated()
+                .is_some_and(|n| n.graceful_restart.is_some());
+            if !restartable {
+                // RFC 4271 section 6.8: without graceful restart the new connection loses to
+                // the Established one. It gets no OPEN from us, because a peer that still has
+                // both connections in OpenConfirm would resolve the collision by BGP
+                // Identifier and might close the Established connection instead.
+                info!(peer = %self.peer(), kept = ?self.established_conn(), closed = %conn,
+                    "connection collision with the Established session resolved");
+                self.counters.collisions += 1;
+                self.send_notification(
+                    conn,
+                    &cease(cease_subcode::CONNECTION_COLLISION_RESOLUTION),
+                );
+                self.actions.push(Action::Close(conn));
+                return;
+            }
+            // With graceful restart, only the OPEN tells a restart from a collision or a
+            // forgery, so the Established connection carries on meanwhile.
             if let Some(old) = self.pending.take() {
                 debug!(peer = %self.peer(), %conn, replaced = %old.id,
                     "pending connection replaced");
