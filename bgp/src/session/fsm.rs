@@ -2,13 +2,13 @@
 //!
 //! A session tracks at most two connections, one we opened and one the peer opened, each with
 //! its own OpenSent / OpenConfirm / Established phase; collision detection (section 6.8) keeps
-//! one of them. A connection the peer opens while the session is Established is held apart
-//! until its OPEN decides it. A valid OPEN with graceful restart negotiated on the session means
-//! the peer restarted (RFC 4724 section 4.2), and the new connection replaces the old one. A
-//! valid OPEN without it is a collision with an Established session, and the new connection is
-//! closed (RFC 4271 section 6.8). An invalid OPEN gets its NOTIFICATION on the new connection
-//! alone. The mere arrival of a connection never touches the Established one, so a stray or
-//! forged connection from the peer's address cannot tear the session down.
+//! one of them. A connection the peer opens while the session is Established loses to it
+//! (RFC 4271 section 6.8) and is closed with a Cease at once, unless graceful restart was
+//! negotiated on the session. Then the connection is held apart until its OPEN decides it: a
+//! valid OPEN means the peer restarted (RFC 4724 section 4.2), and the new connection replaces
+//! the old one, while an invalid OPEN gets its NOTIFICATION on the new connection alone. The
+//! mere arrival of a connection never touches the Established one, so a stray or forged
+//! connection from the peer's address cannot tear the session down.
 //!
 //! The RFC state of the session is that of its most advanced connection, else
 //! Connect while our attempt is pending, Active while waiting for the ConnectRetryTimer or an
@@ -220,8 +220,8 @@ impl Session {
     }
 
     /// Whether an incoming connection would be taken: not while administratively stopped.
-    /// While Established a new connection is taken too but held apart: only its OPEN decides
-    /// between a peer restart (RFC 4724 section 4.2) and a collision (RFC 4271 section 6.8).
+    /// While Established a new connection is taken too, and then refused with a Cease or, with
+    /// graceful restart, held apart until its OPEN shows whether the peer restarted.
     pub fn accepts_connection(&self) -> bool {
         !self.stopped
     }
