@@ -224,7 +224,8 @@ pub struct BfdPeer {
 pub struct BgpPeer {
     pub address: String,
     pub state: String,
-    /// Address families that list the peer (`l2VpnEvpn`, `ipv4Unicast`, ...).
+    /// Address families that list the peer, in hna-routed's names (`l2vpn-evpn`,
+    /// `ipv4-unicast`, ...) whichever router printed them.
     pub families: Vec<String>,
     pub prefixes_received: Option<u64>,
 }
@@ -425,7 +426,7 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
     }
     for (family, value) in object {
         if let Some(peers) = value.get("peers").and_then(Value::as_object) {
-            tables.push((family.clone(), peers));
+            tables.push((family_name(family), peers));
         }
     }
     let mut result: Vec<BgpPeer> = Vec::new();
@@ -456,6 +457,18 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
         }
     }
     Ok(result)
+}
+
+/// Returns hna-routed's name for one of FRR's address-family keys (`l2VpnEvpn` is
+/// `l2vpn-evpn`), so that the lab's tables read the same for both; other keys are kept.
+fn family_name(frr: &str) -> String {
+    match frr {
+        "ipv4Unicast" => "ipv4-unicast",
+        "ipv6Unicast" => "ipv6-unicast",
+        "l2VpnEvpn" => "l2vpn-evpn",
+        other => other,
+    }
+    .to_string()
 }
 
 /// Reads `show evpn vni` JSON in either of two shapes. FRR 8.4 prints `{VNI: {"vni", "type",
@@ -547,7 +560,7 @@ mod tests {
         });
         let peers = parse_bgp_summary(&json).unwrap();
         assert_eq!(peers.len(), 2);
-        assert_eq!(peers[0].families, vec!["ipv4Unicast", "l2VpnEvpn"]);
+        assert_eq!(peers[0].families, vec!["ipv4-unicast", "l2vpn-evpn"]);
         assert_eq!(peers[0].prefixes_received, Some(11));
         assert_eq!(peers[1].state, "Active");
     }

@@ -7,12 +7,16 @@ use super::failover::{LinkCutReport, RestartReport};
 use super::lifecycle::{Convergence, RouterReport};
 use super::matrix::MatrixResult;
 
-/// Lays out rows in columns as wide as their widest cell.
+/// Lays out rows in columns as wide as their widest cell. A cell followed only by empty cells
+/// (an error message in place of a row's values) spans the rest of its line and does not widen
+/// its column.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|cell| cell.len()).collect();
     for row in rows {
+        let last_filled = row.iter().rposition(|cell| !cell.is_empty());
+        let spanning = last_filled.filter(|last| last + 1 < row.len());
         for (index, cell) in row.iter().enumerate() {
-            if index < widths.len() {
+            if index < widths.len() && Some(index) != spanning {
                 widths[index] = widths[index].max(cell.len());
             }
         }
@@ -338,5 +342,18 @@ mod tests {
     fn table_aligns_columns() {
         let text = table(&["a", "bb"], &[vec!["ccc".into(), "d".into()]]);
         assert_eq!(text, "a    bb\nccc  d\n");
+    }
+
+    #[test]
+    fn table_error_row_spans_without_widening() {
+        let rows = vec![
+            vec!["r1".into(), "query failed: refused".into(), String::new()],
+            vec!["r2".into(), "x".into(), "y".into()],
+        ];
+        let text = table(&["router", "id", "state"], &rows);
+        assert_eq!(
+            text,
+            "router  id  state\nr1      query failed: refused\nr2      x   y\n"
+        );
     }
 }
