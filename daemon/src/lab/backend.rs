@@ -460,7 +460,7 @@ pub fn parse_bgp_summary(json: &Value) -> Result<Vec<BgpPeer>, String> {
 }
 
 /// Returns hna-routed's name for one of FRR's address-family keys (`l2VpnEvpn` is
-/// `l2vpn-evpn`), so that the lab's tables read the same for both; other keys are kept.
+/// `l2vpn-evpn`), so that the lab's tables read the same for both. Other keys are kept.
 fn family_name(frr: &str) -> String {
     match frr {
         "ipv4Unicast" => "ipv4-unicast",
