@@ -119,7 +119,13 @@ fn show_commands_return_fabric_state_as_json() {
         "{families}"
     );
     assert_eq!(r2_detail["bfd"]["multihop"], true);
-    assert_eq!(r2_detail["counters"]["established_transitions"], 1);
+    // At least one: a collision at start-up can add a flap (RFC 4271 section 6.8).
+    assert!(
+        r2_detail["counters"]["established_transitions"]
+            .as_u64()
+            .is_some_and(|count| count >= 1),
+        "{r2_detail}"
+    );
     assert_eq!(r2_detail["counters"]["notifications_in"], 0);
     assert!(r2_detail["counters"]["updates_in"].as_u64().unwrap() >= 1);
     let missing = r1.ctl(&["--json", "show", "bgp", "neighbors", "10.0.0.77"]);
@@ -427,7 +433,16 @@ fn clear_bgp_resets_one_session_or_all() {
         value.as_u64().unwrap_or(u64::MAX)
     };
     let frr_established = || frr_counter(&["connectionsEstablished"]);
-    assert_eq!(frr_established(), 1);
+    let transitions = |neighbor: &str| {
+        r1.neighbor(neighbor)["counters"]["established_transitions"]
+            .as_u64()
+            .unwrap()
+    };
+    // The counts before the resets; a collision at start-up may have made them above 1.
+    let r2_start = transitions("10.0.0.2");
+    let edge_start = transitions("172.16.0.2");
+    let frr_start = frr_established();
+    let frr_notifications_start = frr_counter(&["messageStats", "notificationsRecv"]);
 
     // clear bgp ADDRESS: only that session goes down, with a NOTIFICATION, and comes back.
     let output = r1.ctl(&["clear", "bgp", "10.0.0.2"]);
@@ -440,9 +455,13 @@ fn clear_bgp_resets_one_session_or_all() {
         CONVERGENCE,
         "r2's session established a second time",
         || {
+            // Both sides reconnect at once after the reset. Jittered timers make a collision
+            // that costs one more flap rare (RFC 4271 section 6.8), so the count is a minimum.
             let neighbor = r1.neighbor("10.0.0.2");
             if neighbor["state"] == "Established"
-                && neighbor["counters"]["established_transitions"] == 2
+                && neighbor["counters"]["established_transitions"]
+                    .as_u64()
+                    .is_some_and(|count| count > r2_start)
             {
                 Ok(neighbor)
             } else {
@@ -462,12 +481,19 @@ fn clear_bgp_resets_one_session_or_all() {
             .contains("received NOTIFICATION peer=10.0.0.1 code=6 subcode=4"),
         "r2 logged no Cease / Administrative Reset"
     );
-    let edge_session = r1.neighbor("172.16.0.2");
-    assert_eq!(edge_session["counters"]["established_transitions"], 1);
-    assert_eq!(frr_established(), 1, "the edge's session was reset too");
-    assert_eq!(frr_counter(&["messageStats", "notificationsRecv"]), 0);
+    assert_eq!(transitions("172.16.0.2"), edge_start);
+    assert_eq!(
+        frr_established(),
+        frr_start,
+        "the edge's session was reset too"
+    );
+    assert_eq!(
+        frr_counter(&["messageStats", "notificationsRecv"]),
+        frr_notifications_start
+    );
 
     // clear bgp *: every session.
+    let r2_before = r2["counters"]["established_transitions"].as_u64().unwrap();
     let output = r1.ctl(&["clear", "bgp", "*"]);
     assert!(
         output.status.success(),
@@ -478,19 +504,22 @@ fn clear_bgp_resets_one_session_or_all() {
         let r2 = r1.neighbor("10.0.0.2");
         let edge_session = r1.neighbor("172.16.0.2");
         let done = r2["state"] == "Established"
-            && r2["counters"]["established_transitions"] == 3
+            && r2["counters"]["established_transitions"]
+                .as_u64()
+                .is_some_and(|count| count > r2_before)
             && edge_session["state"] == "Established"
-            && edge_session["counters"]["established_transitions"] == 2;
+            && edge_session["counters"]["established_transitions"]
+                .as_u64()
+                .is_some_and(|count| count > edge_start);
         if done {
             Ok(())
         } else {
             Err((r2["counters"].clone(), edge_session["counters"].clone()))
         }
     });
-    assert_eq!(
-        frr_established(),
-        2,
-        "FRR saw the edge session re-established"
+    assert!(
+        frr_established() > frr_start,
+        "FRR did not see the edge session re-established"
     );
     let frr = edge.json("show bgp neighbors 172.16.0.1 json");
     let frr = &frr["172.16.0.1"];

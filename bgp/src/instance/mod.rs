@@ -307,7 +307,7 @@ impl Instance {
             Input::PeerReachable { peer } => {
                 if let Some(state) = self.peers.get_mut(&peer) {
                     if state.session.expedite_connect_retry(now) {
-                        debug!(%peer, "neighbor reachable: connecting now");
+                        debug!(%peer, "neighbor reachable: connecting within 100 ms");
                         let actions = state.session.poll(now);
                         self.apply(now, peer, actions);
                     }

@@ -4,9 +4,9 @@
 //! its own OpenSent / OpenConfirm / Established phase; collision detection (section 6.8) keeps
 //! one of them. A connection the peer opens while the session is Established loses to it
 //! (RFC 4271 section 6.8) and is closed with a Cease at once, unless graceful restart was
-//! negotiated on the session. Then the connection is held apart until its OPEN decides it: a
+//! negotiated on the session. Then the connection is held apart until its OPEN decides it. A
 //! valid OPEN means the peer restarted (RFC 4724 section 4.2), and the new connection replaces
-//! the old one, while an invalid OPEN gets its NOTIFICATION on the new connection alone. The
+//! the old one. An invalid OPEN gets its NOTIFICATION on the new connection alone. The
 //! mere arrival of a connection never touches the Established one, so a stray or forged
 //! connection from the peer's address cannot tear the session down.
 //!
@@ -43,6 +43,8 @@ use crate::wire::{
 const LARGE_HOLD_TIME: Duration = Duration::from_secs(240);
 /// First IdleHoldTimer interval after a session failure.
 const IDLE_HOLD_BASE: Duration = Duration::from_secs(1);
+/// The maximum random delay of a connection attempt brought forward by reachability.
+const EXPEDITED_CONNECT_SPREAD: Duration = Duration::from_millis(100);
 /// Upper bound of the doubling IdleHoldTimer.
 const IDLE_HOLD_MAX: Duration = Duration::from_secs(60);
 
@@ -260,16 +262,19 @@ impl Session {
         self.finish()
     }
 
-    /// Brings the ConnectRetryTimer forward to `now` when the session waits in Active for it
-    /// with no connection of its own under way, so that [`Session::poll`] attempts a connection
-    /// at once. The owner calls it when the peer's address has just become reachable: the
+    /// Brings the ConnectRetryTimer forward to at most 100 ms after `now` when the session waits
+    /// in Active for it with no connection of its own under way, so that [`Session::poll`]
+    /// attempts a connection almost at once. The owner calls it when the peer's address has just become reachable: the
     /// attempt that failed for lack of a route need not wait out the whole interval.
     pub fn expedite_connect_retry(&mut self, now: Instant) -> bool {
         if self.running
             && self.outgoing.is_none()
             && self.connect_retry_deadline.is_some_and(|d| d > now)
         {
-            self.connect_retry_deadline = Some(now);
+            // Both ends of a session usually learn at the same instant that the other became
+            // reachable, from the same IGP convergence. A short random delay keeps their
+            // connections from crossing and colliding (RFC 4271 section 6.8).
+            self.connect_retry_deadline = Some(now + self.jitter.spread(EXPEDITED_CONNECT_SPREAD));
             return true;
         }
         false
@@ -960,7 +965,10 @@ impl Session {
         self.idle_hold_deadline = None;
         if restart && !self.stopped {
             self.connect_retry_counter += 1;
-            self.idle_hold_deadline = Some(now + self.idle_hold);
+            // Jittered like the ConnectRetryTimer (RFC 4271 section 10): two peers that saw the
+            // session go down at the same instant then reconnect at different ones, and their
+            // connections do not collide.
+            self.idle_hold_deadline = Some(now + self.jitter.apply(self.idle_hold));
             self.idle_hold = (self.idle_hold * 2).min(IDLE_HOLD_MAX);
         }
     }

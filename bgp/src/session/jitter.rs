@@ -32,6 +32,12 @@ impl Jitter {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// Returns a duration drawn uniformly from [0, `max`], in 1024 steps.
+    pub fn spread(&mut self, max: Duration) -> Duration {
+        let step = self.next_u64() % 1025;
+        max.mul_f64(step as f64 / 1024.0)
+    }
+
     /// Returns `interval` scaled by a factor drawn uniformly from [0.75, 1.0].
     pub fn apply(&mut self, interval: Duration) -> Duration {
         // 1024 steps are fine-grained enough for intervals of seconds.
@@ -56,6 +62,16 @@ mod tests {
             );
             assert!(value <= interval, "{value:?} above 1.0");
         }
+    }
+
+    #[test]
+    fn spread_stays_between_zero_and_max() {
+        let mut jitter = Jitter::new(3);
+        let max = Duration::from_millis(100);
+        let draws: Vec<Duration> = (0..10_000).map(|_| jitter.spread(max)).collect();
+        assert!(draws.iter().all(|draw| *draw <= max));
+        assert!(draws.iter().any(|draw| *draw < Duration::from_millis(10)));
+        assert!(draws.iter().any(|draw| *draw > Duration::from_millis(90)));
     }
 
     #[test]

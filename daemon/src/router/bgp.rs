@@ -60,7 +60,7 @@ impl BgpRuntime {
         let options = SpawnOptions {
             start: StartOptions {
                 restarted,
-                ..StartOptions::default()
+                seed: jitter_seed(&settings),
             },
             listen: listen.unwrap_or(defaults.listen),
             ..defaults
@@ -254,6 +254,16 @@ impl BgpRuntime {
         }
         self.handle.shutdown(graceful).await;
     }
+}
+
+/// Returns a seed for the timer jitter that differs between routers and between starts. Two
+/// routers with the same seed would draw the same jitter (RFC 4271 section 10), so after a
+/// session reset both would reconnect at the same instant and their connections would collide.
+fn jitter_seed(settings: &hna_bgp::config::BgpConfig) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    nanos ^ (u64::from(u32::from(settings.router_id)) << 32) ^ u64::from(std::process::id())
 }
 
 /// Converts a BGP best path into the control plane's view of a remote route.
