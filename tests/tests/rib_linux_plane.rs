@@ -10,7 +10,7 @@ use hna_rib::{
     Change, Entry, EntryKey, FloodEntry, MacAddr, MacEntry, NeighborEntry, NextHop, PlaneError,
     PlaneEvent, RouteEntry, Southbound, Vni, VrfId, VxlanEncap,
 };
-use hna_testkit::{Netns, wait_until};
+use hna_testkit::{Netns, run_ok, wait_until};
 use serde_json::Value;
 
 fn ip(text: &str) -> IpAddr {
@@ -555,10 +555,20 @@ fn linux_plane_reports_links_addresses_and_learned_entries() {
     });
     ns.sh(
         "ip link add pod1 type veth peer name pod1p && ip link set pod1p up
-           ip link set pod1 master br100 && ip link set pod1 up
-           bridge fdb add 02:00:00:00:60:09 dev pod1 master dynamic
-           ip neigh add 10.60.0.9 lladdr 02:00:00:00:60:09 dev br100 nud reachable",
+           ip link set pod1 master br100 && ip link set pod1 up",
     );
+    // The bridge rejects a dynamic entry (EPERM) until the port forwards, which follows the
+    // carrier change asynchronously and can take a while on a loaded machine.
+    wait_until(Duration::from_secs(10), "pod1 forwarding in br100", || {
+        let ports = run_ok(
+            "bridge",
+            &["-n", ns.name(), "-j", "link", "show", "dev", "pod1"],
+        );
+        let ports: Value = serde_json::from_str(&ports).ok()?;
+        (ports[0]["state"] == "forwarding").then_some(())
+    });
+    ns.sh("bridge fdb add 02:00:00:00:60:09 dev pod1 master dynamic
+           ip neigh add 10.60.0.9 lladdr 02:00:00:00:60:09 dev br100 nud reachable");
     wait_for("learned MAC on pod1", &|event| {
         matches!(event, PlaneEvent::LocalMac { bridge, port, mac, vni: Some(vni), learned: true, .. }
             if bridge == "br100" && port == "pod1" && mac.to_string() == "02:00:00:00:60:09" && vni.get() == 100)
