@@ -117,7 +117,7 @@ fn readded_l2vni_advertises_bridge_macs() {
         "r1's bridge lost pod1's MAC, so this test no longer covers MACs it holds: {kept:#?}"
     );
 
-    // Reload 2: the full configuration again. The bridge learns nothing new, since it holds
+    // Reload 2: the full configuration again. The bridge learns nothing new, since it contains
     // pod1's MAC already.
     reload(r1, &full_config);
     wait_until_ok(

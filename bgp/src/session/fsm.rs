@@ -618,7 +618,7 @@ impl Session {
                 self.actions.push(Action::Close(conn));
                 return;
             }
-            // With graceful restart, only the OPEN tells a restart from a collision or a
+            // With graceful restart, only the OPEN distinguishes a restart from a collision or a
             // forgery, so the Established connection carries on meanwhile.
             if let Some(old) = self.pending.take() {
                 debug!(peer = %self.peer(), %conn, replaced = %old.id,

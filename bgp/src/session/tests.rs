@@ -642,6 +642,7 @@ fn new_connection_without_restart_collides() {
     let mut pair = established_pair_with(now, false);
     let old = pair.b.established_conn().unwrap();
     let new = ConnId(9999);
+
     // The new connection loses at once, before any OPEN: an OPEN from us could make the peer
     // resolve the collision the other way.
     let actions = pair
@@ -663,6 +664,8 @@ fn new_connection_without_restart_collides() {
         "{actions:?}"
     );
     assert!(actions.contains(&Action::Close(new)), "{actions:?}");
+
+    // The Established session is untouched.
     assert!(!actions.contains(&Action::Close(old)), "{actions:?}");
     assert!(
         !actions.iter().any(|a| matches!(a, Action::Down(_))),

@@ -607,8 +607,8 @@ impl Router {
     /// that the reconfiguration created or re-created starts empty, and the plane and the RIB
     /// reported that state only when it appeared. A MAC-VRF learns the MACs and neighbors its
     /// bridge already contains (as FRR's zebra reads a VNI's FDB and neighbor tables when the
-    /// VNI is added), and an IP-VRF its tenant's connected subnets. An instance that already
-    /// has an entry sees no change.
+    /// VNI is added), and an IP-VRF its tenant's connected subnets. An entry an instance already
+    /// has changes nothing.
     async fn refill_overlay(&mut self) {
         if !self.overlay.running() {
             return;

@@ -116,14 +116,13 @@ impl Monitor {
         let initial = [
             RouteNetlinkMessage::GetLink(LinkMessage::default()),
             RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-            neighbour_dump(AddressFamily::Unspec),
-            neighbour_dump(AddressFamily::Bridge),
         ];
         for request in initial {
             for message in requests.dump(request)? {
                 self.handle(message);
             }
         }
+        self.dump_learned(&mut requests)?;
         self.send(PlaneEvent::InitialStateComplete { vrf: self.vrf });
 
         while !self.sender.is_closed() && !self.control.stop.load(Ordering::Relaxed) {
@@ -163,12 +162,18 @@ impl Monitor {
                 self.links.insert(parse_link(&link));
             }
         }
+        self.dump_learned(requests)?;
+        debug!(vrf = %self.vrf, "learned neighbors and MACs reported again");
+        Ok(())
+    }
+
+    /// Reads the neighbor and bridge FDB tables and reports their learned entries.
+    fn dump_learned(&mut self, requests: &mut RouteSocket) -> Result<(), PlaneError> {
         for family in [AddressFamily::Unspec, AddressFamily::Bridge] {
             for message in requests.dump(neighbour_dump(family))? {
                 self.handle(message);
             }
         }
-        debug!(vrf = %self.vrf, "learned neighbors and MACs reported again");
         Ok(())
     }
 

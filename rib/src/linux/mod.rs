@@ -111,9 +111,28 @@ struct VrfSpace {
     encap_routes: HashMap<IpNet, Vec<(IpAddr, MacAddr)>>,
     /// The target VRFs of each installed route with next hops into other VRFs.
     leak_routes: HashMap<IpNet, Vec<VrfId>>,
-    /// The requests to the event monitors of this namespace; each is told to stop when the
-    /// space is dropped.
+    /// The controls of the event monitors of this namespace. Dropping the space sets their
+    /// stop flags.
     monitors: Vec<Arc<MonitorControl>>,
+}
+
+impl VrfSpace {
+    /// Starts an event monitor of this namespace that reports `vrf`'s events to `sender`.
+    fn watch(
+        &mut self,
+        vrf: VrfId,
+        sender: &tokio::sync::mpsc::UnboundedSender<PlaneEvent>,
+    ) -> Result<(), PlaneError> {
+        let control = Arc::new(MonitorControl::default());
+        events::spawn_monitor(
+            vrf,
+            self.handle.clone(),
+            sender.clone(),
+            Arc::clone(&control),
+        )?;
+        self.monitors.push(control);
+        Ok(())
+    }
 }
 
 impl Drop for VrfSpace {
@@ -214,14 +233,7 @@ impl LinuxPlane {
     pub fn add_vrf(&mut self, vrf: VrfId, namespace: Namespace) -> Result<(), PlaneError> {
         let mut space = VrfSpace::open(namespace.clone())?;
         if let Some(sender) = self.events.as_ref().filter(|sender| !sender.is_closed()) {
-            let control = Arc::new(MonitorControl::default());
-            events::spawn_monitor(
-                vrf,
-                space.handle.clone(),
-                sender.clone(),
-                Arc::clone(&control),
-            )?;
-            space.monitors.push(control);
+            space.watch(vrf, sender)?;
         }
         info!(%vrf, ?namespace, "VRF namespace added to the Linux plane");
         self.vrfs.insert(vrf, space);
@@ -815,14 +827,7 @@ impl Southbound for LinuxPlane {
     fn subscribe(&mut self) -> Result<EventReceiver, PlaneError> {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         for (vrf, space) in &mut self.vrfs {
-            let control = Arc::new(MonitorControl::default());
-            events::spawn_monitor(
-                *vrf,
-                space.handle.clone(),
-                sender.clone(),
-                Arc::clone(&control),
-            )?;
-            space.monitors.push(control);
+            space.watch(*vrf, &sender)?;
         }
         self.events = Some(sender);
         Ok(receiver)
